@@ -1,0 +1,418 @@
+package aggregates
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/complianceledger/ledger/events"
+)
+
+// Meta is carried by every command. Actor is the authenticated caller and is never read from
+// a command's body; the layer that authenticates sets it.
+type Meta struct {
+	Command       string    `json:"command"`
+	CommandID     string    `json:"command_id,omitempty"`
+	RequestID     string    `json:"request_id,omitempty"`
+	At            time.Time `json:"at,omitzero"`
+	CorrelationID string    `json:"correlation_id,omitempty"`
+	CausationID   string    `json:"causation_id,omitempty"`
+	Actor         string    `json:"-"`
+}
+
+// Command is an intent to record one fact about a request.
+type Command interface {
+	Header() *Meta
+	// Accounts lists every account the command names, with its JSON path, so that the
+	// boundary can pseudonymise raw ids before the rules see them.
+	AccountFields() []AccountField
+	validate() error
+}
+
+func (m *Meta) Header() *Meta { return m }
+
+// Account names a platform account either by its raw id, which the ledger pseudonymises on
+// intake and never stores, or by its reference.
+type Account struct {
+	ID  string            `json:"account,omitempty"`
+	Ref events.AccountRef `json:"account_ref,omitempty"`
+}
+
+// AccountField is an account of a command and where it sits in the command's JSON.
+type AccountField struct {
+	Path    string
+	Account *Account
+}
+
+// Resolve pseudonymises every raw account id in c, so that only references remain.
+func Resolve(c Command, p *events.Pseudonymizer) error {
+	for _, f := range c.AccountFields() {
+		a := f.Account
+		switch {
+		case a.ID != "" && a.Ref != "":
+			return events.Invalid(f.Path, "give account or account_ref, not both")
+		case a.ID != "":
+			a.Ref, a.ID = p.Ref(a.ID), ""
+		case a.Ref == "":
+			return events.Invalid(f.Path, "account or account_ref is required")
+		}
+		if err := a.Ref.Validate(f.Path + ".account_ref"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReceiveRequest records that a request was delivered; At is the delivery time.
+type ReceiveRequest struct {
+	Meta
+	Authority  events.Authority      `json:"authority"`
+	Instrument events.Instrument     `json:"instrument"`
+	Emergency  bool                  `json:"emergency,omitempty"`
+	Reference  string                `json:"reference,omitempty"`
+	Targets    []TargetInput         `json:"targets"`
+	DataSought []events.DataCategory `json:"data_sought"`
+	DueAt      *time.Time            `json:"due_at,omitempty"`
+}
+
+// TargetInput is a target account as a command names it.
+type TargetInput struct {
+	Account
+	IdentifierType events.IdentifierType `json:"identifier_type"`
+}
+
+type VerifyRequester struct {
+	Meta
+	Method   events.VerificationMethod `json:"method"`
+	Verifier string                    `json:"verifier"`
+}
+
+type FailVerification struct {
+	Meta
+	Method   events.VerificationMethod `json:"method"`
+	Verifier string                    `json:"verifier"`
+	Reason   string                    `json:"reason"`
+}
+
+type AcknowledgeReceipt struct {
+	Meta
+	Automated bool `json:"automated,omitempty"`
+}
+
+type CompleteLegalReview struct {
+	Meta
+	Outcome events.ReviewOutcome `json:"outcome"`
+	Grounds string               `json:"grounds,omitempty"`
+}
+
+type RecordDecision struct {
+	Meta
+	Targets []TargetDecisionInput `json:"targets"`
+}
+
+type TargetDecisionInput struct {
+	Account
+	Outcome  events.Outcome        `json:"outcome"`
+	Grounds  string                `json:"grounds,omitempty"`
+	Approved []events.DataCategory `json:"approved,omitempty"`
+}
+
+type DiscloseData struct {
+	Meta
+	Accounts      []DisclosedAccountInput `json:"accounts"`
+	Channel       events.DeliveryChannel  `json:"channel"`
+	PackageSHA256 string                  `json:"package_sha256"`
+}
+
+type DisclosedAccountInput struct {
+	Account
+	Categories []events.DataCategory `json:"categories"`
+}
+
+type DecideUserNotification struct {
+	Meta
+	Decision events.NotificationDecision `json:"decision"`
+	Until    *time.Time                  `json:"until,omitempty"`
+	Grounds  string                      `json:"grounds,omitempty"`
+}
+
+type NotifyUser struct {
+	Meta
+	Accounts []Account `json:"accounts"`
+}
+
+type WithdrawRequest struct {
+	Meta
+	Reason string `json:"reason,omitempty"`
+}
+
+type CloseRequest struct {
+	Meta
+	Reason string `json:"reason,omitempty"`
+}
+
+type CorrectEntry struct {
+	Meta
+	Entry  string          `json:"entry"`
+	Field  string          `json:"field"`
+	Value  json.RawMessage `json:"value,omitempty"`
+	Reason string          `json:"reason"`
+}
+
+// Accounts implementations: each lists the accounts its command names.
+
+func (c *ReceiveRequest) AccountFields() []AccountField {
+	return accountFields(c.Targets, "targets", func(t *TargetInput) *Account { return &t.Account })
+}
+func (c *RecordDecision) AccountFields() []AccountField {
+	return accountFields(c.Targets, "targets", func(t *TargetDecisionInput) *Account { return &t.Account })
+}
+func (c *DiscloseData) AccountFields() []AccountField {
+	return accountFields(c.Accounts, "accounts", func(a *DisclosedAccountInput) *Account { return &a.Account })
+}
+func (c *NotifyUser) AccountFields() []AccountField {
+	return accountFields(c.Accounts, "accounts", func(a *Account) *Account { return a })
+}
+func (*VerifyRequester) AccountFields() []AccountField        { return nil }
+func (*FailVerification) AccountFields() []AccountField       { return nil }
+func (*AcknowledgeReceipt) AccountFields() []AccountField     { return nil }
+func (*CompleteLegalReview) AccountFields() []AccountField    { return nil }
+func (*DecideUserNotification) AccountFields() []AccountField { return nil }
+func (*WithdrawRequest) AccountFields() []AccountField        { return nil }
+func (*CloseRequest) AccountFields() []AccountField           { return nil }
+func (*CorrectEntry) AccountFields() []AccountField           { return nil }
+
+func accountFields[T any](items []T, path string, account func(*T) *Account) []AccountField {
+	fields := make([]AccountField, len(items))
+	for i := range items {
+		fields[i] = AccountField{Path: fmt.Sprintf("%s[%d]", path, i), Account: account(&items[i])}
+	}
+	return fields
+}
+
+// Validation of each command's own fields, before any rule that needs the request's state.
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (m *Meta) validate() error {
+	switch {
+	case m.CommandID == "":
+		return events.Invalid("command_id", "is required")
+	case m.Actor == "":
+		return events.Invalid("actor", "is required (the authenticated caller)")
+	case m.At.IsZero():
+		return events.Invalid("at", "is required (RFC 3339 business time)")
+	}
+	if _, err := uuid.Parse(m.RequestID); err != nil {
+		return events.Invalid("request_id", "must be a UUID")
+	}
+	return nil
+}
+
+func (c *ReceiveRequest) validate() error {
+	if err := c.Meta.validate(); err != nil {
+		return err
+	}
+	if c.Authority.Name == "" {
+		return events.Invalid("authority.name", "is required")
+	}
+	if err := c.Authority.Kind.Validate("authority.kind"); err != nil {
+		return err
+	}
+	if err := c.Authority.Country.Validate("authority.country"); err != nil {
+		return err
+	}
+	if err := c.Instrument.Validate("instrument"); err != nil {
+		return err
+	}
+	if len(c.Targets) == 0 {
+		return events.Invalid("targets", "must name at least one account")
+	}
+	seen := map[events.AccountRef]bool{}
+	for i, t := range c.Targets {
+		field := fmt.Sprintf("targets[%d]", i)
+		if err := validateAccount(field, t.Account); err != nil {
+			return err
+		}
+		if err := t.IdentifierType.Validate(field + ".identifier_type"); err != nil {
+			return err
+		}
+		if seen[t.Ref] {
+			return events.Invalid(field, "names the same account twice")
+		}
+		seen[t.Ref] = true
+	}
+	if err := validateCategories("data_sought", c.DataSought); err != nil {
+		return err
+	}
+	if c.DueAt != nil && c.DueAt.Before(c.At) {
+		return events.Invalid("due_at", "must not be before at (the delivery time)")
+	}
+	return nil
+}
+
+func (c *VerifyRequester) validate() error {
+	return firstError(c.Meta.validate(), c.Method.Validate("method"), required("verifier", c.Verifier))
+}
+
+func (c *FailVerification) validate() error {
+	return firstError(c.Meta.validate(), c.Method.Validate("method"), required("verifier", c.Verifier), required("reason", c.Reason))
+}
+
+func (c *AcknowledgeReceipt) validate() error { return c.Meta.validate() }
+
+func (c *CompleteLegalReview) validate() error {
+	return firstError(c.Meta.validate(), c.Outcome.Validate("outcome"))
+}
+
+func (c *RecordDecision) validate() error {
+	if err := c.Meta.validate(); err != nil {
+		return err
+	}
+	if len(c.Targets) == 0 {
+		return events.Invalid("targets", "must decide at least one account")
+	}
+	seen := map[events.AccountRef]bool{}
+	for i, t := range c.Targets {
+		field := fmt.Sprintf("targets[%d]", i)
+		if err := validateAccount(field, t.Account); err != nil {
+			return err
+		}
+		if seen[t.Ref] {
+			return events.Invalid(field, "decides the same account twice")
+		}
+		seen[t.Ref] = true
+		if err := t.Outcome.Validate(field + ".outcome"); err != nil {
+			return err
+		}
+		if t.Outcome.Approves() {
+			if err := validateCategories(field+".approved", t.Approved); err != nil {
+				return err
+			}
+		} else if len(t.Approved) > 0 {
+			return events.Invalid(field+".approved", "must be empty when the outcome is %s", t.Outcome)
+		}
+	}
+	return nil
+}
+
+func (c *DiscloseData) validate() error {
+	if err := c.Meta.validate(); err != nil {
+		return err
+	}
+	if len(c.Accounts) == 0 {
+		return events.Invalid("accounts", "must name at least one account")
+	}
+	seen := map[events.AccountRef]bool{}
+	for i, a := range c.Accounts {
+		field := fmt.Sprintf("accounts[%d]", i)
+		if err := validateAccount(field, a.Account); err != nil {
+			return err
+		}
+		if seen[a.Ref] {
+			return events.Invalid(field, "names the same account twice")
+		}
+		seen[a.Ref] = true
+		if err := validateCategories(field+".categories", a.Categories); err != nil {
+			return err
+		}
+	}
+	if err := c.Channel.Validate("channel"); err != nil {
+		return err
+	}
+	if !sha256Hex.MatchString(c.PackageSHA256) {
+		return events.Invalid("package_sha256", "must be the package's SHA-256 as 64 lowercase hex digits")
+	}
+	return nil
+}
+
+func (c *DecideUserNotification) validate() error {
+	if err := firstError(c.Meta.validate(), c.Decision.Validate("decision")); err != nil {
+		return err
+	}
+	switch {
+	case c.Decision == events.NotifyDelay && c.Until == nil:
+		return events.Invalid("until", "is required when the decision is delay")
+	case c.Decision == events.NotifyUser && c.Until != nil:
+		return events.Invalid("until", "must be empty when the decision is notify")
+	case c.Until != nil && !c.Until.After(c.At):
+		return events.Invalid("until", "must be after at")
+	}
+	return nil
+}
+
+func (c *NotifyUser) validate() error {
+	if err := c.Meta.validate(); err != nil {
+		return err
+	}
+	if len(c.Accounts) == 0 {
+		return events.Invalid("accounts", "must name at least one account")
+	}
+	for i, a := range c.Accounts {
+		if err := validateAccount(fmt.Sprintf("accounts[%d]", i), a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *WithdrawRequest) validate() error { return c.Meta.validate() }
+
+func (c *CloseRequest) validate() error { return c.Meta.validate() }
+
+func (c *CorrectEntry) validate() error {
+	if err := firstError(c.Meta.validate(), required("field", c.Field), required("reason", c.Reason)); err != nil {
+		return err
+	}
+	if _, err := uuid.Parse(c.Entry); err != nil {
+		return events.Invalid("entry", "must be the id (UUID) of the event being corrected")
+	}
+	if len(c.Value) == 0 || !json.Valid(c.Value) {
+		return events.Invalid("value", "must be the corrected value as JSON")
+	}
+	return nil
+}
+
+// validateAccount checks that the boundary resolved the account to a reference.
+func validateAccount(field string, a Account) error {
+	if a.ID != "" {
+		return events.Invalid(field+".account", "raw account ids must be pseudonymised before the rules see them")
+	}
+	return a.Ref.Validate(field + ".account_ref")
+}
+
+func validateCategories(field string, cats []events.DataCategory) error {
+	if len(cats) == 0 {
+		return events.Invalid(field, "must name at least one data category")
+	}
+	seen := map[events.DataCategory]bool{}
+	for i, c := range cats {
+		if err := c.Validate(fmt.Sprintf("%s[%d]", field, i)); err != nil {
+			return err
+		}
+		if seen[c] {
+			return events.Invalid(fmt.Sprintf("%s[%d]", field, i), "repeats %s", c)
+		}
+		seen[c] = true
+	}
+	return nil
+}
+
+func required(field, v string) error {
+	if v == "" {
+		return events.Invalid(field, "is required")
+	}
+	return nil
+}
+
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

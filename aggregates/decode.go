@@ -1,0 +1,68 @@
+package aggregates
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
+
+	"github.com/complianceledger/ledger/events"
+)
+
+// commandTypes maps the "command" field of a JSON command to its type.
+var commandTypes = map[string]func() Command{
+	"receive_request":          func() Command { return new(ReceiveRequest) },
+	"verify_requester":         func() Command { return new(VerifyRequester) },
+	"fail_verification":        func() Command { return new(FailVerification) },
+	"acknowledge_receipt":      func() Command { return new(AcknowledgeReceipt) },
+	"complete_legal_review":    func() Command { return new(CompleteLegalReview) },
+	"record_decision":          func() Command { return new(RecordDecision) },
+	"disclose_data":            func() Command { return new(DiscloseData) },
+	"decide_user_notification": func() Command { return new(DecideUserNotification) },
+	"notify_user":              func() Command { return new(NotifyUser) },
+	"withdraw_request":         func() Command { return new(WithdrawRequest) },
+	"close_request":            func() Command { return new(CloseRequest) },
+	"correct_entry":            func() Command { return new(CorrectEntry) },
+}
+
+// CommandNames lists the accepted values of the "command" field.
+func CommandNames() []string {
+	names := make([]string, 0, len(commandTypes))
+	for n := range commandTypes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// DecodeCommand reads one JSON command strictly: an unknown command, an unknown field or a
+// value of the wrong type is an error naming the field.
+func DecodeCommand(data []byte) (Command, error) {
+	var head struct {
+		Command string `json:"command"`
+	}
+	if err := jsonv2.Unmarshal(data, &head); err != nil {
+		return nil, events.JSONError(err)
+	}
+	newCommand, ok := commandTypes[head.Command]
+	if !ok {
+		return nil, events.Invalid("command", "%q is not one of %s", head.Command, strings.Join(CommandNames(), ", "))
+	}
+	c := newCommand()
+	if err := events.StrictUnmarshal(data, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+var commandNames = func() map[reflect.Type]string {
+	names := make(map[reflect.Type]string, len(commandTypes))
+	for name, newCommand := range commandTypes {
+		names[reflect.TypeOf(newCommand())] = name
+	}
+	return names
+}()
+
+// CommandName returns the "command" field value for a command, e.g. "receive_request".
+func CommandName(c Command) string { return commandNames[reflect.TypeOf(c)] }

@@ -1,0 +1,135 @@
+// Package aggregates holds the rules. A Request is changed only by applying recorded events
+// (Apply), and a command becomes an event only if Decide finds no rule broken. Both are pure:
+// no clock, no I/O; times and ids come in with the command.
+package aggregates
+
+import (
+	"slices"
+	"time"
+
+	"github.com/complianceledger/ledger/events"
+)
+
+// Status is where a request stands.
+type Status string
+
+const (
+	StatusNew       Status = ""
+	StatusOpen      Status = "open"
+	StatusWithdrawn Status = "withdrawn"
+	StatusClosed    Status = "closed"
+)
+
+// Verification is the state of the requester check.
+type Verification string
+
+const (
+	Unverified         Verification = ""
+	Verified           Verification = "verified"
+	VerificationFailed Verification = "failed"
+)
+
+// Request is the state of one request from an authority, folded from its events.
+type Request struct {
+	ID           string
+	Version      uint64 // events applied
+	LastSequence uint64 // stream position of the last event: the optimistic-concurrency token
+
+	Status       Status
+	DeliveredAt  time.Time
+	IntakeActor  string
+	Country      events.Country
+	Instrument   events.Instrument
+	Emergency    bool
+	Targets      []events.Target
+	Sought       []events.DataCategory
+	Verification Verification
+	Acknowledged bool
+	Reviewed     bool
+	Decided      bool
+	// Approved holds, per account, the categories the decision lets the platform disclose.
+	Approved  map[events.AccountRef][]events.DataCategory
+	Disclosed map[events.AccountRef][]events.DataCategory
+	// AwaitingLegalProcess: an emergency disclosure was made before legal review; the request
+	// stays flagged until the review is recorded.
+	AwaitingLegalProcess bool
+	Notification         *events.UserNotificationDecided
+
+	entries  map[string]bool   // ids of this request's events, for corrections
+	commands map[string]uint64 // command id → stream sequence of its event
+}
+
+// NewRequest returns the state of a request nothing has happened to yet.
+func NewRequest(id string) *Request {
+	return &Request{
+		ID:        id,
+		Approved:  map[events.AccountRef][]events.DataCategory{},
+		Disclosed: map[events.AccountRef][]events.DataCategory{},
+		entries:   map[string]bool{},
+		commands:  map[string]uint64{},
+	}
+}
+
+// Apply folds one recorded event into the state. Recorded events are facts: Apply never
+// refuses one, it only records what it says.
+func (r *Request) Apply(rec events.Recorded, e events.Event) {
+	r.Version++
+	r.LastSequence = rec.Sequence
+	r.entries[rec.ID] = true
+	r.commands[rec.CommandID] = rec.Sequence
+
+	switch e := e.(type) {
+	case *events.RequestReceived:
+		r.Status = StatusOpen
+		r.DeliveredAt = rec.Time
+		r.IntakeActor = rec.Actor
+		r.Country = e.Authority.Country
+		r.Instrument = e.Instrument
+		r.Emergency = e.Emergency
+		r.Targets = e.Targets
+		r.Sought = e.DataSought
+	case *events.RequesterVerified:
+		r.Verification = Verified
+	case *events.RequesterVerificationFailed:
+		r.Verification = VerificationFailed
+	case *events.ReceiptAcknowledged:
+		r.Acknowledged = true
+	case *events.LegalReviewCompleted:
+		r.Reviewed = true
+		r.AwaitingLegalProcess = false
+	case *events.DecisionRecorded:
+		r.Decided = true
+		for _, t := range e.Targets {
+			if t.Outcome.Approves() {
+				r.Approved[t.Account] = t.Approved
+			}
+		}
+	case *events.DataDisclosed:
+		for _, a := range e.Accounts {
+			for _, c := range a.Categories {
+				if !slices.Contains(r.Disclosed[a.Account], c) {
+					r.Disclosed[a.Account] = append(r.Disclosed[a.Account], c)
+				}
+			}
+		}
+		if !r.Reviewed {
+			r.AwaitingLegalProcess = true
+		}
+	case *events.UserNotificationDecided:
+		r.Notification = e
+	case *events.RequestWithdrawn:
+		r.Status = StatusWithdrawn
+	case *events.RequestClosed:
+		r.Status = StatusClosed
+	}
+}
+
+// CommandSequence reports whether a command was already recorded, and where.
+func (r *Request) CommandSequence(commandID string) (uint64, bool) {
+	seq, ok := r.commands[commandID]
+	return seq, ok
+}
+
+func (r *Request) isTarget(a events.AccountRef) bool {
+	return slices.ContainsFunc(r.Targets, func(t events.Target) bool { return t.Account == a })
+}

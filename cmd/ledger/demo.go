@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/complianceledger/ledger/command"
+	"github.com/complianceledger/ledger/demo"
+	"github.com/complianceledger/ledger/projections"
+)
+
+// demoSyncInterval: the demo's data is synthetic and throwaway, so it trades the fsync of
+// every write for speed.
+const demoSyncInterval = time.Minute
+
+func newDemo(g *globals) *cobra.Command {
+	var (
+		workers, window int
+		keep            bool
+		f       = &reportFlags{}
+	)
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Record a realistic history that reproduces Telegram's published figures, then report",
+		Long: `Record a deterministic, realistic history of requests from authorities (full lifecycles,
+and requests that must not count: rejected, withdrawn, no data, forged emergency requests,
+subscriber data only, pending) that reproduces every row of Telegram's published transparency
+figures; replay it; check every published row against the telegram view; print the report.
+
+Without --data the history goes to a temporary folder that is removed afterwards; with --data
+it stays there for 'ledger report' and 'ledger timeline'. Recording the demo twice into one
+folder records nothing the second time.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			period, err := f.check()
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("data") && !keep {
+				dir, err := os.MkdirTemp("", "ledger-demo-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				g.dataDir = dir
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Recording the demo history into %s\n", g.dataDir)
+			fmt.Fprintf(out, "(synthetic data: fsync every %s instead of every write; submit keeps fsync on every write)\n", demoSyncInterval)
+			plan, err := demo.Plan()
+			if err != nil {
+				return err
+			}
+			l, err := g.open(cmd.Context(), demoSyncInterval)
+			if err != nil {
+				return err
+			}
+			defer l.store.Close()
+
+			start := time.Now()
+			h := command.NewHandler(l.store, l.pseudo, command.Options{CacheSize: 2 * workers * window})
+			stats, err := demo.Record(cmd.Context(), h, plan, workers, window)
+			if err != nil {
+				return err
+			}
+			recording := time.Since(start)
+			fmt.Fprintf(out, "Recorded %d events for %d requests in %s (%.0f events/s); %d commands were already recorded\n",
+				stats.Recorded, stats.Requests, recording.Round(time.Millisecond), float64(stats.Recorded)/recording.Seconds(), stats.Duplicates)
+
+			start = time.Now()
+			telegram, requests := projections.NewTelegram(), projections.NewRequests()
+			last, err := projections.Replay(cmd.Context(), l.store, 1, telegram, requests)
+			if err != nil {
+				return err
+			}
+			replay := time.Since(start)
+			fmt.Fprintf(out, "Replayed %d events in %s (%.0f events/s)\n", last, replay.Round(time.Millisecond), float64(last)/replay.Seconds())
+
+			mismatches, rows, err := demo.Compare(telegram)
+			if err != nil {
+				return err
+			}
+			for _, m := range mismatches {
+				fmt.Fprintln(cmd.ErrOrStderr(), m)
+			}
+			if len(mismatches) > 0 {
+				return fmt.Errorf("%d of %d published rows differ from the telegram view", len(mismatches), rows)
+			}
+			fmt.Fprintf(out, "All %d published rows of Telegram's figures come out of the telegram view exactly.\n\n", rows)
+			if err := f.write(cmd, telegram.Table(period)); err != nil {
+				return err
+			}
+			fmt.Fprintln(out)
+			return f.write(cmd, requests.Table(period))
+		},
+	}
+	cmd.Flags().IntVar(&workers, "workers", 8, "windows of requests recorded concurrently")
+	cmd.Flags().IntVar(&window, "window", 500, "requests whose commands are appended together")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the history in --data (the default data folder when --data is not given)")
+	f.register(cmd, "2024")
+	return cmd
+}

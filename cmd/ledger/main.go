@@ -1,0 +1,128 @@
+// Command ledger records requests from authorities as immutable events on NATS JetStream and
+// rebuilds transparency reports from them.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/store/jetstream"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRoot().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "ledger:", err)
+		os.Exit(1)
+	}
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	dataDir string
+	natsURL string
+	verbose bool
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "ledger",
+		Short:         "An event-sourced compliance ledger for requests from authorities",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			level := slog.LevelWarn
+			if g.verbose {
+				level = slog.LevelDebug
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})))
+		},
+	}
+	root.PersistentFlags().StringVar(&g.dataDir, "data", defaultDataDir(), "data folder: the embedded server's JetStream files and the ledger's keys (env LEDGER_DATA)")
+	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", os.Getenv("LEDGER_NATS_URL"), "use this NATS server or cluster (>= 2.12) instead of the embedded one (env LEDGER_NATS_URL)")
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
+	root.AddCommand(newDemo(g), newSubmit(g), newReport(g), newTimeline(g))
+	return root
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("LEDGER_DATA"); d != "" {
+		return d
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "ledger")
+	}
+	return "ledger-data"
+}
+
+// ledger is an opened store and the key that pseudonymises account ids.
+type ledger struct {
+	store  *jetstream.Store
+	pseudo *events.Pseudonymizer
+}
+
+// open opens the store (fsync on every write unless syncInterval > 0) and loads or creates the
+// pseudonymisation key.
+func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger, error) {
+	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	key, err := loadOrCreateKey(filepath.Join(g.dataDir, "pseudonym.key"))
+	if err != nil {
+		return nil, err
+	}
+	pseudo, err := events.NewPseudonymizer(key)
+	if err != nil {
+		return nil, err
+	}
+	s, err := jetstream.Open(ctx, jetstream.Config{
+		DataDir:      filepath.Join(g.dataDir, "jetstream"),
+		URL:          g.natsURL,
+		SyncInterval: syncInterval,
+		Logger:       slog.Default(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ledger{store: s, pseudo: pseudo}, nil
+}
+
+// loadOrCreateKey reads the HMAC key that turns account ids into references. It lives beside
+// the stream, never in it: without it nobody can tie a reference back to an account.
+func loadOrCreateKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if err == nil {
+		return key, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("pseudonymisation key: %w", err)
+	}
+	key = make([]byte, 32)
+	rand.Read(key)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) { // another process made it first: use theirs
+		return loadOrCreateKey(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pseudonymisation key: %w", err)
+	}
+	if _, err := f.Write(key); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pseudonymisation key: %w", err)
+	}
+	return key, f.Close()
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections"
+)
+
+// reportFlags select the period, country and format of a report.
+type reportFlags struct {
+	period, from, to string
+	country, format  string
+}
+
+func (f *reportFlags) register(cmd *cobra.Command, defaultPeriod string) {
+	cmd.Flags().StringVar(&f.period, "period", defaultPeriod, "calendar period: YYYY, YYYY-H1|H2 or YYYY-Q1..Q4")
+	cmd.Flags().StringVar(&f.from, "from", "", "first day, YYYY-MM-DD (with --to)")
+	cmd.Flags().StringVar(&f.to, "to", "", "last day, YYYY-MM-DD (with --from)")
+	cmd.Flags().StringVar(&f.country, "country", "", "only this ISO 3166-1 alpha-2 country")
+	cmd.Flags().StringVar(&f.format, "format", "table", "output: "+strings.Join(projections.Formats, ", "))
+}
+
+// check validates the flags before any work is done.
+func (f *reportFlags) check() (projections.Range, error) {
+	if err := checkFormat(f.format); err != nil {
+		return projections.Range{}, err
+	}
+	if f.country != "" {
+		if err := events.Country(f.country).Validate("--country"); err != nil {
+			return projections.Range{}, err
+		}
+	}
+	switch {
+	case f.from != "" || f.to != "":
+		if f.from == "" || f.to == "" {
+			return projections.Range{}, fmt.Errorf("--from and --to go together")
+		}
+		return projections.ParseDates(f.from, f.to)
+	case f.period != "":
+		return projections.ParsePeriod(f.period)
+	}
+	return projections.Range{}, fmt.Errorf("a report needs --period, or --from and --to")
+}
+
+func (f *reportFlags) write(cmd *cobra.Command, t projections.Table) error {
+	if f.country != "" {
+		t = t.Where("country", f.country)
+	}
+	return t.Write(cmd.OutOrStdout(), f.format)
+}
+
+func checkFormat(format string) error {
+	if !slices.Contains(projections.Formats, format) {
+		return fmt.Errorf("--format %q: want one of %s", format, strings.Join(projections.Formats, ", "))
+	}
+	return nil
+}
+
+// reportView is a projection that can render a period.
+type reportView interface {
+	projections.Projection
+	Table(projections.Range) projections.Table
+}
+
+var reportViews = map[string]func() reportView{
+	"telegram": func() reportView { return projections.NewTelegram() },
+	"requests": func() reportView { return projections.NewRequests() },
+}
+
+func newReport(g *globals) *cobra.Command {
+	f := &reportFlags{}
+	cmd := &cobra.Command{
+		Use:   "report telegram|requests",
+		Short: "Rebuild a report by replaying the ledger",
+		Long: `Rebuild a report by replaying every event of the ledger.
+
+telegram: per country, fulfilled requests (an IP address or phone number was disclosed) and
+          affected users (distinct accounts whose IP address or phone number was disclosed),
+          counted in the period of the disclosure.
+requests: per country and instrument, requests received, accounts specified, requests with
+          some data produced and that share, counted in the period of delivery.`,
+		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		ValidArgs: []string{"telegram", "requests"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			period, err := f.check()
+			if err != nil {
+				return err
+			}
+			l, err := g.open(cmd.Context(), 0)
+			if err != nil {
+				return err
+			}
+			defer l.store.Close()
+			view := reportViews[args[0]]()
+			if _, err := projections.Replay(cmd.Context(), l.store, 1, view); err != nil {
+				return err
+			}
+			return f.write(cmd, view.Table(period))
+		},
+	}
+	f.register(cmd, "")
+	return cmd
+}

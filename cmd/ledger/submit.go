@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+
+	"github.com/spf13/cobra"
+
+	"github.com/complianceledger/ledger/aggregates"
+	"github.com/complianceledger/ledger/command"
+	"github.com/complianceledger/ledger/events"
+)
+
+// submitted is what submit prints for each command line.
+type submitted struct {
+	Line int `json:"line"`
+	command.Result
+	Error string `json:"error,omitempty"`
+	Field string `json:"field,omitempty"`
+}
+
+func newSubmit(g *globals) *cobra.Command {
+	var actor string
+	cmd := &cobra.Command{
+		Use:   "submit [FILE]",
+		Short: "Record commands given as JSON lines (from FILE, or stdin when FILE is - or absent)",
+		Long: `Record commands given as JSON lines, one command per line, from FILE or stdin.
+
+Every line is read and checked before anything is recorded: if any line is malformed or breaks
+a field rule, each bad line is reported with its number and nothing is recorded. Then the
+commands are recorded in order, each with fsync before it is acknowledged; a command refused by
+a rule of the request (for example a disclosure before verification) records nothing and the
+others go on. Each line's result is printed on stdout as JSON. The exit status is non-zero if
+any command was refused.
+
+A command without command_id gets a fresh one; give command_id to make a retry safe.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in := cmd.InOrStdin()
+			if len(args) == 1 && args[0] != "-" {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				in = f
+			}
+			l, err := g.open(cmd.Context(), 0)
+			if err != nil {
+				return err
+			}
+			defer l.store.Close()
+			h := command.NewHandler(l.store, l.pseudo, command.Options{})
+			lines, err := readCommands(in, h, actor)
+			if err != nil {
+				return err
+			}
+			out := json.NewEncoder(cmd.OutOrStdout())
+			refused := 0
+			for _, line := range lines {
+				res, err := h.Handle(cmd.Context(), actor, line.command)
+				s := submitted{Line: line.number, Result: res}
+				if err != nil {
+					refused++
+					s.Error, s.Field = err.Error(), fieldOf(err)
+					fmt.Fprintf(cmd.ErrOrStderr(), "line %d: %v\n", line.number, err)
+				}
+				if err := out.Encode(s); err != nil {
+					return err
+				}
+			}
+			if refused > 0 {
+				return fmt.Errorf("%d of %d commands refused", refused, len(lines))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&actor, "actor", currentUser(), "who records these commands (env LEDGER_ACTOR; default the OS user)")
+	return cmd
+}
+
+type commandLine struct {
+	number  int
+	command aggregates.Command
+}
+
+// readCommands decodes and checks every line; on any bad line it reports them all and
+// returns an error, so that a bad file records nothing.
+func readCommands(in io.Reader, h *command.Handler, actor string) ([]commandLine, error) {
+	var lines []commandLine
+	var bad []error
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
+	for n := 1; sc.Scan(); n++ {
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		c, err := aggregates.DecodeCommand(text)
+		if err == nil {
+			err = h.Prepare(actor, c)
+		}
+		if err != nil {
+			bad = append(bad, fmt.Errorf("line %d: %w", n, err))
+			continue
+		}
+		lines = append(lines, commandLine{n, c})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading commands: %w", err)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%d bad line(s); nothing was recorded:\n%w", len(bad), errors.Join(bad...))
+	}
+	return lines, nil
+}
+
+func fieldOf(err error) string {
+	var fe *events.FieldError
+	if errors.As(err, &fe) {
+		return fe.Field
+	}
+	return ""
+}
+
+func currentUser() string {
+	if a := os.Getenv("LEDGER_ACTOR"); a != "" {
+		return a
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections"
+)
+
+func newTimeline(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "timeline <request-id>",
+		Short: "Show every event of one request, with actor, business and recorded time",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id := args[0]
+			if _, err := uuid.Parse(id); err != nil {
+				return fmt.Errorf("request id %q: must be a UUID", id)
+			}
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			l, err := g.open(cmd.Context(), 0)
+			if err != nil {
+				return err
+			}
+			defer l.store.Close()
+			recs, err := l.store.Load(cmd.Context(), events.AggregateRequest, id)
+			if err != nil {
+				return err
+			}
+			if len(recs) == 0 {
+				return fmt.Errorf("request %s: no such request in the ledger", id)
+			}
+			t, err := projections.Timeline(id, recs)
+			if err != nil {
+				return err
+			}
+			return t.Write(cmd.OutOrStdout(), format)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output: "+strings.Join(projections.Formats, ", "))
+	return cmd
+}

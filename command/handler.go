@@ -1,0 +1,267 @@
+// Package command turns commands into recorded events: load the aggregate, let its rules
+// decide, append with optimistic concurrency, and retry a bounded number of times when
+// another writer got there first.
+package command
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/complianceledger/ledger/aggregates"
+	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/store"
+)
+
+// EventStore is what the handler needs from a store.
+type EventStore interface {
+	Append(ctx context.Context, env events.Envelope, expectedLast uint64) (store.Appended, error)
+	Load(ctx context.Context, aggregateType, id string) ([]events.Recorded, error)
+}
+
+// Result says what a command recorded.
+type Result struct {
+	Command   string `json:"command"`
+	CommandID string `json:"command_id"`
+	RequestID string `json:"request_id"`
+	EventID   string `json:"event_id,omitempty"`
+	Event     string `json:"event,omitempty"`
+	Sequence  uint64 `json:"sequence"`
+	// Duplicate: the command had been recorded before; nothing new was written.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+// Options tune a Handler; the zero value is usable.
+type Options struct {
+	Source     string           // CloudEvents source; default "urn:ledger"
+	Now        func() time.Time // business time of commands that give none; default time.Now
+	NewID      func() uuid.UUID // event, command and request ids; default UUIDv7
+	MaxRetries int              // attempts after a concurrency conflict; default 3
+	CacheSize  int              // aggregates kept warm in memory; default 10000
+}
+
+// Handler records commands. It is safe for concurrent use; commands for one request are
+// serialised in-process, and optimistic concurrency guards against other processes.
+type Handler struct {
+	store  EventStore
+	pseudo *events.Pseudonymizer
+	opts   Options
+
+	seed  maphash.Seed
+	locks [256]sync.Mutex
+
+	cacheMu sync.Mutex
+	cache   map[string]*list.Element // of *aggregates.Request, most recently used first
+	lru     list.List
+}
+
+func NewHandler(s EventStore, pseudo *events.Pseudonymizer, opts Options) *Handler {
+	if opts.Source == "" {
+		opts.Source = "urn:ledger"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.NewID == nil {
+		opts.NewID = func() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 3
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 10000
+	}
+	return &Handler{store: s, pseudo: pseudo, opts: opts, seed: maphash.MakeSeed(), cache: map[string]*list.Element{}}
+}
+
+// Prepare readies c for recording on behalf of actor, the authenticated caller, and checks
+// its fields: missing command and request ids are generated, a missing business time is now,
+// and raw account ids are pseudonymised. Rules that depend on the request's history are
+// checked when the command is handled.
+func (h *Handler) Prepare(actor string, c aggregates.Command) error {
+	m := c.Header()
+	m.Actor = actor
+	if m.CommandID == "" {
+		m.CommandID = h.opts.NewID().String()
+	}
+	if _, ok := c.(*aggregates.ReceiveRequest); ok && m.RequestID == "" {
+		m.RequestID = h.opts.NewID().String()
+	}
+	if m.At.IsZero() {
+		m.At = h.opts.Now()
+	}
+	if err := aggregates.Resolve(c, h.pseudo); err != nil {
+		return err
+	}
+	return aggregates.Validate(c)
+}
+
+// Handle prepares c and records its event.
+func (h *Handler) Handle(ctx context.Context, actor string, c aggregates.Command) (Result, error) {
+	m := c.Header()
+	if err := h.Prepare(actor, c); err != nil {
+		return Result{Command: m.Command, CommandID: m.CommandID, RequestID: m.RequestID}, fmt.Errorf("%s: %w", m.Command, err)
+	}
+	res, err := h.handle(ctx, c)
+	h.wrap(c, &err)
+	return res, err
+}
+
+func (h *Handler) handle(ctx context.Context, c aggregates.Command) (Result, error) {
+	lock := h.lock(c.Header().RequestID)
+	lock.Lock()
+	defer lock.Unlock()
+	for attempt := 0; ; attempt++ {
+		p, res, err := h.decide(ctx, c, attempt)
+		if p == nil {
+			return res, err
+		}
+		appended, err := h.store.Append(ctx, p.env, p.state.LastSequence)
+		if res, retry, err := h.settle(p, appended, err); !retry || attempt >= h.opts.MaxRetries {
+			return res, err
+		}
+	}
+}
+
+// pending is an event decided and not yet appended.
+type pending struct {
+	command aggregates.Command
+	state   *aggregates.Request
+	event   events.Event
+	env     events.Envelope
+}
+
+func resultOf(c aggregates.Command) Result {
+	m := c.Header()
+	return Result{Command: m.Command, CommandID: m.CommandID, RequestID: m.RequestID}
+}
+
+// decide loads the request and applies its rules. It returns the event to append, or (with a
+// nil pending) the final result: a refusal, or a command recorded before.
+func (h *Handler) decide(ctx context.Context, c aggregates.Command, attempt int) (*pending, Result, error) {
+	m := c.Header()
+	res := resultOf(c)
+	// A new request needs no load: the append expects no earlier event for it, so if one
+	// exists the store says so and the retry loads it.
+	_, receiving := c.(*aggregates.ReceiveRequest)
+	state, err := h.state(ctx, m.RequestID, receiving && attempt == 0)
+	if err != nil {
+		return nil, res, err
+	}
+	e, err := aggregates.Decide(state, c)
+	if errors.Is(err, aggregates.ErrDuplicateCommand) {
+		res.Sequence, _ = state.CommandSequence(m.CommandID)
+		res.Duplicate = true
+		return nil, res, nil
+	}
+	if err != nil {
+		return nil, res, err
+	}
+	env, err := events.NewEnvelope(e, events.Meta{
+		ID:               h.opts.NewID(),
+		Source:           h.opts.Source,
+		AggregateID:      m.RequestID,
+		AggregateVersion: state.Version + 1,
+		Time:             m.At,
+		Actor:            m.Actor,
+		CommandID:        m.CommandID,
+		CorrelationID:    m.CorrelationID,
+		CausationID:      m.CausationID,
+	})
+	if err != nil {
+		return nil, res, err
+	}
+	return &pending{command: c, state: state, event: e, env: env}, res, nil
+}
+
+// settle records the store's answer to an append in the cached state; retry says that
+// another writer got there first and the command should be decided again.
+func (h *Handler) settle(p *pending, appended store.Appended, err error) (res Result, retry bool, _ error) {
+	res = resultOf(p.command)
+	id := p.state.ID
+	switch {
+	case errors.Is(err, store.ErrConcurrency):
+		h.forget(id)
+		return res, true, err
+	case err != nil:
+		h.forget(id)
+		return res, false, err
+	case appended.Duplicate:
+		// Recorded earlier, possibly by another process: our cached state may lag.
+		h.forget(id)
+		res.Sequence, res.Duplicate = appended.Sequence, true
+		return res, false, nil
+	}
+	p.state.Apply(events.Recorded{Envelope: p.env, Sequence: appended.Sequence}, p.event)
+	res.Sequence, res.EventID, res.Event = appended.Sequence, p.env.ID, p.event.EventName()
+	return res, false, nil
+}
+
+func (h *Handler) lock(requestID string) *sync.Mutex { return &h.locks[h.stripe(requestID)] }
+
+// stripe picks the lock that serialises a request's commands in this process.
+func (h *Handler) stripe(requestID string) int {
+	return int(maphash.String(h.seed, requestID) % uint64(len(h.locks)))
+}
+
+// Load folds a request's events from the store into its current state.
+func (h *Handler) Load(ctx context.Context, id string) (*aggregates.Request, error) {
+	recs, err := h.store.Load(ctx, events.AggregateRequest, id)
+	if err != nil {
+		return nil, err
+	}
+	state := aggregates.NewRequest(id)
+	for _, rec := range recs {
+		e, err := rec.Payload()
+		if err != nil {
+			return nil, fmt.Errorf("request %s at sequence %d: %w", id, rec.Sequence, err)
+		}
+		state.Apply(rec, e)
+	}
+	return state, nil
+}
+
+// state returns the cached state of a request, or loads it, or assumes it is new. The caller
+// holds the request's lock.
+func (h *Handler) state(ctx context.Context, id string, assumeNew bool) (*aggregates.Request, error) {
+	h.cacheMu.Lock()
+	el, ok := h.cache[id]
+	if ok {
+		h.lru.MoveToFront(el)
+	}
+	h.cacheMu.Unlock()
+	if ok {
+		return el.Value.(*aggregates.Request), nil
+	}
+	s := aggregates.NewRequest(id)
+	if !assumeNew {
+		var err error
+		if s, err = h.Load(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	h.cacheMu.Lock()
+	defer h.cacheMu.Unlock()
+	if h.lru.Len() >= h.opts.CacheSize {
+		oldest := h.lru.Back()
+		delete(h.cache, oldest.Value.(*aggregates.Request).ID)
+		h.lru.Remove(oldest)
+	}
+	h.cache[id] = h.lru.PushFront(s)
+	return s, nil
+}
+
+func (h *Handler) forget(id string) {
+	h.cacheMu.Lock()
+	defer h.cacheMu.Unlock()
+	if el, ok := h.cache[id]; ok {
+		delete(h.cache, id)
+		h.lru.Remove(el)
+	}
+}

@@ -1,0 +1,89 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"sync/atomic"
+
+	"github.com/complianceledger/ledger/command"
+)
+
+// Handler records commands of distinct requests together; *command.Handler is one.
+type Handler interface {
+	HandleBatch(ctx context.Context, items []command.Item) ([]command.Result, []error)
+}
+
+// Stats says what a run recorded.
+type Stats struct {
+	Requests   int
+	Recorded   int // events appended
+	Duplicates int // commands found already recorded (a second run into the same folder)
+}
+
+// Record runs every lifecycle through the handler. Requests go in windows of `window`:
+// the first command of every request in a window is recorded together, then the second,
+// and so on, so each request's commands keep their order while thousands of appends share
+// the round trips to JetStream. `workers` windows are recorded at once. The first error
+// stops the run.
+func Record(ctx context.Context, h Handler, plan iter.Seq[Lifecycle], workers, window int) (Stats, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var recorded, duplicates, requests atomic.Int64
+	windows := make(chan []Lifecycle)
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for w := range windows {
+				requests.Add(int64(len(w)))
+				for step := 0; ; step++ {
+					var items []command.Item
+					for _, lc := range w {
+						if step < len(lc.Steps) {
+							items = append(items, command.Item{Actor: lc.Steps[step].Actor, Command: lc.Steps[step].Command})
+						}
+					}
+					if len(items) == 0 {
+						break
+					}
+					results, errs := h.HandleBatch(ctx, items)
+					if err := errors.Join(errs...); err != nil {
+						cancel(fmt.Errorf("demo: %w", err))
+						return
+					}
+					for _, r := range results {
+						if r.Duplicate {
+							duplicates.Add(1)
+						} else {
+							recorded.Add(1)
+						}
+					}
+				}
+			}
+		})
+	}
+	w := make([]Lifecycle, 0, window)
+	send := func() bool {
+		select {
+		case windows <- w:
+			w = make([]Lifecycle, 0, window)
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for lc := range plan {
+		if w = append(w, lc); len(w) == max(window, 1) && !send() {
+			break
+		}
+	}
+	if len(w) > 0 {
+		send()
+	}
+	close(windows)
+	wg.Wait()
+	stats := Stats{Requests: int(requests.Load()), Recorded: int(recorded.Load()), Duplicates: int(duplicates.Load())}
+	return stats, context.Cause(ctx)
+}

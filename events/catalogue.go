@@ -1,0 +1,199 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// The v1 catalogue: one struct per fact in a request's life. The business time of each
+// fact (delivered, verified, sent, ...) is the envelope's Time, not a payload field.
+
+// Authority is the body that sent a request.
+type Authority struct {
+	Name    string        `json:"name"`
+	Kind    AuthorityKind `json:"kind"`
+	Country Country       `json:"country"`
+}
+
+// Target is an account a request names, and how the authority identified it.
+type Target struct {
+	Account        AccountRef     `json:"account"`
+	IdentifierType IdentifierType `json:"identifier_type"`
+}
+
+// RequestReceived: a request from an authority was delivered to the platform.
+type RequestReceived struct {
+	Authority  Authority      `json:"authority"`
+	Instrument Instrument     `json:"instrument"`
+	Emergency  bool           `json:"emergency"`
+	Reference  string         `json:"reference,omitempty"`
+	Targets    []Target       `json:"targets"`
+	DataSought []DataCategory `json:"data_sought"`
+	DueAt      *time.Time     `json:"due_at,omitempty"`
+}
+
+// RequesterVerified: the requester was confirmed to be the authority it claims to be.
+type RequesterVerified struct {
+	Method   VerificationMethod `json:"method"`
+	Verifier string             `json:"verifier"`
+}
+
+// RequesterVerificationFailed: the requester could not be confirmed (a forged request, for example).
+type RequesterVerificationFailed struct {
+	Method   VerificationMethod `json:"method"`
+	Verifier string             `json:"verifier"`
+	Reason   string             `json:"reason"`
+}
+
+// ReceiptAcknowledged: the platform confirmed receipt to the authority.
+type ReceiptAcknowledged struct {
+	Automated bool `json:"automated"`
+}
+
+// LegalReviewCompleted: the legal team reviewed the request.
+type LegalReviewCompleted struct {
+	Outcome ReviewOutcome `json:"outcome"`
+	Grounds string        `json:"grounds,omitempty"`
+}
+
+// TargetDecision is the decision for one account named in a request.
+type TargetDecision struct {
+	Account  AccountRef     `json:"account"`
+	Outcome  Outcome        `json:"outcome"`
+	Grounds  string         `json:"grounds,omitempty"`
+	Approved []DataCategory `json:"approved,omitempty"`
+}
+
+// DecisionRecorded: what the platform decided to do for each target.
+type DecisionRecorded struct {
+	Targets []TargetDecision `json:"targets"`
+}
+
+// DisclosedAccount is what was produced for one account.
+type DisclosedAccount struct {
+	Account    AccountRef     `json:"account"`
+	Categories []DataCategory `json:"categories"`
+}
+
+// DataDisclosed: data was sent to the authority.
+type DataDisclosed struct {
+	Accounts      []DisclosedAccount `json:"accounts"`
+	Channel       DeliveryChannel    `json:"channel"`
+	PackageSHA256 string             `json:"package_sha256"`
+}
+
+// UserNotificationDecided: whether the affected users may be told, and until when not.
+type UserNotificationDecided struct {
+	Decision NotificationDecision `json:"decision"`
+	Until    *time.Time           `json:"until,omitempty"`
+	Grounds  string               `json:"grounds,omitempty"`
+}
+
+// UserNotified: affected users were told about the request.
+type UserNotified struct {
+	Accounts []AccountRef `json:"accounts"`
+}
+
+// RequestWithdrawn: the authority withdrew its request.
+type RequestWithdrawn struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// RequestClosed: the platform finished handling the request.
+type RequestClosed struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// EntryCorrected: a compensating fact that says an earlier event of the same aggregate was
+// wrong, which field, the corrected value and why. The wrong event stays as it was.
+type EntryCorrected struct {
+	Entry  string          `json:"entry"`
+	Field  string          `json:"field"`
+	Value  json.RawMessage `json:"value"`
+	Reason string          `json:"reason"`
+}
+
+// Event is implemented by every payload of the catalogue.
+type Event interface{ EventName() string }
+
+func (RequestReceived) EventName() string             { return "RequestReceived" }
+func (RequesterVerified) EventName() string           { return "RequesterVerified" }
+func (RequesterVerificationFailed) EventName() string { return "RequesterVerificationFailed" }
+func (ReceiptAcknowledged) EventName() string         { return "ReceiptAcknowledged" }
+func (LegalReviewCompleted) EventName() string        { return "LegalReviewCompleted" }
+func (DecisionRecorded) EventName() string            { return "DecisionRecorded" }
+func (DataDisclosed) EventName() string               { return "DataDisclosed" }
+func (UserNotificationDecided) EventName() string     { return "UserNotificationDecided" }
+func (UserNotified) EventName() string                { return "UserNotified" }
+func (RequestWithdrawn) EventName() string            { return "RequestWithdrawn" }
+func (RequestClosed) EventName() string               { return "RequestClosed" }
+func (EntryCorrected) EventName() string              { return "EntryCorrected" }
+
+// AggregateRequest is the aggregate type of every event in the v1 catalogue.
+const AggregateRequest = "request"
+
+// Kind describes one event type: its name (the last subject token), its versioned
+// CloudEvents type, the aggregate it belongs to, and how to make an empty payload.
+type Kind struct {
+	Name      string
+	Type      string
+	Aggregate string
+	new       func() Event
+}
+
+func kind[E any, P interface {
+	*E
+	Event
+}](typ string) Kind {
+	return Kind{Name: P(new(E)).EventName(), Type: typ, Aggregate: AggregateRequest, new: func() Event { return P(new(E)) }}
+}
+
+// catalogue lists the current version of every event type.
+var catalogue = []Kind{
+	kind[RequestReceived]("request.received.v1"),
+	kind[RequesterVerified]("request.requester_verified.v1"),
+	kind[RequesterVerificationFailed]("request.requester_verification_failed.v1"),
+	kind[ReceiptAcknowledged]("request.receipt_acknowledged.v1"),
+	kind[LegalReviewCompleted]("request.legal_review_completed.v1"),
+	kind[DecisionRecorded]("request.decision_recorded.v1"),
+	kind[DataDisclosed]("request.data_disclosed.v1"),
+	kind[UserNotificationDecided]("request.user_notification_decided.v1"),
+	kind[UserNotified]("request.user_notified.v1"),
+	kind[RequestWithdrawn]("request.withdrawn.v1"),
+	kind[RequestClosed]("request.closed.v1"),
+	kind[EntryCorrected]("request.entry_corrected.v1"),
+}
+
+var (
+	kindsByType = map[string]Kind{}
+	kindsByName = map[string]Kind{}
+)
+
+func init() {
+	for _, k := range catalogue {
+		kindsByType[k.Type] = k
+		kindsByName[k.Name] = k
+	}
+}
+
+// Catalogue returns every event kind, in lifecycle order.
+func Catalogue() []Kind { return append([]Kind(nil), catalogue...) }
+
+// KindOf returns the kind of a payload value (pointer or not).
+func KindOf(e Event) (Kind, error) {
+	k, ok := kindsByName[e.EventName()]
+	if !ok {
+		return Kind{}, fmt.Errorf("%w: %s", ErrUnknownType, e.EventName())
+	}
+	return k, nil
+}
+
+// KindByType returns the kind for a CloudEvents type such as "request.received.v1".
+func KindByType(typ string) (Kind, error) {
+	k, ok := kindsByType[typ]
+	if !ok {
+		return Kind{}, fmt.Errorf("%w: %q", ErrUnknownType, typ)
+	}
+	return k, nil
+}

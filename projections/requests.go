@@ -1,0 +1,112 @@
+package projections
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/complianceledger/ledger/events"
+)
+
+// Requests is the Google/Meta-style view: per country and instrument, requests received,
+// accounts specified, and requests for which some data was produced.
+//
+// Counting rules: a request counts in the period holding its delivery time (business time);
+// accounts specified are the targets it names; "some data produced" means at least one
+// DataDisclosed event so far, whenever the data was sent. Pending and withdrawn requests
+// count as received.
+type Requests struct {
+	requests map[string]*requestFacts
+}
+
+type requestFacts struct {
+	country    events.Country
+	instrument events.Instrument
+	delivered  time.Time
+	accounts   int
+	produced   bool
+}
+
+func NewRequests() *Requests { return &Requests{requests: map[string]*requestFacts{}} }
+
+func (*Requests) Handles(name string) bool {
+	return name == "RequestReceived" || name == "DataDisclosed"
+}
+
+func (v *Requests) Apply(rec events.Recorded, e events.Event) {
+	switch e := e.(type) {
+	case *events.RequestReceived:
+		v.requests[rec.Subject] = &requestFacts{
+			country:    e.Authority.Country,
+			instrument: e.Instrument,
+			delivered:  rec.Time,
+			accounts:   len(e.Targets),
+		}
+	case *events.DataDisclosed:
+		if f := v.requests[rec.Subject]; f != nil {
+			f.produced = true
+		}
+	}
+}
+
+// RequestsRow is one country × instrument's figures.
+type RequestsRow struct {
+	Country    events.Country
+	Instrument events.Instrument
+	Requests   int
+	Accounts   int
+	WithData   int
+}
+
+// Share is the fraction of requests for which some data was produced, in [0,1].
+func (r RequestsRow) Share() float64 {
+	if r.Requests == 0 {
+		return 0
+	}
+	return float64(r.WithData) / float64(r.Requests)
+}
+
+// Report returns the figures for a period ordered by country and instrument.
+func (v *Requests) Report(period Range) []RequestsRow {
+	type key struct {
+		country    events.Country
+		instrument events.Instrument
+	}
+	rows := map[key]*RequestsRow{}
+	for _, f := range v.requests {
+		if !period.Contains(f.delivered) {
+			continue
+		}
+		k := key{f.country, f.instrument}
+		r := rows[k]
+		if r == nil {
+			r = &RequestsRow{Country: f.country, Instrument: f.instrument}
+			rows[k] = r
+		}
+		r.Requests++
+		r.Accounts += f.accounts
+		if f.produced {
+			r.WithData++
+		}
+	}
+	out := make([]RequestsRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b RequestsRow) int {
+		return cmp.Or(cmp.Compare(string(a.Country), string(b.Country)), cmp.Compare(string(a.Instrument), string(b.Instrument)))
+	})
+	return out
+}
+
+// Table renders rows for output.
+func (v *Requests) Table(period Range) Table {
+	t := Table{
+		Title:   "Requests by country and instrument, " + period.String(),
+		Columns: []string{"country", "instrument", "requests", "accounts_specified", "requests_with_data", "share_with_data"},
+	}
+	for _, r := range v.Report(period) {
+		t.Rows = append(t.Rows, []any{string(r.Country), string(r.Instrument), r.Requests, r.Accounts, r.WithData, r.Share()})
+	}
+	return t
+}

@@ -1,0 +1,116 @@
+package projections
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"text/tabwriter"
+	"time"
+)
+
+// ErrFormat is returned for an output format the ledger does not write.
+var ErrFormat = errors.New("projections: unknown format (want table, csv or json)")
+
+// Formats lists the output formats, the first being the default.
+var Formats = []string{"table", "csv", "json"}
+
+// Table is a report ready for output. Cells are string, int, uint64, float64 or time.Time.
+type Table struct {
+	Title   string
+	Columns []string
+	Rows    [][]any
+}
+
+// Where keeps the rows whose column equals value; an unknown column keeps nothing.
+func (t Table) Where(column, value string) Table {
+	i := slices.Index(t.Columns, column)
+	out := Table{Title: t.Title, Columns: t.Columns}
+	for _, r := range t.Rows {
+		if i >= 0 && fmt.Sprint(r[i]) == value {
+			out.Rows = append(out.Rows, r)
+		}
+	}
+	return out
+}
+
+// Write renders the table as "table" (aligned text for people), "csv" (RFC 4180, header
+// first) or "json" (an array of objects keyed by column, numbers as numbers).
+func (t Table) Write(w io.Writer, format string) error {
+	switch format {
+	case "table":
+		return t.writeText(w)
+	case "csv":
+		return t.writeCSV(w)
+	case "json":
+		return t.writeJSON(w)
+	}
+	return fmt.Errorf("%w: %q", ErrFormat, format)
+}
+
+func (t Table) writeText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if t.Title != "" {
+		fmt.Fprintln(w, t.Title)
+	}
+	line := func(cells []string) {
+		for _, c := range cells {
+			fmt.Fprint(tw, c, "\t")
+		}
+		fmt.Fprintln(tw)
+	}
+	line(t.Columns)
+	for _, r := range t.Rows {
+		line(formatCells(r))
+	}
+	return tw.Flush()
+}
+
+func (t Table) writeCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(t.Columns); err != nil {
+		return err
+	}
+	for _, r := range t.Rows {
+		if err := cw.Write(formatCells(r)); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func (t Table) writeJSON(w io.Writer) error {
+	rows := make([]map[string]any, len(t.Rows))
+	for i, r := range t.Rows {
+		rows[i] = make(map[string]any, len(r))
+		for j, c := range r {
+			rows[i][t.Columns[j]] = c
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rows)
+}
+
+func formatCells(r []any) []string {
+	out := make([]string, len(r))
+	for i, c := range r {
+		switch c := c.(type) {
+		case float64:
+			out[i] = strconv.FormatFloat(c, 'f', 4, 64)
+		case time.Time:
+			if c.IsZero() {
+				out[i] = ""
+			} else {
+				out[i] = c.UTC().Format(time.RFC3339Nano)
+			}
+		default:
+			out[i] = fmt.Sprint(c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,114 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/store"
+)
+
+// Append stores env if its aggregate's last event is still at expectedLast (0: the
+// aggregate has no events yet). The check is sent on every append, including the first, so
+// that two writers creating the same aggregate cannot both succeed.
+//
+// A retried command (same CommandID) is stored once. Observed on nats-server 2.15.2:
+//   - the retry carries an expectedLast that is still current: the server's duplicate
+//     window answers, PubAck.Duplicate with the first copy's sequence;
+//   - the retry carries the expectedLast of the first attempt, which that attempt made
+//     stale: a single server checks the expected sequence BEFORE the duplicate window and
+//     answers "wrong last sequence" (a cluster checks the window first and answers
+//     duplicate). Append then looks for the command id in the aggregate and reports the
+//     earlier copy as a duplicate, so a retry behaves the same on both, and after the
+//     window too.
+//
+// The duplicate window is keyed by command id alone: a different event sent with an
+// already used command id is reported as a duplicate of the first and not stored.
+func (s *Store) Append(ctx context.Context, env events.Envelope, expectedLast uint64) (store.Appended, error) {
+	if s.closed.Load() {
+		return store.Appended{}, store.ErrClosed
+	}
+	msg, err := message(env)
+	if err != nil {
+		return store.Appended{}, err
+	}
+	ack, err := s.js.PublishMsg(ctx, msg, publishOpts(env, expectedLast)...)
+	return s.answer(ctx, env, expectedLast, ack, err)
+}
+
+// message checks an envelope and builds its message: the subject and the canonical bytes.
+func message(env events.Envelope) (*nats.Msg, error) {
+	if err := env.Validate(); err != nil {
+		return nil, fmt.Errorf("jetstream: append: %w", err)
+	}
+	if err := validateAggregate(env.AggregateType, env.Subject); err != nil {
+		return nil, fmt.Errorf("jetstream: append: %w", err)
+	}
+	kind, err := env.Kind()
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: append: %w", err)
+	}
+	body, err := env.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: append %s: encode: %w", kind.Name, err)
+	}
+	return &nats.Msg{Subject: Subject(env.AggregateType, env.Subject, kind.Name), Data: body}, nil
+}
+
+// answer turns the server's reply to one append into the store's answer (see Append).
+func (s *Store) answer(ctx context.Context, env events.Envelope, expectedLast uint64, ack *natsjs.PubAck, err error) (store.Appended, error) {
+	if err == nil {
+		return store.Appended{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+	}
+	if !isWrongLastSequence(err) {
+		return store.Appended{}, fmt.Errorf("jetstream: append %s to %s %s: %w", env.Type, env.AggregateType, env.Subject, err)
+	}
+	seq, found, lerr := s.findCommand(ctx, env.AggregateType, env.Subject, env.CommandID)
+	if lerr != nil {
+		// The conflict stands; the caller reloads and sees for itself.
+		s.log.Warn("jetstream: looking for a retried command after a conflict", "aggregate", env.Subject, "err", lerr)
+	} else if found {
+		return store.Appended{Sequence: seq, Duplicate: true}, nil
+	}
+	return store.Appended{}, fmt.Errorf("jetstream: append %s to %s %s expecting last sequence %d: %w (%v)",
+		env.Type, env.AggregateType, env.Subject, expectedLast, store.ErrConcurrency, err)
+}
+
+// publishOpts are the headers of every append: the command id for the duplicate window
+// and the per-aggregate concurrency check. The server stores them with the event, so
+// each costs bytes on every replay; keep the list short.
+func publishOpts(env events.Envelope, expectedLast uint64) []natsjs.PublishOpt {
+	return []natsjs.PublishOpt{
+		natsjs.WithMsgID(env.CommandID),
+		natsjs.WithExpectLastSequenceForSubject(expectedLast, AggregateFilter(env.AggregateType, env.Subject)),
+	}
+}
+
+// isWrongLastSequence reports the server's optimistic-concurrency refusal. Replicated
+// streams answer with a second code for the same condition.
+func isWrongLastSequence(err error) bool {
+	var apiErr *natsjs.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return apiErr.ErrorCode == natsjs.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == natsjs.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// findCommand looks for an event of the aggregate recorded by commandID.
+func (s *Store) findCommand(ctx context.Context, aggregateType, id, commandID string) (uint64, bool, error) {
+	recs, err := s.load(ctx, AggregateFilter(aggregateType, id))
+	if err != nil {
+		return 0, false, err
+	}
+	for _, r := range recs {
+		if r.CommandID == commandID {
+			return r.Sequence, true, nil
+		}
+	}
+	return 0, false, nil
+}

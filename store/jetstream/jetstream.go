@@ -1,0 +1,196 @@
+// Package jetstream is the default adapter of the store port (store.Store): every event
+// lives in one NATS JetStream stream, LEDGER, whose sequence is the ledger's total order.
+// By default it runs nats-server in-process on a data folder; Config.URL points it at an
+// external server or cluster instead.
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/complianceledger/ledger/store"
+)
+
+const (
+	// StreamName is the one stream that holds the ledger.
+	StreamName = "LEDGER"
+
+	// minServerMajor.minServerMinor is the oldest nats-server that honours
+	// Nats-Expected-Last-Subject-Sequence-Subject; older ones (Debian's 2.9) silently ignore
+	// it, which would turn every optimistic-concurrency check into a no-op.
+	minServerMajor, minServerMinor = 2, 12
+
+	// drainTimeout bounds how long Close waits for in-flight messages.
+	drainTimeout = 10 * time.Second
+	// readyTimeout bounds the embedded server's start (JetStream recovers its files
+	// before it accepts connections) when ctx has no deadline.
+	readyTimeout = 60 * time.Second
+)
+
+var (
+	// ErrUnsafeStream: LEDGER exists with a configuration that could lose or rewrite events
+	// (or that this adapter cannot work with); the error lists every offending field.
+	ErrUnsafeStream = errors.New("jetstream: stream config permits losing events")
+	// ErrServerTooOld: the server predates the subject-filtered concurrency check.
+	ErrServerTooOld = errors.New("jetstream: nats-server older than 2.12")
+)
+
+// Config says where the stream lives.
+type Config struct {
+	// DataDir is the folder for the embedded server's JetStream files (required when URL == "").
+	DataDir string
+	// URL is an external NATS server or cluster; empty starts the embedded server in-process.
+	URL string
+	// Replicas is the stream's replica count; 0 means 1.
+	Replicas int
+	// SyncInterval applies to the embedded server only: 0 fsyncs every write (the default);
+	// > 0 fsyncs on that interval, which is much faster but can lose acknowledged events in
+	// a power cut (demos only).
+	SyncInterval time.Duration
+	// Logger receives the adapter's and the embedded server's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is the JetStream adapter of store.Store. It is safe for concurrent use.
+type Store struct {
+	nc     *nats.Conn
+	js     natsjs.JetStream
+	srv    *server.Server // nil when connected to an external server
+	log    *slog.Logger
+	closed atomic.Bool
+
+	connClosed chan struct{} // closed by the connection's ClosedHandler
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects (starting the embedded server first when cfg.URL is empty), checks the
+// server version, and creates the LEDGER stream or checks the existing one is safe.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	replicas := cfg.Replicas
+	if replicas == 0 {
+		replicas = 1
+	}
+	if replicas < 1 || replicas > 5 {
+		return nil, fmt.Errorf("jetstream: replicas %d: must be between 1 and 5", cfg.Replicas)
+	}
+
+	s := &Store{log: log, connClosed: make(chan struct{})}
+	opts := []nats.Option{
+		nats.Name("ledger"),
+		nats.DrainTimeout(drainTimeout),
+		nats.ClosedHandler(func(*nats.Conn) { close(s.connClosed) }),
+	}
+	if cfg.URL == "" {
+		if cfg.DataDir == "" {
+			return nil, errors.New("jetstream: DataDir is required for the embedded server")
+		}
+		srv, err := startEmbedded(ctx, cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		s.srv = srv
+		opts = append(opts, nats.InProcessServer(srv))
+	} else {
+		if cfg.SyncInterval > 0 {
+			log.Warn("jetstream: SyncInterval applies to the embedded server only; ignored with URL")
+		}
+		// A long-running ledger should ride out a server restart or leader change rather
+		// than give up after the client's default 60 attempts.
+		opts = append(opts,
+			nats.MaxReconnects(-1),
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				log.Warn("nats disconnected", "err", err)
+			}),
+			nats.ReconnectHandler(func(nc *nats.Conn) {
+				log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+			}),
+		)
+	}
+
+	nc, err := nats.Connect(cfg.URL, opts...)
+	if err != nil {
+		s.shutdownServer()
+		return nil, fmt.Errorf("jetstream: connect: %w", err)
+	}
+	s.nc = nc
+	if err := checkServerVersion(nc.ConnectedServerVersion()); err != nil {
+		s.abort()
+		return nil, err
+	}
+	js, err := natsjs.New(nc)
+	if err != nil {
+		s.abort()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	s.js = js
+	if err := ensureStream(ctx, js, replicas, log); err != nil {
+		s.abort()
+		return nil, err
+	}
+	return s, nil
+}
+
+// abort undoes a half-finished Open.
+func (s *Store) abort() {
+	s.closed.Store(true)
+	s.nc.Close()
+	s.shutdownServer()
+}
+
+func (s *Store) shutdownServer() {
+	if s.srv != nil {
+		s.srv.Shutdown()
+		s.srv.WaitForShutdown()
+	}
+}
+
+// Close drains the connection, then stops the embedded server and waits for it. Calls
+// after the first return its result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if err := s.nc.Drain(); err != nil {
+			// Already closed (or closing): nothing left to drain.
+			s.nc.Close()
+		}
+		// Drain ends in close after at most drainTimeout; wait for it so the server is not
+		// shut down under in-flight acks.
+		<-s.connClosed
+		if err := s.nc.LastError(); errors.Is(err, nats.ErrDrainTimeout) {
+			s.closeErr = fmt.Errorf("jetstream: close: %w", err)
+		}
+		s.shutdownServer()
+	})
+	return s.closeErr
+}
+
+// JetStream returns the raw JetStream API, for tests and tools.
+func (s *Store) JetStream() natsjs.JetStream { return s.js }
+
+// LastSequence returns the stream's last sequence, 0 when it is empty.
+func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
+	if s.closed.Load() {
+		return 0, store.ErrClosed
+	}
+	st, err := s.js.Stream(ctx, StreamName)
+	if err != nil {
+		return 0, fmt.Errorf("jetstream: stream info: %w", err)
+	}
+	return st.CachedInfo().State.LastSeq, nil
+}

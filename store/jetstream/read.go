@@ -1,0 +1,222 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"runtime"
+	"sync"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/store"
+)
+
+const (
+	// readBuffer is how many messages a Read keeps in flight from the server: large
+	// enough that a replay streams rather than waits on a round trip per pull.
+	readBuffer = 8192
+	// readChunk is how many messages travel together through the decode pipeline.
+	readChunk = 256
+	// readChunksAhead bounds how far fetching and decoding run ahead of the caller.
+	readChunksAhead = 16
+	// maxDecoders caps decoding goroutines; decoding strict JSON is most of a replay's cost.
+	maxDecoders = 4
+)
+
+// Read yields the events from sequence from (0 or 1: the start) up to the stream's last
+// sequence at the time of the call, then stops. It replays through an ephemeral ordered
+// consumer, deleted when the iteration ends; breaking out early costs nothing later.
+//
+// Messages are fetched on one goroutine and decoded on others in chunks, so that on a
+// replay of many events decoding overlaps delivery; events are still yielded in order.
+func (s *Store) Read(ctx context.Context, from uint64) iter.Seq2[events.Recorded, error] {
+	return func(yield func(events.Recorded, error) bool) {
+		if err := s.read(ctx, max(from, 1), yield); err != nil {
+			if s.closed.Load() && !errors.Is(err, store.ErrClosed) {
+				err = fmt.Errorf("%w: %w", store.ErrClosed, err) // Close ended the replay
+			}
+			yield(events.Recorded{}, fmt.Errorf("jetstream: read from %d: %w", from, err))
+		}
+	}
+}
+
+// rawMsg is a message as fetched, before decoding.
+type rawMsg struct {
+	data []byte
+	seq  uint64
+	at   time.Time
+}
+
+// chunk is a run of consecutive messages; done is closed once recs/err are set.
+type chunk struct {
+	raw  []rawMsg
+	recs []events.Recorded
+	err  error
+	done chan struct{}
+}
+
+// read returns an error only when yield still wants values.
+func (s *Store) read(ctx context.Context, from uint64, yield func(events.Recorded, error) bool) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	last, err := s.LastSequence(ctx)
+	if err != nil {
+		return err
+	}
+	if last < from {
+		return nil
+	}
+	cons, err := s.js.OrderedConsumer(ctx, StreamName, natsjs.OrderedConsumerConfig{
+		FilterSubjects: allSubjects,
+		DeliverPolicy:  natsjs.DeliverByStartSequencePolicy,
+		OptStartSeq:    from,
+	})
+	if err != nil {
+		return fmt.Errorf("ordered consumer: %w", err)
+	}
+	msgs, err := cons.Messages(natsjs.PullMaxMessages(readBuffer))
+	if err != nil {
+		return fmt.Errorf("ordered consumer: %w", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		// Stop everything the iteration started before returning, whatever ended it.
+		cancel()
+		msgs.Stop()
+		wg.Wait()
+		s.dropConsumer(ctx, cons)
+	}()
+
+	ordered := make(chan *chunk, readChunksAhead) // chunks in stream order, for yielding
+	work := make(chan *chunk, readChunksAhead)    // the same chunks, for the decoders
+	wg.Go(func() {
+		defer close(ordered)
+		defer close(work)
+		fetch(ctx, msgs, last, ordered, work)
+	})
+	for range min(runtime.GOMAXPROCS(0), maxDecoders) {
+		wg.Go(func() {
+			for c := range work {
+				c.recs, c.err = decodeChunk(c.raw)
+				close(c.done)
+			}
+		})
+	}
+
+	for c := range ordered {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		for _, rec := range c.recs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if !yield(rec, nil) {
+				return nil
+			}
+		}
+		if c.err != nil {
+			return c.err
+		}
+	}
+	// fetch also ends early, without a chunk, when ctx is cancelled.
+	return ctx.Err()
+}
+
+// fetch pulls messages up to sequence last and hands them on in chunks. A failure travels
+// as a chunk's error, after the messages fetched before it.
+func fetch(ctx context.Context, msgs natsjs.MessagesContext, last uint64, ordered, work chan<- *chunk) {
+	send := func(c *chunk) bool {
+		select {
+		case ordered <- c:
+		case <-ctx.Done():
+			return false
+		}
+		select {
+		case work <- c:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	fail := func(raw []rawMsg, err error) {
+		c := &chunk{raw: raw, done: make(chan struct{})}
+		c.recs, c.err = decodeChunk(raw)
+		if c.err == nil {
+			c.err = err
+		}
+		close(c.done)
+		select {
+		case ordered <- c:
+		case <-ctx.Done():
+		}
+	}
+	raw := make([]rawMsg, 0, readChunk)
+	for {
+		// Checked first because Next prefers a buffered message over a cancelled ctx.
+		if err := ctx.Err(); err != nil {
+			fail(raw, err)
+			return
+		}
+		m, err := msgs.Next(natsjs.NextContext(ctx))
+		if err != nil {
+			fail(raw, fmt.Errorf("next message: %w", err))
+			return
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			fail(raw, fmt.Errorf("message metadata: %w", err))
+			return
+		}
+		seq := meta.Sequence.Stream
+		if seq > last { // cannot happen without gaps; never yield past the snapshot
+			if len(raw) > 0 {
+				send(&chunk{raw: raw, done: make(chan struct{})})
+			}
+			return
+		}
+		raw = append(raw, rawMsg{data: m.Data(), seq: seq, at: meta.Timestamp})
+		if seq == last || len(raw) == readChunk {
+			if !send(&chunk{raw: raw, done: make(chan struct{})}) || seq == last {
+				return
+			}
+			raw = make([]rawMsg, 0, readChunk)
+		}
+	}
+}
+
+// decodeChunk decodes raw up to the first failure.
+func decodeChunk(raw []rawMsg) ([]events.Recorded, error) {
+	recs := make([]events.Recorded, 0, len(raw))
+	for _, r := range raw {
+		rec, err := decode(r.data, r.seq, r.at)
+		if err != nil {
+			return recs, err
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
+}
+
+// dropConsumer deletes the server-side consumer now rather than leaving it to the
+// server's inactivity timer, so replays do not pile up against MaxConsumers.
+func (s *Store) dropConsumer(ctx context.Context, cons natsjs.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil || s.closed.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.js.DeleteConsumer(ctx, StreamName, info.Name); err != nil && !errors.Is(err, natsjs.ErrConsumerNotFound) {
+		s.log.Debug("jetstream: deleting read consumer", "consumer", info.Name, "err", err)
+	}
+}

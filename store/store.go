@@ -1,0 +1,53 @@
+// Package store defines where events live: the port every backend adapter implements, and
+// the errors they share. Adapters: store/jetstream (default).
+package store
+
+import (
+	"context"
+	"errors"
+	"iter"
+
+	"github.com/complianceledger/ledger/events"
+)
+
+var (
+	// ErrConcurrency: the aggregate gained events since the writer read it. Reload and retry.
+	ErrConcurrency = errors.New("store: aggregate changed since it was read")
+	// ErrClosed: the store was used after Close.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Appended is what the store says about an append.
+type Appended struct {
+	// Sequence is the event's position in the ledger's total order.
+	Sequence uint64
+	// Duplicate is true when the command id had been stored already; Sequence is then
+	// the position of the earlier copy and nothing new was written.
+	Duplicate bool
+}
+
+// Store is the port. Consumers declare the subset they use.
+type Store interface {
+	// Append stores one event if the aggregate's last event is still at expectedLast (its
+	// stream sequence; 0 for a new aggregate), otherwise it returns ErrConcurrency. The
+	// envelope's CommandID makes a retried append idempotent.
+	Append(ctx context.Context, env events.Envelope, expectedLast uint64) (Appended, error)
+	// Load returns every event of one aggregate in order.
+	Load(ctx context.Context, aggregateType, id string) ([]events.Recorded, error)
+	// Read yields the events from sequence from (1 = the start) to the last one stored
+	// when Read was called, in order.
+	Read(ctx context.Context, from uint64) iter.Seq2[events.Recorded, error]
+	Close() error
+}
+
+// Entry is one event to append and its aggregate's expected last sequence.
+type Entry struct {
+	Envelope     events.Envelope
+	ExpectedLast uint64
+}
+
+// Outcome is the store's answer to one entry of a batch.
+type Outcome struct {
+	Appended
+	Err error
+}
