@@ -206,8 +206,8 @@ func (m *Meta) validate() error {
 	case m.At.IsZero():
 		return events.Invalid("at", "is required (RFC 3339 business time)")
 	}
-	if _, err := uuid.Parse(m.RequestID); err != nil {
-		return events.Invalid("request_id", "must be a UUID")
+	if id, err := uuid.Parse(m.RequestID); err != nil || id.String() != m.RequestID {
+		return events.Invalid("request_id", "must be a UUID in lowercase hyphenated form")
 	}
 	return nil
 }

@@ -87,6 +87,10 @@ func NewHandler(s EventStore, pseudo *events.Pseudonymizer, opts Options) *Handl
 func (h *Handler) Prepare(actor string, c aggregates.Command) error {
 	m := c.Header()
 	m.Actor = actor
+	m.Command = aggregates.CommandName(c)
+	if id, err := uuid.Parse(m.RequestID); err == nil {
+		m.RequestID = id.String() // one spelling per request: subjects are case-sensitive
+	}
 	if m.CommandID == "" {
 		m.CommandID = h.opts.NewID().String()
 	}
@@ -150,11 +154,20 @@ func (h *Handler) decide(ctx context.Context, c aggregates.Command, attempt int)
 	// A new request needs no load: the append expects no earlier event for it, so if one
 	// exists the store says so and the retry loads it.
 	_, receiving := c.(*aggregates.ReceiveRequest)
-	state, err := h.state(ctx, m.RequestID, receiving && attempt == 0)
+	state, cached, err := h.state(ctx, m.RequestID, receiving && attempt == 0)
 	if err != nil {
 		return nil, res, err
 	}
 	e, err := aggregates.Decide(state, c)
+	if err != nil && cached && !errors.Is(err, aggregates.ErrDuplicateCommand) && !errors.Is(err, events.ErrInvalid) {
+		// Another process may have recorded what the rule wants: refuse only on fresh state.
+		h.forget(m.RequestID)
+		if state, err = h.Load(ctx, m.RequestID); err != nil {
+			return nil, res, err
+		}
+		h.remember(state)
+		e, err = aggregates.Decide(state, c)
+	}
 	if errors.Is(err, aggregates.ErrDuplicateCommand) {
 		res.Sequence, _ = state.CommandSequence(m.CommandID)
 		res.Duplicate = true
@@ -227,9 +240,9 @@ func (h *Handler) Load(ctx context.Context, id string) (*aggregates.Request, err
 	return state, nil
 }
 
-// state returns the cached state of a request, or loads it, or assumes it is new. The caller
-// holds the request's lock.
-func (h *Handler) state(ctx context.Context, id string, assumeNew bool) (*aggregates.Request, error) {
+// state returns the cached state of a request (cached is then true), or loads it, or
+// assumes it is new. The caller holds the request's lock.
+func (h *Handler) state(ctx context.Context, id string, assumeNew bool) (s *aggregates.Request, cached bool, err error) {
 	h.cacheMu.Lock()
 	el, ok := h.cache[id]
 	if ok {
@@ -237,24 +250,30 @@ func (h *Handler) state(ctx context.Context, id string, assumeNew bool) (*aggreg
 	}
 	h.cacheMu.Unlock()
 	if ok {
-		return el.Value.(*aggregates.Request), nil
+		return el.Value.(*aggregates.Request), true, nil
 	}
-	s := aggregates.NewRequest(id)
+	s = aggregates.NewRequest(id)
 	if !assumeNew {
-		var err error
 		if s, err = h.Load(ctx, id); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
+	h.remember(s)
+	return s, false, nil
+}
+
+// remember caches a request's state, evicting the least recently used beyond CacheSize.
+func (h *Handler) remember(s *aggregates.Request) {
 	h.cacheMu.Lock()
 	defer h.cacheMu.Unlock()
-	if h.lru.Len() >= h.opts.CacheSize {
+	if el, ok := h.cache[s.ID]; ok {
+		h.lru.Remove(el)
+	} else if h.lru.Len() >= h.opts.CacheSize {
 		oldest := h.lru.Back()
 		delete(h.cache, oldest.Value.(*aggregates.Request).ID)
 		h.lru.Remove(oldest)
 	}
-	h.cache[id] = h.lru.PushFront(s)
-	return s, nil
+	h.cache[s.ID] = h.lru.PushFront(s)
 }
 
 func (h *Handler) forget(id string) {

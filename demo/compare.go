@@ -3,6 +3,8 @@ package demo
 import (
 	"fmt"
 
+	"github.com/complianceledger/ledger/events"
+
 	"github.com/complianceledger/ledger/projections"
 )
 
@@ -11,10 +13,11 @@ type TelegramReport interface {
 	Report(projections.Range) []projections.TelegramRow
 }
 
-// Compare checks every published row against the view and describes each difference; it
-// also returns how many rows it checked. The view never sees the published figures.
-func Compare(view TelegramReport) (mismatches []string, rows int, err error) {
-	published, err := Dataset()
+// Compare checks every published row (of the given countries, or all) against the view and
+// describes each difference; it also returns how many rows it checked. The view never sees
+// the published figures.
+func Compare(view TelegramReport, countries ...events.Country) (mismatches []string, rows int, err error) {
+	published, err := Dataset(countries...)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -30,8 +30,9 @@ type Row struct {
 	Users    int
 }
 
-// Dataset returns every published row, ordered by country and period.
-func Dataset() ([]Row, error) {
+// Dataset returns the published rows, of the given countries or of all, ordered by country
+// and period.
+func Dataset(countries ...events.Country) ([]Row, error) {
 	var raw map[string][]struct {
 		From, To        string
 		Requests, Users int
@@ -44,6 +45,9 @@ func Dataset() ([]Row, error) {
 		country, ok := events.CountryFromAlpha3(alpha3)
 		if !ok {
 			return nil, fmt.Errorf("%w: unknown country %q", ErrDataset, alpha3)
+		}
+		if len(countries) > 0 && !slices.Contains(countries, country) {
+			continue
 		}
 		for _, r := range raw[alpha3] {
 			from, err1 := time.Parse("20060102", r.From)

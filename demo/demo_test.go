@@ -53,15 +53,25 @@ func foldPlan(t testing.TB, plan iter.Seq[Lifecycle], views ...projections.Proje
 	return requests, int(seq)
 }
 
+// raceSample covers the counting rules at a size the race detector can afford: GB has
+// accounts that recur across quarters (its 2024 users are fewer than its quarters' sum), NL
+// and BR have quarterly and cumulative rows, AT only a zero row.
+var raceSample = []events.Country{"GB", "NL", "BR", "AT"}
+
 func TestPlanFollowsTheRulesAndReproducesEveryPublishedRow(t *testing.T) {
 	t.Parallel()
-	plan, err := Plan()
+	var countries []events.Country
+	if raceDetector {
+		countries = raceSample
+		t.Logf("race detector on: folding %v only", countries)
+	}
+	plan, err := Plan(countries...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	view := projections.NewTelegram()
 	requests, n := foldPlan(t, plan, view)
-	mismatches, rows, err := Compare(view)
+	mismatches, rows, err := Compare(view, countries...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,9 +54,10 @@ const (
 // Plan builds the demo history: for every country and quarter of the published figures,
 // requests fulfilled so as to reproduce them exactly, and requests that must not count
 // (rejected, withdrawn, no data, forged emergency requests, subscriber data only, pending).
-// Lifecycles are made as they are consumed, so a run never holds the whole history.
-func Plan() (iter.Seq[Lifecycle], error) {
-	rows, err := Dataset()
+// Lifecycles are made as they are consumed, so a run never holds the whole history. Given
+// countries, only theirs are made.
+func Plan(countries ...events.Country) (iter.Seq[Lifecycle], error) {
+	rows, err := Dataset(countries...)
 	if err != nil {
 		return nil, err
 	}

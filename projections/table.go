@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -71,6 +72,7 @@ func (t Table) writeText(w io.Writer) error {
 
 func (t Table) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
+	cw.UseCRLF = true // RFC 4180
 	if err := cw.Write(t.Columns); err != nil {
 		return err
 	}
@@ -83,17 +85,36 @@ func (t Table) writeCSV(w io.Writer) error {
 	return cw.Error()
 }
 
+// writeJSON keeps the columns' order in each object, which a map would lose.
 func (t Table) writeJSON(w io.Writer) error {
-	rows := make([]map[string]any, len(t.Rows))
+	var b bytes.Buffer
+	b.WriteString("[")
 	for i, r := range t.Rows {
-		rows[i] = make(map[string]any, len(r))
-		for j, c := range r {
-			rows[i][t.Columns[j]] = c
+		if i > 0 {
+			b.WriteString(",")
 		}
+		b.WriteString("\n  {")
+		for j, c := range r {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			name, _ := json.Marshal(t.Columns[j])
+			value, err := json.Marshal(c)
+			if err != nil {
+				return err
+			}
+			b.Write(name)
+			b.WriteString(": ")
+			b.Write(value)
+		}
+		b.WriteString("}")
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rows)
+	if len(t.Rows) > 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString("]\n")
+	_, err := w.Write(b.Bytes())
+	return err
 }
 
 func formatCells(r []any) []string {

@@ -57,7 +57,9 @@ func (v *Telegram) Apply(rec events.Recorded, e events.Event) {
 			if !slices.ContainsFunc(a.Categories, revealsIdentity) {
 				continue
 			}
-			if _, ok := v.fulfilled[rec.Subject]; !ok {
+			// Business time decides, not the order of recording: a sending entered late
+			// still counts in the period it happened.
+			if first, ok := v.fulfilled[rec.Subject]; !ok || rec.Time.Before(first) {
 				v.fulfilled[rec.Subject] = rec.Time
 			}
 			v.affected = append(v.affected, affectedAccount{countryAt{country, rec.Time}, a.Account})

@@ -20,7 +20,7 @@ func newDemo(g *globals) *cobra.Command {
 	var (
 		workers, window int
 		keep            bool
-		f       = &reportFlags{}
+		f               = &reportFlags{}
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",

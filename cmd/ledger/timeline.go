@@ -18,10 +18,11 @@ func newTimeline(g *globals) *cobra.Command {
 		Short: "Show every event of one request, with actor, business and recorded time",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id := args[0]
-			if _, err := uuid.Parse(id); err != nil {
-				return fmt.Errorf("request id %q: must be a UUID", id)
+			u, err := uuid.Parse(args[0])
+			if err != nil {
+				return fmt.Errorf("request id %q: must be a UUID", args[0])
 			}
+			id := u.String()
 			if err := checkFormat(format); err != nil {
 				return err
 			}

@@ -26,8 +26,9 @@ import (
 //     earlier copy as a duplicate, so a retry behaves the same on both, and after the
 //     window too.
 //
-// The duplicate window is keyed by command id alone: a different event sent with an
-// already used command id is reported as a duplicate of the first and not stored.
+// The duplicate window is keyed by aggregate and command id (MsgID): a different event sent
+// to the same aggregate with an already used command id is reported as a duplicate of the
+// first and not stored.
 func (s *Store) Append(ctx context.Context, env events.Envelope, expectedLast uint64) (store.Appended, error) {
 	if s.closed.Load() {
 		return store.Appended{}, store.ErrClosed
@@ -78,12 +79,14 @@ func (s *Store) answer(ctx context.Context, env events.Envelope, expectedLast ui
 		env.Type, env.AggregateType, env.Subject, expectedLast, store.ErrConcurrency, err)
 }
 
-// publishOpts are the headers of every append: the command id for the duplicate window
-// and the per-aggregate concurrency check. The server stores them with the event, so
+// publishOpts are the headers of every append: the message id for the duplicate window and
+// the per-aggregate concurrency check. The message id is the aggregate id and the command
+// id, because the window spans the whole stream and a command id is only unique within its
+// aggregate: another request's command with the same id must not pass for a retry. The server stores them with the event, so
 // each costs bytes on every replay; keep the list short.
 func publishOpts(env events.Envelope, expectedLast uint64) []natsjs.PublishOpt {
 	return []natsjs.PublishOpt{
-		natsjs.WithMsgID(env.CommandID),
+		natsjs.WithMsgID(MsgID(env)),
 		natsjs.WithExpectLastSequenceForSubject(expectedLast, AggregateFilter(env.AggregateType, env.Subject)),
 	}
 }
@@ -112,3 +115,6 @@ func (s *Store) findCommand(ctx context.Context, aggregateType, id, commandID st
 	}
 	return 0, false, nil
 }
+
+// MsgID is the Nats-Msg-Id of an event: "<aggregate id>/<command id>".
+func MsgID(env events.Envelope) string { return env.Subject + "/" + env.CommandID }
