@@ -33,15 +33,16 @@ func (c Country) Validate(field string) error {
 	return nil
 }
 
-// enum is implemented by the closed string sets of the catalogue.
-type enum interface {
-	~string
-	values() []string
-}
+// OneOf is a closed set of values of one of the catalogue's string types.
+type OneOf[E ~string] []E
 
-func validateEnum[E enum](field string, v E) error {
-	if !slices.Contains(v.values(), string(v)) {
-		return Invalid(field, "%q is not one of %s", string(v), strings.Join(v.values(), ", "))
+func (set OneOf[E]) validate(field string, v E) error {
+	if !slices.Contains(set, v) {
+		names := make([]string, len(set))
+		for i, e := range set {
+			names[i] = string(e)
+		}
+		return Invalid(field, "%q is not one of %s", string(v), strings.Join(names, ", "))
 	}
 	return nil
 }
@@ -58,11 +59,10 @@ const (
 	AuthorityOther        AuthorityKind = "other"
 )
 
-func (v AuthorityKind) Validate(field string) error { return validateEnum(field, v) }
+// AuthorityKinds lists every AuthorityKind.
+var AuthorityKinds = OneOf[AuthorityKind]{AuthorityPolice, AuthorityProsecutor, AuthorityCourt, AuthorityRegulator, AuthorityIntelligence, AuthorityOther}
 
-func (AuthorityKind) values() []string {
-	return []string{"police", "prosecutor", "court", "regulator", "intelligence", "other"}
-}
+func (v AuthorityKind) Validate(field string) error { return AuthorityKinds.validate(field, v) }
 
 // Instrument is the legal instrument a request was made under.
 type Instrument string
@@ -88,13 +88,15 @@ const (
 	InstrumentOther         Instrument = "other"
 )
 
-func (v Instrument) Validate(field string) error { return validateEnum(field, v) }
-
-func (Instrument) values() []string {
-	return []string{"subpoena", "court_order", "search_warrant", "pen_register", "wiretap", "2703d",
-		"mlat", "cloud_act", "nsl", "fisa", "emergency", "preservation", "dsa_art9", "dsa_art10",
-		"epoc", "epoc_pr", "national_order", "other"}
+// Instruments lists every Instrument.
+var Instruments = OneOf[Instrument]{
+	InstrumentSubpoena, InstrumentCourtOrder, InstrumentSearchWarrant, InstrumentPenRegister, InstrumentWiretap,
+	Instrument2703d, InstrumentMLAT, InstrumentCloudAct, InstrumentNSL, InstrumentFISA, InstrumentEmergency,
+	InstrumentPreservation, InstrumentDSAArt9, InstrumentDSAArt10, InstrumentEPOC, InstrumentEPOCPR,
+	InstrumentNationalOrder, InstrumentOther,
 }
+
+func (v Instrument) Validate(field string) error { return Instruments.validate(field, v) }
 
 // IdentifierType is the kind of identifier the authority used to name an account.
 type IdentifierType string
@@ -107,11 +109,10 @@ const (
 	IdentifierEmail    IdentifierType = "email"
 )
 
-func (v IdentifierType) Validate(field string) error { return validateEnum(field, v) }
+// IdentifierTypes lists every IdentifierType.
+var IdentifierTypes = OneOf[IdentifierType]{IdentifierPhone, IdentifierUsername, IdentifierUserID, IdentifierIP, IdentifierEmail}
 
-func (IdentifierType) values() []string {
-	return []string{"phone", "username", "user_id", "ip", "email"}
-}
+func (v IdentifierType) Validate(field string) error { return IdentifierTypes.validate(field, v) }
 
 // DataCategory is a category of user data an authority seeks and a platform may disclose.
 type DataCategory string
@@ -124,19 +125,19 @@ const (
 	DataContent     DataCategory = "content"
 )
 
-func (v DataCategory) Validate(field string) error { return validateEnum(field, v) }
+// DataCategories lists every DataCategory.
+var DataCategories = OneOf[DataCategory]{DataSubscriber, DataIPAddress, DataPhoneNumber, DataTraffic, DataContent}
 
-func (DataCategory) values() []string {
-	return []string{"subscriber", "ip_address", "phone_number", "traffic", "content"}
-}
+func (v DataCategory) Validate(field string) error { return DataCategories.validate(field, v) }
 
 // VerificationMethod is how the requester's identity was checked.
 type VerificationMethod string
 
-func (v VerificationMethod) Validate(field string) error { return validateEnum(field, v) }
+// VerificationMethods lists every VerificationMethod.
+var VerificationMethods = OneOf[VerificationMethod]{"law_enforcement_portal", "callback_known_number", "digital_signature", "signed_email", "in_person", "other"}
 
-func (VerificationMethod) values() []string {
-	return []string{"law_enforcement_portal", "callback_known_number", "digital_signature", "signed_email", "in_person", "other"}
+func (v VerificationMethod) Validate(field string) error {
+	return VerificationMethods.validate(field, v)
 }
 
 // ReviewOutcome is the legal team's finding on a request.
@@ -149,11 +150,10 @@ const (
 	ReviewConflictOfLaw ReviewOutcome = "conflict_of_law"
 )
 
-func (v ReviewOutcome) Validate(field string) error { return validateEnum(field, v) }
+// ReviewOutcomes lists every ReviewOutcome.
+var ReviewOutcomes = OneOf[ReviewOutcome]{ReviewValid, ReviewOverbroad, ReviewDefective, ReviewConflictOfLaw}
 
-func (ReviewOutcome) values() []string {
-	return []string{"valid", "overbroad", "defective", "conflict_of_law"}
-}
+func (v ReviewOutcome) Validate(field string) error { return ReviewOutcomes.validate(field, v) }
 
 // Outcome is the decision for one target account.
 type Outcome string
@@ -165,9 +165,10 @@ const (
 	OutcomeNoData         Outcome = "no_data"
 )
 
-func (v Outcome) Validate(field string) error { return validateEnum(field, v) }
+// Outcomes lists every Outcome.
+var Outcomes = OneOf[Outcome]{OutcomeProduce, OutcomeProducePartial, OutcomeReject, OutcomeNoData}
 
-func (Outcome) values() []string { return []string{"produce", "produce_partial", "reject", "no_data"} }
+func (v Outcome) Validate(field string) error { return Outcomes.validate(field, v) }
 
 // Approves reports whether the outcome lets data be disclosed.
 func (o Outcome) Approves() bool { return o == OutcomeProduce || o == OutcomeProducePartial }
@@ -175,11 +176,10 @@ func (o Outcome) Approves() bool { return o == OutcomeProduce || o == OutcomePro
 // DeliveryChannel is how disclosed data reached the authority.
 type DeliveryChannel string
 
-func (v DeliveryChannel) Validate(field string) error { return validateEnum(field, v) }
+// DeliveryChannels lists every DeliveryChannel.
+var DeliveryChannels = OneOf[DeliveryChannel]{"law_enforcement_portal", "secure_email", "sftp", "physical_media", "other"}
 
-func (DeliveryChannel) values() []string {
-	return []string{"law_enforcement_portal", "secure_email", "sftp", "physical_media", "other"}
-}
+func (v DeliveryChannel) Validate(field string) error { return DeliveryChannels.validate(field, v) }
 
 // NotificationDecision says whether the user may be told about a request.
 type NotificationDecision string
@@ -190,6 +190,9 @@ const (
 	NotifyProhibited NotificationDecision = "prohibited"
 )
 
-func (v NotificationDecision) Validate(field string) error { return validateEnum(field, v) }
+// NotificationDecisions lists every NotificationDecision.
+var NotificationDecisions = OneOf[NotificationDecision]{NotifyUser, NotifyDelay, NotifyProhibited}
 
-func (NotificationDecision) values() []string { return []string{"notify", "delay", "prohibited"} }
+func (v NotificationDecision) Validate(field string) error {
+	return NotificationDecisions.validate(field, v)
+}

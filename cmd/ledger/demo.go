@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -16,10 +17,15 @@ import (
 // every write for speed.
 const demoSyncInterval = time.Minute
 
+// demoSource marks the demo's events, so that the demo never mixes into a real ledger.
+const demoSource = "urn:ledger:demo"
+
+// errRealLedger is returned when the demo is pointed at a ledger that holds real events.
+var errRealLedger = errors.New("this ledger holds events that are not the demo's; the demo records only into an empty or demo ledger")
+
 func newDemo(g *globals) *cobra.Command {
 	var (
 		workers, window int
-		keep            bool
 		f               = &reportFlags{}
 	)
 	cmd := &cobra.Command{
@@ -32,14 +38,14 @@ figures; replay it; check every published row against the telegram view; print t
 
 Without --data the history goes to a temporary folder that is removed afterwards; with --data
 it stays there for 'ledger report' and 'ledger timeline'. Recording the demo twice into one
-folder records nothing the second time.`,
+folder records nothing the second time. The demo refuses a ledger that holds other events.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			period, err := f.check()
 			if err != nil {
 				return err
 			}
-			if !cmd.Flags().Changed("data") && !keep {
+			if !cmd.Flags().Changed("data") {
 				dir, err := os.MkdirTemp("", "ledger-demo-")
 				if err != nil {
 					return err
@@ -59,9 +65,18 @@ folder records nothing the second time.`,
 				return err
 			}
 			defer l.store.Close()
+			for rec, err := range l.store.Read(cmd.Context(), 1) {
+				if err == nil && rec.Source != demoSource {
+					err = fmt.Errorf("%w (event 1 comes from %s)", errRealLedger, rec.Source)
+				}
+				if err != nil {
+					return err
+				}
+				break
+			}
 
 			start := time.Now()
-			h := command.NewHandler(l.store, l.pseudo, command.Options{CacheSize: 2 * workers * window})
+			h := command.NewHandler(l.store, l.pseudo, command.Options{Source: demoSource, CacheSize: 2 * workers * window})
 			stats, err := demo.Record(cmd.Context(), h, plan, workers, window)
 			if err != nil {
 				return err
@@ -99,7 +114,6 @@ folder records nothing the second time.`,
 	}
 	cmd.Flags().IntVar(&workers, "workers", 8, "windows of requests recorded concurrently")
 	cmd.Flags().IntVar(&window, "window", 500, "requests whose commands are appended together")
-	cmd.Flags().BoolVar(&keep, "keep", false, "keep the history in --data (the default data folder when --data is not given)")
 	f.register(cmd, "2024")
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -30,5 +31,19 @@ func TestReadmeExampleFiles(t *testing.T) {
 	_, _, err := ledgerRun(t, dir2, "", "submit", "../../examples/decision.jsonl", "--actor", "intake.amara")
 	if err == nil || !strings.Contains(err.Error(), "commands refused") {
 		t.Errorf("decision by the intake officer: %v, want refusals", err)
+	}
+}
+
+// The demo's synthetic history must never land in a real ledger.
+func TestDemoRefusesALedgerWithRealEvents(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, dir, "", "submit", "../../examples/intake.jsonl", "--actor", "intake.amara")
+	_, _, err := ledgerRun(t, dir, "", "demo")
+	if !errors.Is(err, errRealLedger) {
+		t.Fatalf("demo on a real ledger: %v, want errRealLedger", err)
+	}
+	if n := lastSequence(t, dir); n != 3 {
+		t.Errorf("the ledger holds %d events after the refused demo, want the 3 submitted", n)
 	}
 }
