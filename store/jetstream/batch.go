@@ -45,3 +45,7 @@ func (s *Store) AppendBatch(ctx context.Context, entries []store.Entry) []store.
 	}
 	return out
 }
+
+// asyncMaxPending bounds the publishes AppendBatch keeps in flight across all callers; above
+// it the client waits. Bulk recording runs several batches at once.
+const asyncMaxPending = 16384

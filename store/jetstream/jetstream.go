@@ -133,7 +133,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.abort()
 		return nil, err
 	}
-	js, err := natsjs.New(nc)
+	js, err := natsjs.New(nc, natsjs.WithPublishAsyncMaxPending(asyncMaxPending))
 	if err != nil {
 		s.abort()
 		return nil, fmt.Errorf("jetstream: %w", err)
