@@ -4,8 +4,11 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
+	"strconv"
+	"time"
 
 	"github.com/complianceledger/ledger/events"
 )
@@ -26,10 +29,19 @@ type Projection interface {
 // Replay feeds every event from sequence from onwards to the views, decoding each payload
 // once, and returns the last sequence applied (0 if none).
 func Replay(ctx context.Context, src Source, from uint64, views ...Projection) (uint64, error) {
+	return ReplayAsOf(ctx, src, from, AsOf{}, views...)
+}
+
+// ReplayAsOf is Replay stopped at a point of the ledger's history: the views then say what
+// the ledger knew at that moment.
+func ReplayAsOf(ctx context.Context, src Source, from uint64, asOf AsOf, views ...Projection) (uint64, error) {
 	var last uint64
 	for rec, err := range src.Read(ctx, from) {
 		if err != nil {
 			return last, fmt.Errorf("projections: replay after sequence %d: %w", last, err)
+		}
+		if !asOf.Includes(rec) {
+			break
 		}
 		if err := Feed(rec, views...); err != nil {
 			return last, err
@@ -37,6 +49,51 @@ func Replay(ctx context.Context, src Source, from uint64, views ...Projection) (
 		last = rec.Sequence
 	}
 	return last, nil
+}
+
+// ErrAsOf is returned for an as-of point that cannot be read.
+var ErrAsOf = errors.New("projections: invalid as-of point")
+
+// AsOf is a point in the ledger's history: a stream sequence, or a recorded time (when the
+// ledger learnt a fact, not when it happened). The zero value is "everything so far".
+type AsOf struct {
+	Sequence uint64
+	Time     time.Time
+}
+
+// ParseAsOf reads a stream sequence ("1500") or an RFC 3339 time ("2025-01-15T00:00:00Z").
+func ParseAsOf(s string) (AsOf, error) {
+	if seq, err := strconv.ParseUint(s, 10, 64); err == nil && seq > 0 {
+		return AsOf{Sequence: seq}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return AsOf{}, fmt.Errorf("%w: %q: want a stream sequence (1, 2, ...) or an RFC 3339 time", ErrAsOf, s)
+	}
+	return AsOf{Time: t}, nil
+}
+
+// Includes reports whether the ledger knew rec at this point. The stream records in time
+// order, so a replay stops at the first event it does not include.
+func (a AsOf) Includes(rec events.Recorded) bool {
+	switch {
+	case a.Sequence > 0:
+		return rec.Sequence <= a.Sequence
+	case !a.Time.IsZero():
+		return !rec.RecordedAt.After(a.Time)
+	}
+	return true
+}
+
+// String describes the point for report titles.
+func (a AsOf) String() string {
+	switch {
+	case a.Sequence > 0:
+		return fmt.Sprintf("as of sequence %d", a.Sequence)
+	case !a.Time.IsZero():
+		return "as recorded at " + a.Time.UTC().Format(time.RFC3339)
+	}
+	return ""
 }
 
 // Feed hands one recorded event to the views that want it.

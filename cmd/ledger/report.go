@@ -15,6 +15,7 @@ import (
 type reportFlags struct {
 	period, from, to string
 	country, format  string
+	asOf             string
 }
 
 func (f *reportFlags) register(cmd *cobra.Command, defaultPeriod string) {
@@ -23,6 +24,11 @@ func (f *reportFlags) register(cmd *cobra.Command, defaultPeriod string) {
 	cmd.Flags().StringVar(&f.to, "to", "", "last day, YYYY-MM-DD (with --from)")
 	cmd.Flags().StringVar(&f.country, "country", "", "only this ISO 3166-1 alpha-2 country")
 	cmd.Flags().StringVar(&f.format, "format", "table", "output: "+strings.Join(projections.Formats, ", "))
+}
+
+// registerAsOf adds --as-of, for commands that read history rather than record it.
+func (f *reportFlags) registerAsOf(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.asOf, "as-of", "", "report what the ledger knew at a stream sequence or an RFC 3339 recorded time")
 }
 
 // check validates the flags before any work is done.
@@ -91,18 +97,29 @@ requests: per country and instrument, requests received, accounts specified, req
 			if err != nil {
 				return err
 			}
+			var asOf projections.AsOf
+			if f.asOf != "" {
+				if asOf, err = projections.ParseAsOf(f.asOf); err != nil {
+					return err
+				}
+			}
 			l, err := g.open(cmd.Context(), 0)
 			if err != nil {
 				return err
 			}
 			defer l.store.Close()
 			view := reportViews[args[0]]()
-			if _, err := projections.Replay(cmd.Context(), l.store, 1, view); err != nil {
+			if _, err := projections.ReplayAsOf(cmd.Context(), l.store, 1, asOf, view); err != nil {
 				return err
 			}
-			return f.write(cmd, view.Table(period))
+			t := view.Table(period)
+			if asOf != (projections.AsOf{}) {
+				t.Title += ", " + asOf.String()
+			}
+			return f.write(cmd, t)
 		},
 	}
 	f.register(cmd, "")
+	f.registerAsOf(cmd)
 	return cmd
 }
