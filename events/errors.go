@@ -39,15 +39,6 @@ func Invalid(field, rule string, args ...any) error {
 	return &FieldError{Field: field, Rule: fmt.Sprintf(rule, args...)}
 }
 
-// Prefixed re-roots a FieldError under parent ("targets[1]" + "account"); other errors pass through.
-func Prefixed(parent string, err error) error {
-	var fe *FieldError
-	if !errors.As(err, &fe) {
-		return err
-	}
-	return &FieldError{Field: parent + "." + fe.Field, Rule: fe.Rule}
-}
-
 // JSONError turns a decoding error of github.com/go-json-experiment/json (encoding/json/v2)
 // into a FieldError whose field is the JSON path, e.g. "targets[0].account".
 func JSONError(err error) error {

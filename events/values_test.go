@@ -262,11 +262,10 @@ func TestFieldErrors(t *testing.T) {
 		t.Errorf("Invalid: %v", err)
 	}
 	var fe *events.FieldError
-	if !errors.As(events.Prefixed("targets[1]", err), &fe) || fe.Field != "targets[1].account" || fe.Rule != `"x" is not a ref` {
-		t.Errorf("Prefixed: %+v", fe)
+	if !errors.As(err, &fe) || fe.Field != "account" || fe.Rule != `"x" is not a ref` {
+		t.Errorf("FieldError: %+v", fe)
 	}
-	other := errors.New("disk full")
-	if events.Prefixed("targets[1]", other) != other {
-		t.Error("Prefixed changed an error that is not a FieldError")
+	if whole := events.Invalid("", "trailing data"); whole.Error() != "trailing data" {
+		t.Errorf("a FieldError without a field reads %q", whole)
 	}
 }

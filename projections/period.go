@@ -17,19 +17,6 @@ type Range struct{ From, To time.Time }
 // Contains reports whether t falls in the range.
 func (r Range) Contains(t time.Time) bool { return !t.Before(r.From) && t.Before(r.To) }
 
-// Intersect returns the overlap of two ranges (empty when To <= From).
-func (r Range) Intersect(o Range) Range {
-	if o.From.After(r.From) {
-		r.From = o.From
-	}
-	if o.To.Before(r.To) {
-		r.To = o.To
-	}
-	return r
-}
-
-func (r Range) Empty() bool { return !r.From.Before(r.To) }
-
 // String prints the range as inclusive dates, as reports show them.
 func (r Range) String() string {
 	return r.From.Format(time.DateOnly) + ".." + r.To.AddDate(0, 0, -1).Format(time.DateOnly)
