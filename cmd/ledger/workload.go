@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/complianceledger/ledger/projections"
+)
+
+func newWorkload(g *globals) *cobra.Command {
+	var (
+		at, format string
+		byOfficer  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "workload",
+		Short: "List open requests, most urgent first, or sum them by officer",
+		Long: `List the open requests (received, not closed or withdrawn): country, instrument, due date,
+whether they are overdue at --at (default now), the last step recorded and the officer who
+recorded it. --by-officer sums them per officer.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			now := time.Now()
+			if at != "" {
+				t, err := time.Parse(time.RFC3339, at)
+				if err != nil {
+					return fmt.Errorf("--at %q: want an RFC 3339 time such as 2025-01-15T09:00:00Z", at)
+				}
+				now = t
+			}
+			l, err := g.open(cmd.Context(), 0)
+			if err != nil {
+				return err
+			}
+			defer l.store.Close()
+			view := projections.NewWorkload()
+			if _, err := projections.Replay(cmd.Context(), l.store, 1, view); err != nil {
+				return err
+			}
+			t := view.Table(now)
+			if byOfficer {
+				t = view.OfficerTable(now)
+			}
+			return t.Write(cmd.OutOrStdout(), format)
+		},
+	}
+	cmd.Flags().StringVar(&at, "at", "", "the moment that decides what is overdue (RFC 3339; default now)")
+	cmd.Flags().BoolVar(&byOfficer, "by-officer", false, "sum the open requests per officer")
+	cmd.Flags().StringVar(&format, "format", "table", "output: "+strings.Join(projections.Formats, ", "))
+	return cmd
+}
