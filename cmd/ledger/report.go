@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -74,14 +75,15 @@ type reportView interface {
 }
 
 var reportViews = map[string]func() reportView{
-	"telegram": func() reportView { return projections.NewTelegram() },
-	"requests": func() reportView { return projections.NewRequests() },
+	"telegram":     func() reportView { return projections.NewTelegram() },
+	"requests":     func() reportView { return projections.NewRequests() },
+	"transparency": func() reportView { return projections.NewTransparency() },
 }
 
 func newReport(g *globals) *cobra.Command {
 	f := &reportFlags{}
 	cmd := &cobra.Command{
-		Use:   "report telegram|requests",
+		Use:   "report telegram|requests|transparency",
 		Short: "Rebuild a report by replaying the ledger",
 		Long: `Rebuild a report by replaying every event of the ledger.
 
@@ -89,9 +91,13 @@ telegram: per country, fulfilled requests (an IP address or phone number was dis
           affected users (distinct accounts whose IP address or phone number was disclosed),
           counted in the period of the disclosure.
 requests: per country and instrument, requests received, accounts specified, requests with
-          some data produced and that share, counted in the period of delivery.`,
+          some data produced and that share, counted in the period of delivery.
+transparency: Google/Meta style, per country and instrument group (legal process, emergency;
+          US sub-types; national security in bands of 500): decided requests, accounts
+          specified, requests with data (content / non-content only), rejected, no data;
+          preservation requests and accounts preserved apart; pending requests left out.`,
 		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
-		ValidArgs: []string{"telegram", "requests"},
+		ValidArgs: slices.Sorted(maps.Keys(reportViews)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			period, err := f.check()
 			if err != nil {

@@ -1,0 +1,225 @@
+package projections
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/complianceledger/ledger/events"
+)
+
+// Transparency is the Google/Meta/Apple-style report: per country and instrument group,
+// decided requests, accounts specified, requests for which some data was produced (and the
+// share), split into content and non-content only, rejected, and no data found.
+//
+// Counting rules:
+//   - a request counts in the period holding its delivery time (business time);
+//   - pending requests (no decision yet, or approved and not yet produced) and withdrawn ones
+//     are left out; a request with a disclosure counts as produced, one whose decision
+//     approves nothing counts as rejected if any target was rejected, else as no data;
+//   - groups: "emergency" for emergency requests; in the US each legal process has its own
+//     group (subpoena, search_warrant, court_order, pen_register, wiretap, 2703d, mlat),
+//     elsewhere they form "legal_process"; US national-security letters and FISA orders
+//     form "national_security", published only in bands of 500 (0-499, 500-999, ...);
+//   - preservation requests (preservation, epoc_pr) and the accounts they preserved (approved
+//     targets) are reported apart and are not in the totals.
+type Transparency struct {
+	requests map[string]*transparencyFacts
+}
+
+type transparencyFacts struct {
+	country    events.Country
+	instrument events.Instrument
+	emergency  bool
+	delivered  time.Time
+	accounts   int
+	decided    bool
+	approved   int // targets the decision approves
+	rejected   bool
+	withdrawn  bool
+	produced   bool
+	content    bool
+}
+
+func NewTransparency() *Transparency {
+	return &Transparency{requests: map[string]*transparencyFacts{}}
+}
+
+func (*Transparency) Handles(name string) bool {
+	switch name {
+	case "RequestReceived", "DecisionRecorded", "DataDisclosed", "RequestWithdrawn":
+		return true
+	}
+	return false
+}
+
+func (v *Transparency) Apply(rec events.Recorded, e events.Event) {
+	if r, ok := e.(*events.RequestReceived); ok {
+		v.requests[rec.Subject] = &transparencyFacts{
+			country: r.Authority.Country, instrument: r.Instrument, emergency: r.Emergency,
+			delivered: rec.Time, accounts: len(r.Targets),
+		}
+		return
+	}
+	f := v.requests[rec.Subject]
+	if f == nil {
+		return
+	}
+	switch e := e.(type) {
+	case *events.DecisionRecorded:
+		f.decided = true
+		for _, t := range e.Targets {
+			switch {
+			case t.Outcome.Approves():
+				f.approved++
+			case t.Outcome == events.OutcomeReject:
+				f.rejected = true
+			}
+		}
+	case *events.DataDisclosed:
+		f.produced = true
+		for _, a := range e.Accounts {
+			f.content = f.content || slices.Contains(a.Categories, events.DataContent)
+		}
+	case *events.RequestWithdrawn:
+		f.withdrawn = true
+	}
+}
+
+// Instrument groups of the transparency report.
+const (
+	GroupLegalProcess     = "legal_process"
+	GroupEmergency        = "emergency"
+	GroupNationalSecurity = "national_security"
+	GroupPreservation     = "preservation"
+)
+
+// usLegalProcess are the US instruments reported as groups of their own.
+var usLegalProcess = []events.Instrument{
+	events.InstrumentSubpoena, events.InstrumentSearchWarrant, events.InstrumentCourtOrder,
+	events.InstrumentPenRegister, events.InstrumentWiretap, events.Instrument2703d, events.InstrumentMLAT,
+}
+
+func (f *transparencyFacts) group() string {
+	switch {
+	case f.instrument == events.InstrumentPreservation || f.instrument == events.InstrumentEPOCPR:
+		return GroupPreservation
+	case f.emergency || f.instrument == events.InstrumentEmergency:
+		return GroupEmergency
+	case f.instrument == events.InstrumentNSL || f.instrument == events.InstrumentFISA:
+		return GroupNationalSecurity
+	case f.country == "US" && slices.Contains(usLegalProcess, f.instrument):
+		return string(f.instrument)
+	}
+	return GroupLegalProcess
+}
+
+// settled reports whether a request has an outcome to count: decided, not withdrawn, and, if
+// the decision approves data, produced (preservation produces nothing).
+func (f *transparencyFacts) settled() bool {
+	if f.withdrawn || !f.decided {
+		return false
+	}
+	return f.approved == 0 || f.produced || f.group() == GroupPreservation
+}
+
+// TransparencyRow is one country × group's figures. Preservation rows count requests and
+// accounts preserved only; national-security rows are published as Band strings.
+type TransparencyRow struct {
+	Country        events.Country
+	Group          string
+	Requests       int
+	Accounts       int
+	Produced       int
+	Content        int
+	NonContentOnly int
+	Rejected       int
+	NoData         int
+	AccountsKept   int // preservation: accounts preserved
+}
+
+// Share is the fraction of requests for which some data was produced, in [0,1].
+func (r TransparencyRow) Share() float64 {
+	if r.Requests == 0 {
+		return 0
+	}
+	return float64(r.Produced) / float64(r.Requests)
+}
+
+// Band is how national-security figures may be published: a range of 500.
+func Band(n int) string {
+	low := n / 500 * 500
+	return fmt.Sprintf("%d-%d", low, low+499)
+}
+
+// Report returns the figures for a period, ordered by country and group.
+func (v *Transparency) Report(period Range) []TransparencyRow {
+	type key struct {
+		country events.Country
+		group   string
+	}
+	rows := map[key]*TransparencyRow{}
+	for _, f := range v.requests {
+		if !period.Contains(f.delivered) {
+			continue
+		}
+		if !f.settled() {
+			continue
+		}
+		k := key{f.country, f.group()}
+		r := rows[k]
+		if r == nil {
+			r = &TransparencyRow{Country: k.country, Group: k.group}
+			rows[k] = r
+		}
+		r.Requests++
+		if k.group == GroupPreservation {
+			r.AccountsKept += f.approved
+			continue
+		}
+		r.Accounts += f.accounts
+		switch {
+		case f.produced && f.content:
+			r.Produced++
+			r.Content++
+		case f.produced:
+			r.Produced++
+			r.NonContentOnly++
+		case f.rejected:
+			r.Rejected++
+		default:
+			r.NoData++
+		}
+	}
+	out := make([]TransparencyRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b TransparencyRow) int {
+		return cmp.Or(cmp.Compare(a.Country, b.Country), cmp.Compare(a.Group, b.Group))
+	})
+	return out
+}
+
+// Table renders the report; national-security figures appear only as bands, and
+// preservation rows only with requests and accounts preserved.
+func (v *Transparency) Table(period Range) Table {
+	t := Table{
+		Title: "Transparency report, " + period.String(),
+		Columns: []string{"country", "group", "requests", "accounts_specified", "requests_with_data", "share_with_data",
+			"content", "non_content_only", "rejected", "no_data", "accounts_preserved"},
+	}
+	for _, r := range v.Report(period) {
+		switch r.Group {
+		case GroupNationalSecurity:
+			t.Rows = append(t.Rows, []any{string(r.Country), r.Group, Band(r.Requests), Band(r.Accounts), "", "", "", "", "", "", ""})
+		case GroupPreservation:
+			t.Rows = append(t.Rows, []any{string(r.Country), r.Group, r.Requests, "", "", "", "", "", "", "", r.AccountsKept})
+		default:
+			t.Rows = append(t.Rows, []any{string(r.Country), r.Group, r.Requests, r.Accounts, r.Produced, r.Share(),
+				r.Content, r.NonContentOnly, r.Rejected, r.NoData, ""})
+		}
+	}
+	return t
+}
