@@ -147,4 +147,3 @@ func TestRangeContainsFromButNotTo(t *testing.T) {
 		})
 	}
 }
-
