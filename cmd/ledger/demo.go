@@ -86,8 +86,8 @@ folder records nothing the second time. The demo refuses a ledger that holds oth
 				stats.Recorded, stats.Requests, recording.Round(time.Millisecond), float64(stats.Recorded)/recording.Seconds(), stats.Duplicates)
 
 			start = time.Now()
-			telegram, requests := projections.NewTelegram(), projections.NewRequests()
-			last, err := projections.Replay(cmd.Context(), l.store, 1, telegram, requests)
+			telegram, requests, transparency := projections.NewTelegram(), projections.NewRequests(), projections.NewTransparency()
+			last, err := projections.Replay(cmd.Context(), l.store, 1, telegram, requests, transparency)
 			if err != nil {
 				return err
 			}
@@ -108,8 +108,13 @@ folder records nothing the second time. The demo refuses a ledger that holds oth
 			if err := f.write(cmd, telegram.Table(period)); err != nil {
 				return err
 			}
-			fmt.Fprintln(out)
-			return f.write(cmd, requests.Table(period))
+			for _, t := range []projections.Table{requests.Table(period), transparency.Table(period)} {
+				fmt.Fprintln(out)
+				if err := f.write(cmd, t); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().IntVar(&workers, "workers", 8, "windows of requests recorded concurrently")
