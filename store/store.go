@@ -1,5 +1,5 @@
 // Package store defines where events live: the port every backend adapter implements, and
-// the errors they share. Adapters: store/jetstream (default).
+// the errors they share. Adapters: store/jetstream (default), store/esdb.
 package store
 
 import (
@@ -19,7 +19,9 @@ var (
 
 // Appended is what the store says about an append.
 type Appended struct {
-	// Sequence is the event's position in the ledger's total order.
+	// Sequence is the event's position in the ledger's total order: greater than 0 and
+	// strictly increasing, not necessarily dense (JetStream: the stream sequence;
+	// EventStoreDB: the $all commit position, a log offset).
 	Sequence uint64
 	// Duplicate is true when the command id had been stored already; Sequence is then
 	// the position of the earlier copy and nothing new was written.
@@ -28,14 +30,15 @@ type Appended struct {
 
 // Store is the port. Consumers declare the subset they use.
 type Store interface {
-	// Append stores one event if the aggregate's last event is still at expectedLast (its
-	// stream sequence; 0 for a new aggregate), otherwise it returns ErrConcurrency. The
+	// Append stores one event if the aggregate's last event is still at expectedLast (the
+	// Sequence of its last event; 0 for a new aggregate), otherwise it returns ErrConcurrency. The
 	// envelope's CommandID makes a retried append idempotent.
 	Append(ctx context.Context, env events.Envelope, expectedLast uint64) (Appended, error)
 	// Load returns every event of one aggregate in order.
 	Load(ctx context.Context, aggregateType, id string) ([]events.Recorded, error)
-	// Read yields the events from sequence from (1 = the start) to the last one stored
-	// when Read was called, in order.
+	// Read yields the events at positions from from (0 or 1 = the start) to the last one
+	// stored when the iteration begins, in order. To resume, pass one past the last
+	// Sequence seen; other values are adapter-defined (store/esdb may fail the read).
 	Read(ctx context.Context, from uint64) iter.Seq2[events.Recorded, error]
 	Close() error
 }
