@@ -19,7 +19,7 @@ var (
 	// ErrTampered: the stream no longer matches a signed checkpoint. Verify names what changed.
 	ErrTampered = errors.New("proof: the stream does not match its signed checkpoint")
 	// ErrBadSignature: a checkpoint is not signed by the expected key.
-	ErrBadSignature = errors.New("proof: checkpoint not signed by the ledger's key")
+	ErrBadSignature = errors.New("proof: checkpoint not signed by the expected key")
 	// ErrMalformed: a checkpoint, key or proof is not in its format.
 	ErrMalformed = errors.New("proof: malformed")
 	// ErrProofFailed: a proof does not lead to the checkpoint's root.
@@ -84,7 +84,7 @@ func OpenCheckpoint(msg []byte, v note.Verifier) (Checkpoint, error) {
 		var unverified *note.UnverifiedNoteError
 		var invalid *note.InvalidSignatureError
 		if errors.As(err, &unverified) || errors.As(err, &invalid) {
-			return Checkpoint{}, fmt.Errorf("%w %s: %v", ErrBadSignature, v.Name(), err)
+			return Checkpoint{}, fmt.Errorf("%w (%s+%08x): %v", ErrBadSignature, v.Name(), v.KeyHash(), err)
 		}
 		return Checkpoint{}, fmt.Errorf("%w: signed note: %v", ErrMalformed, err)
 	}
@@ -117,7 +117,8 @@ func ParseKey(skey string) (Key, error) {
 	}
 	// NewSigner has checked the form and that the key matches its hash; the last field
 	// is 0x01 (ed25519) and the 32-byte seed.
-	raw, err := base64.StdEncoding.DecodeString(skey[strings.LastIndex(skey, "+")+1:])
+	fields := strings.SplitN(skey, "+", 5) // names hold no '+'; base64 may
+	raw, err := base64.StdEncoding.DecodeString(fields[len(fields)-1])
 	if err != nil || len(raw) != 1+ed25519.SeedSize {
 		return Key{}, fmt.Errorf("%w: checkpoint key: not an ed25519 key", ErrMalformed)
 	}

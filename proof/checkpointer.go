@@ -21,8 +21,9 @@ type CheckpointerOptions struct {
 	// Every: a checkpoint is due once this many events were appended since the last one
 	// (0: DefaultEvery).
 	Every uint64
-	// Interval: a checkpoint is due once this long passed since the last one and at least
-	// one event was appended (0: DefaultInterval).
+	// Interval: a checkpoint is due once this long passed since the last one (or since
+	// the Checkpointer first looked, when there is none) and at least one event was
+	// appended (0: DefaultInterval).
 	Interval time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
@@ -92,8 +93,9 @@ func (c *Checkpointer) Tick(ctx context.Context) (cp Signed, written bool, err e
 	return c.run(ctx, false)
 }
 
-// Run calls Tick every period until ctx ends. It stops at once on ErrTampered or
-// ErrBadSignature, which no retry mends; other failures are logged and retried next tick.
+// Run calls Tick every period until ctx ends. It stops at once on ErrTampered,
+// ErrBadSignature or ErrMalformed, which no retry mends; other failures are logged and
+// retried next tick.
 func (c *Checkpointer) Run(ctx context.Context, period time.Duration) error {
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -163,6 +165,10 @@ func (c *Checkpointer) sync(ctx context.Context) error {
 			return fmt.Errorf("proof: newest stored checkpoint: %w", err)
 		}
 	}
+	if c.note != nil && last.Size < c.last.Size {
+		// Checkpoint records do not go away on their own: the stream was deleted or rewritten.
+		return fmt.Errorf("%w: the newest stored checkpoint has size %d, this process stored one of size %d", ErrTampered, last.Size, c.last.Size)
+	}
 	c.tree, c.pending = NewTree(), nil
 	err = scanLeaves(ctx, c.log, last.Size, func(_ uint64, _, hash []byte) error {
 		return c.tree.Append(hash)
@@ -172,6 +178,9 @@ func (c *Checkpointer) sync(ctx context.Context) error {
 	}
 	if !bytes.Equal(c.tree.Root(), last.Root) && note != nil {
 		return fmt.Errorf("%w: the stream's first %d events do not hash to the root signed at that size; run verify", ErrTampered, last.Size)
+	}
+	if note == nil {
+		at = c.opts.Now() // no checkpoint yet: the interval runs from now
 	}
 	c.last, c.note, c.lastAt, c.after = last, note, at, after
 	if err := c.extend(ctx); err != nil {

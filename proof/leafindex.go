@@ -99,3 +99,19 @@ func (x *leafIndex) commit(size uint64) error {
 	x.committed = size
 	return nil
 }
+
+// ListCheckpoints returns the signed note of every checkpoint record in order, unchecked:
+// checkpoint number i+1 is element i, as Verify numbers them.
+func ListCheckpoints(ctx context.Context, store CheckpointStore) ([][]byte, error) {
+	var out [][]byte
+	err := store.ScanCheckpoints(ctx, func(_ uint64, kind string, data []byte) error {
+		if kind == RecordCheckpoint {
+			out = append(out, data)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("proof: reading checkpoints: %w", err)
+	}
+	return out, nil
+}

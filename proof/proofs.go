@@ -172,6 +172,15 @@ func (p ConsistencyProof) check(from, to Checkpoint) error {
 	return nil
 }
 
+// EncodeProof writes a proof document as the CLI prints it: indented JSON and a newline.
+func EncodeProof(p any) ([]byte, error) {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("proof: encode: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
 // DecodeProof reads a proof document of either format: *InclusionProof or
 // *ConsistencyProof. Unknown members are refused.
 func DecodeProof(b []byte) (any, error) {

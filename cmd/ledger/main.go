@@ -18,7 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/complianceledger/ledger/events"
-	"github.com/complianceledger/ledger/store/jetstream"
+	"github.com/complianceledger/ledger/store"
 )
 
 func main() {
@@ -33,7 +33,9 @@ func main() {
 // globals are the flags every command shares.
 type globals struct {
 	dataDir string
+	backend string
 	natsURL string
+	esdbURL string
 	verbose bool
 }
 
@@ -53,10 +55,19 @@ func newRoot() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&g.dataDir, "data", defaultDataDir(), "data folder: the embedded server's JetStream files and the ledger's keys (env LEDGER_DATA)")
+	root.PersistentFlags().StringVar(&g.backend, "store", envOr("LEDGER_STORE", backendJetStream), "where events live: jetstream or esdb (env LEDGER_STORE)")
 	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", os.Getenv("LEDGER_NATS_URL"), "use this NATS server or cluster (>= 2.12) instead of the embedded one (env LEDGER_NATS_URL)")
+	root.PersistentFlags().StringVar(&g.esdbURL, "esdb-url", os.Getenv("LEDGER_ESDB_URL"), "EventStoreDB/KurrentDB connection string for --store esdb (env LEDGER_ESDB_URL)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
-	root.AddCommand(newDemo(g), newSubmit(g), newReport(g), newTimeline(g))
+	root.AddCommand(withCheckpoint(g, newDemo(g)), withCheckpoint(g, newSubmit(g)), newReport(g), newTimeline(g), newWorkload(g), newKeys(g), newCheckpoint(g), newCheckpoints(g), newVerify(g), newProof(g), newVerifyProof())
 	return root
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
 }
 
 func defaultDataDir() string {
@@ -71,7 +82,8 @@ func defaultDataDir() string {
 
 // ledger is an opened store and the key that pseudonymises account ids.
 type ledger struct {
-	store  *jetstream.Store
+	store  store.Store
+	proofs proofStore // nil where the backend keeps no checkpoints
 	pseudo *events.Pseudonymizer
 }
 
@@ -89,16 +101,24 @@ func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger
 	if err != nil {
 		return nil, err
 	}
-	s, err := jetstream.Open(ctx, jetstream.Config{
-		DataDir:      filepath.Join(g.dataDir, "jetstream"),
-		URL:          g.natsURL,
-		SyncInterval: syncInterval,
-		Logger:       slog.Default(),
-	})
+	s, proofs, err := g.openStore(ctx, syncInterval)
 	if err != nil {
 		return nil, err
 	}
-	return &ledger{store: s, pseudo: pseudo}, nil
+	return &ledger{store: s, proofs: proofs, pseudo: pseudo}, nil
+}
+
+// errNoProofs is returned by the proof commands on a backend that keeps no checkpoints.
+var errNoProofs = errors.New("checkpoints and proofs need --store jetstream; the esdb backend does not keep them yet")
+
+// openProofs opens the ledger for the proof commands.
+func (g *globals) openProofs(ctx context.Context) (*ledger, error) {
+	l, err := g.open(ctx, 0)
+	if err == nil && l.proofs == nil {
+		l.store.Close()
+		return nil, errNoProofs
+	}
+	return l, err
 }
 
 // loadOrCreateKey reads the HMAC key that turns account ids into references. It lives beside

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/complianceledger/ledger/proof"
+	"github.com/complianceledger/ledger/store"
+	"github.com/complianceledger/ledger/store/esdb"
+	"github.com/complianceledger/ledger/store/jetstream"
+)
+
+// Backends the CLI can open.
+const (
+	backendJetStream = "jetstream"
+	backendESDB      = "esdb"
+)
+
+// proofStore is what checkpoints and proofs need: the raw log and a checkpoint stream. Only
+// the JetStream backend keeps them so far.
+type proofStore interface {
+	proof.Log
+	proof.CheckpointStore
+}
+
+// openStore opens the selected backend; proofs is nil where the backend keeps no Merkle log.
+func (g *globals) openStore(ctx context.Context, syncInterval time.Duration) (s store.Store, proofs proofStore, err error) {
+	switch g.backend {
+	case backendJetStream:
+		js, err := jetstream.Open(ctx, jetstream.Config{
+			DataDir:      filepath.Join(g.dataDir, "jetstream"),
+			URL:          g.natsURL,
+			SyncInterval: syncInterval,
+			Logger:       slog.Default(),
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		return js, js, nil
+	case backendESDB:
+		if g.esdbURL == "" {
+			return nil, nil, fmt.Errorf("--store esdb needs --esdb-url (e.g. esdb://127.0.0.1:2113?tls=false)")
+		}
+		es, err := esdb.Open(ctx, esdb.Config{URL: g.esdbURL, Logger: slog.Default()})
+		if err != nil {
+			return nil, nil, err
+		}
+		return es, nil, nil
+	}
+	return nil, nil, fmt.Errorf("--store %q: want %s or %s", g.backend, backendJetStream, backendESDB)
+}

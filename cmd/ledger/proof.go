@@ -1,0 +1,477 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/proof"
+)
+
+// checkpointKeyFile is the checkpoint signing key in the data folder (mode 0600). Its
+// public half is derived from it and printed by `ledger keys`.
+const checkpointKeyFile = "checkpoint.key"
+
+// maxFindings bounds how many findings verify prints; the count is always printed.
+const maxFindings = 200
+
+// errVerifyFailed: verify found the ledger does not match its checkpoints.
+var errVerifyFailed = errors.New("verify: the ledger does not match its checkpoints")
+
+// withCheckpoint makes cmd (submit, demo) force a checkpoint after it ran, so that every
+// recorded event is soon covered by a signature. A demo in a temporary folder (already
+// removed) is skipped. When cmd failed its error stands and a checkpoint failure is only
+// logged; when it succeeded a checkpoint failure is the command's failure.
+func withCheckpoint(g *globals, cmd *cobra.Command) *cobra.Command {
+	run := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		err := run(c, args)
+		if _, serr := os.Stat(g.dataDir); serr != nil {
+			return err
+		}
+		cp, written, cerr := g.checkpoint(c.Context())
+		switch {
+		case cerr == nil:
+			if written {
+				slog.Info("checkpoint written", "size", cp.Size, "root", base64.StdEncoding.EncodeToString(cp.Root))
+			}
+		case errors.Is(cerr, proof.ErrNoCheckpoint): // nothing recorded yet
+		case errors.Is(cerr, errNoProofs):
+			slog.Info("no checkpoint written", "reason", cerr)
+		case err != nil:
+			slog.Warn("checkpoint not written", "err", cerr)
+		default:
+			return fmt.Errorf("events recorded, but no checkpoint written: %w", cerr)
+		}
+		return err
+	}
+	return cmd
+}
+
+// key loads the checkpoint key from the data folder, creating it (named origin) on first use.
+func (g *globals) key(origin string) (proof.Key, bool, error) {
+	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
+		return proof.Key{}, false, fmt.Errorf("data folder: %w", err)
+	}
+	return proof.LoadOrCreateKey(filepath.Join(g.dataDir, checkpointKeyFile), origin, rand.Reader)
+}
+
+// verifier is --key (a verifier key, or a file holding one), else the data folder's key.
+func (g *globals) verifier(keyFlag string) (note.Verifier, error) {
+	if keyFlag != "" {
+		if b, err := os.ReadFile(keyFlag); err == nil {
+			keyFlag = string(b)
+		}
+		return proof.NewVerifier(keyFlag)
+	}
+	b, err := os.ReadFile(filepath.Join(g.dataDir, checkpointKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("no checkpoint key in %s (pass --key with the ledger's verifier key): %w", g.dataDir, err)
+	}
+	k, err := proof.ParseKey(string(b))
+	if err != nil {
+		return nil, err
+	}
+	return k.Verifier, nil
+}
+
+// checkpoint writes a checkpoint if the ledger has events no checkpoint covers.
+func (g *globals) checkpoint(ctx context.Context) (proof.Signed, bool, error) {
+	key, _, err := g.key(proof.DefaultOrigin)
+	if err != nil {
+		return proof.Signed{}, false, err
+	}
+	l, err := g.openProofs(ctx)
+	if err != nil {
+		return proof.Signed{}, false, err
+	}
+	defer l.store.Close()
+	return proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: slog.Default()}).Checkpoint(ctx)
+}
+
+func newKeys(g *globals) *cobra.Command {
+	var origin string
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "Print the verifier key of the ledger's checkpoints (creating the key on first use)",
+		Long: `Print the public key that verifies the ledger's signed checkpoints, in Go's signed-note
+form (<origin>+<hash>+<key>). Give it to auditors and regulators through a channel of its own:
+whoever checks a checkpoint or a proof with the key from the ledger's own data folder trusts
+that folder.
+
+The private key is ` + checkpointKeyFile + ` in the data folder (mode 0600), made on first use with
+the name --origin, which every checkpoint then carries as its origin line.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			key, created, err := g.key(origin)
+			if err != nil {
+				return err
+			}
+			if !created && cmd.Flags().Changed("origin") && key.Signer.Name() != origin {
+				return fmt.Errorf("the checkpoint key exists with origin %q; --origin only names a new key", key.Signer.Name())
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), key.VerifierKey)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&origin, "origin", proof.DefaultOrigin, "the log's name in checkpoints, for a new key")
+	return cmd
+}
+
+func newCheckpoint(g *globals) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "checkpoint",
+		Short: "Sign a checkpoint of the ledger now, and print (or save) the newest checkpoint",
+		Long: `Sign a checkpoint (origin, tree size, root hash; signed note) of every event recorded so far,
+unless the newest checkpoint already covers them all, and print the newest checkpoint, or
+write it to --out. Before signing, the stream is checked against the newest stored
+checkpoint; a ledger that no longer matches it gets no new signature.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cp, _, err := g.checkpoint(cmd.Context())
+			if errors.Is(err, proof.ErrNoCheckpoint) {
+				return fmt.Errorf("the ledger is empty: %w", err)
+			}
+			if err != nil {
+				return err
+			}
+			return output(cmd, out, cp.Note, fmt.Sprintf("checkpoint of %d events written to %s\n", cp.Size, out))
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "write the checkpoint to this file instead of stdout")
+	return cmd
+}
+
+func newCheckpoints(g *globals) *cobra.Command {
+	var (
+		show int
+		out  string
+		key  string
+	)
+	cmd := &cobra.Command{
+		Use:   "checkpoints",
+		Short: "List the stored checkpoints, or print one (--show N)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := g.verifier(key)
+			if err != nil {
+				return err
+			}
+			l, err := g.openProofs(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.store.Close()
+			notes, err := proof.ListCheckpoints(cmd.Context(), l.proofs)
+			if err != nil {
+				return err
+			}
+			if show > 0 {
+				if show > len(notes) {
+					return fmt.Errorf("--show %d: the ledger holds %d checkpoints", show, len(notes))
+				}
+				return output(cmd, out, notes[show-1], fmt.Sprintf("checkpoint %d written to %s\n", show, out))
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%-6s %-10s %-46s %s\n", "number", "size", "root", "signature")
+			for i, n := range notes {
+				cp, err := proof.OpenCheckpoint(n, v)
+				status := "ok"
+				if err != nil {
+					status = err.Error()
+				}
+				fmt.Fprintf(w, "%-6d %-10d %-46s %s\n", i+1, cp.Size, base64.StdEncoding.EncodeToString(cp.Root), status)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&show, "show", 0, "print checkpoint number N (1 = the first) as a signed note")
+	cmd.Flags().StringVar(&out, "out", "", "with --show: write it to this file")
+	cmd.Flags().StringVar(&key, "key", "", "verifier key (or a file holding it); default: the data folder's key")
+	return cmd
+}
+
+func newVerify(g *globals) *cobra.Command {
+	var (
+		key  string
+		held []string
+	)
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Recompute the Merkle tree from the stream and check every checkpoint; name every tampered event",
+		Long: `Read every event of the stream, hash it, and check every stored checkpoint: its signature,
+that the stream hashes to its root, that it extends the previous checkpoint (a consistency
+proof), and that the leaf index stored with it hashes to its root. Where the stream differs,
+name each sequence that was changed, removed, inserted or reordered, one line each. The exit
+status is non-zero on any finding.
+
+--key checks signatures with the verifier key you hold rather than the data folder's.
+--checkpoint FILE (repeatable) also checks the stream against checkpoints kept elsewhere
+(attached to a report, held by a regulator): someone who rewrote the stream and re-signed
+every stored checkpoint with a stolen key cannot rewrite those.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := g.verifier(key)
+			if err != nil {
+				return err
+			}
+			var hs []proof.Held
+			for _, f := range held {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					return err
+				}
+				hs = append(hs, proof.Held{Name: f, Note: b})
+			}
+			l, err := g.openProofs(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.store.Close()
+			rep, err := proof.Verify(cmd.Context(), l.proofs, l.proofs, v, hs...)
+			if err != nil {
+				return err
+			}
+			return printReport(cmd.OutOrStdout(), rep, v)
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "", "verifier key (or a file holding it); default: the data folder's key")
+	cmd.Flags().StringArrayVar(&held, "checkpoint", nil, "also check against this signed checkpoint file (repeatable)")
+	return cmd
+}
+
+func printReport(w io.Writer, rep proof.Report, v note.Verifier) error {
+	fmt.Fprintf(w, "%d events (last sequence %d), %d checkpoints signed by %s+%08x; the newest covers %d events\n",
+		rep.Events, rep.LastSequence, rep.Checkpoints, v.Name(), v.KeyHash(), rep.Size)
+	for i, f := range rep.Findings {
+		if i == maxFindings {
+			fmt.Fprintf(w, "... and %d more findings\n", len(rep.Findings)-maxFindings)
+			break
+		}
+		fmt.Fprintln(w, f.Text)
+	}
+	if rep.Uncovered > 0 {
+		fmt.Fprintf(w, "%d events after the newest checkpoint are not covered yet (ledger checkpoint)\n", rep.Uncovered)
+	}
+	if !rep.OK() {
+		return fmt.Errorf("%w: %d findings", errVerifyFailed, len(rep.Findings))
+	}
+	fmt.Fprintln(w, "OK: the stream matches every checkpoint")
+	return nil
+}
+
+func newProof(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "proof inclusion|consistency",
+		Short: "Print an inclusion or consistency proof as JSON, for offline checking (verify-proof)",
+	}
+	var (
+		seq           uint64
+		at, from, to  string
+		key, out      string
+		inclusionArgs = func(c *cobra.Command) {
+			c.Flags().StringVar(&key, "key", "", "verifier key (or a file holding it); default: the data folder's key")
+			c.Flags().StringVar(&out, "out", "", "write the proof to this file instead of stdout")
+		}
+	)
+	// readCheckpoint opens a checkpoint file with the verifier.
+	readCheckpoint := func(v note.Verifier, path string) (proof.Checkpoint, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return proof.Checkpoint{}, err
+		}
+		cp, err := proof.OpenCheckpoint(b, v)
+		if err != nil {
+			return proof.Checkpoint{}, fmt.Errorf("%s: %w", path, err)
+		}
+		return cp, nil
+	}
+	inclusion := &cobra.Command{
+		Use:   "inclusion --seq N --checkpoint FILE",
+		Short: "Prove that the event at sequence N is in the tree of a checkpoint",
+		Long: `Prove that the event at stream sequence N is leaf N-1 of the tree that the checkpoint in FILE
+signed. The proof carries the event's stored bytes. It is built by reading the events up to
+the checkpoint's size once and checking that they still hash to its root.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := g.verifier(key)
+			if err != nil {
+				return err
+			}
+			cp, err := readCheckpoint(v, at)
+			if err != nil {
+				return err
+			}
+			l, err := g.openProofs(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.store.Close()
+			p, err := proof.BuildInclusion(cmd.Context(), l.proofs, cp, seq)
+			if err != nil {
+				return err
+			}
+			return writeProof(cmd, out, p)
+		},
+	}
+	inclusion.Flags().Uint64Var(&seq, "seq", 0, "the event's stream sequence")
+	inclusion.Flags().StringVar(&at, "checkpoint", "", "the signed checkpoint file")
+	inclusionArgs(inclusion)
+	_ = inclusion.MarkFlagRequired("seq")
+	_ = inclusion.MarkFlagRequired("checkpoint")
+
+	consistency := &cobra.Command{
+		Use:   "consistency --from FILE --to FILE",
+		Short: "Prove that the tree of one checkpoint is a prefix of a later one's",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := g.verifier(key)
+			if err != nil {
+				return err
+			}
+			a, err := readCheckpoint(v, from)
+			if err != nil {
+				return err
+			}
+			b, err := readCheckpoint(v, to)
+			if err != nil {
+				return err
+			}
+			l, err := g.openProofs(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.store.Close()
+			p, err := proof.BuildConsistency(cmd.Context(), l.proofs, a, b)
+			if err != nil {
+				return err
+			}
+			return writeProof(cmd, out, p)
+		},
+	}
+	consistency.Flags().StringVar(&from, "from", "", "the earlier signed checkpoint file")
+	consistency.Flags().StringVar(&to, "to", "", "the later signed checkpoint file")
+	inclusionArgs(consistency)
+	_ = consistency.MarkFlagRequired("from")
+	_ = consistency.MarkFlagRequired("to")
+	cmd.AddCommand(inclusion, consistency)
+	return cmd
+}
+
+func writeProof(cmd *cobra.Command, out string, p any) error {
+	b, err := proof.EncodeProof(p)
+	if err != nil {
+		return err
+	}
+	return output(cmd, out, b, fmt.Sprintf("proof written to %s\n", out))
+}
+
+// output writes b to the file out, saying so with done, or to stdout when out is "".
+func output(cmd *cobra.Command, out string, b []byte, done string) error {
+	if out == "" {
+		_, err := cmd.OutOrStdout().Write(b)
+		return err
+	}
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		return err
+	}
+	_, err := io.WriteString(cmd.OutOrStdout(), done)
+	return err
+}
+
+func newVerifyProof() *cobra.Command {
+	var key, at, from, to string
+	cmd := &cobra.Command{
+		Use:   "verify-proof PROOF --key KEY (--checkpoint FILE | --from FILE --to FILE)",
+		Short: "Check a proof offline against signed checkpoints and the verifier key",
+		Long: `Check a proof from 'ledger proof' offline: no ledger, no data folder, only the proof file
+(- for stdin), the signed checkpoint(s) and the ledger's verifier key (as 'ledger keys' prints
+it, or a file holding it). An inclusion proof needs --checkpoint, a consistency proof --from
+and --to. The exit status is non-zero unless the proof holds.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if b, err := os.ReadFile(key); err == nil {
+				key = string(b)
+			}
+			v, err := proof.NewVerifier(key)
+			if err != nil {
+				return err
+			}
+			doc, err := readInput(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			p, err := proof.DecodeProof(doc)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			switch p := p.(type) {
+			case *proof.InclusionProof:
+				if at == "" {
+					return errors.New("an inclusion proof is checked against --checkpoint FILE")
+				}
+				n, err := os.ReadFile(at)
+				if err != nil {
+					return err
+				}
+				cp, err := p.Verify(n, v)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "OK: the event at sequence %d is in %s at tree size %d\n", p.Sequence, cp.Origin, cp.Size)
+				if env, err := events.Decode(p.Event); err == nil {
+					fmt.Fprintf(w, "event %s: %s of %s %s, business time %s, actor %s\n",
+						env.ID, env.Type, env.AggregateType, env.Subject, env.Time.Format("2006-01-02T15:04:05Z07:00"), env.Actor)
+				}
+			case *proof.ConsistencyProof:
+				if from == "" || to == "" {
+					return errors.New("a consistency proof is checked against --from FILE and --to FILE")
+				}
+				a, err := os.ReadFile(from)
+				if err != nil {
+					return err
+				}
+				b, err := os.ReadFile(to)
+				if err != nil {
+					return err
+				}
+				ca, cb, err := p.Verify(a, b, v)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "OK: %s at tree size %d extends its tree at size %d: nothing signed before was changed\n", cb.Origin, cb.Size, ca.Size)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "", "the ledger's verifier key, or a file holding it (required)")
+	cmd.Flags().StringVar(&at, "checkpoint", "", "the signed checkpoint an inclusion proof is checked against")
+	cmd.Flags().StringVar(&from, "from", "", "the earlier checkpoint of a consistency proof")
+	cmd.Flags().StringVar(&to, "to", "", "the later checkpoint of a consistency proof")
+	_ = cmd.MarkFlagRequired("key")
+	return cmd
+}
+
+func readInput(cmd *cobra.Command, path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(cmd.InOrStdin())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(strings.TrimPrefix(string(b), "\ufeff")), nil
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/complianceledger/ledger/store/jetstream"
+)
+
+func TestSubmitCheckpointsAndProofsVerifyOffline(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := t.TempDir()
+	path := func(name string) string { return filepath.Join(files, name) }
+
+	mustRun(t, dir, "", "submit", "../../examples/intake.jsonl", "--actor", "intake.amara")
+	vkey := strings.TrimSpace(mustRun(t, dir, "", "keys"))
+	if !strings.HasPrefix(vkey, "ledger.example/LEDGER+") {
+		t.Fatalf("keys printed %q", vkey)
+	}
+	if info, err := os.Stat(filepath.Join(dir, "checkpoint.key")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("checkpoint.key: %v %v", info, err)
+	}
+	// submit signed a checkpoint of its events; checkpoint finds nothing new and exports it.
+	mustRun(t, dir, "", "checkpoint", "--out", path("first"))
+	mustRun(t, dir, "", "submit", "../../examples/decision.jsonl", "--actor", "legal.elena")
+	second := mustRun(t, dir, "", "checkpoint")
+	if err := os.WriteFile(path("second"), []byte(second), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	list := mustRun(t, dir, "", "checkpoints")
+	if n := strings.Count(list, " ok\n"); n != 2 {
+		t.Fatalf("checkpoints lists %d valid ones, want 2 (one per submit):\n%s", n, list)
+	}
+	if shown := mustRun(t, dir, "", "checkpoints", "--show", "2"); shown != second {
+		t.Errorf("checkpoints --show 2:\n%s\nwant\n%s", shown, second)
+	}
+
+	out := mustRun(t, dir, "", "verify")
+	if !strings.Contains(out, "OK: the stream matches every checkpoint") || !strings.Contains(out, "2 checkpoints") {
+		t.Errorf("verify:\n%s", out)
+	}
+
+	mustRun(t, dir, "", "proof", "inclusion", "--seq", "2", "--checkpoint", path("first"), "--out", path("incl.json"))
+	mustRun(t, dir, "", "proof", "consistency", "--from", path("first"), "--to", path("second"), "--out", path("cons.json"))
+
+	// Offline: another, empty data folder; only the files and the key.
+	offline := t.TempDir()
+	out = mustRun(t, offline, "", "verify-proof", path("incl.json"), "--key", vkey, "--checkpoint", path("first"))
+	if !strings.Contains(out, "OK: the event at sequence 2 is in ledger.example/LEDGER at tree size 3") ||
+		!strings.Contains(out, "request.receipt_acknowledged.v1") {
+		t.Errorf("verify-proof inclusion:\n%s", out)
+	}
+	out = mustRun(t, offline, "", "verify-proof", path("cons.json"), "--key", vkey, "--from", path("first"), "--to", path("second"))
+	if !strings.Contains(out, "OK: ledger.example/LEDGER at tree size 8 extends its tree at size 3") {
+		t.Errorf("verify-proof consistency:\n%s", out)
+	}
+
+	// Refusals: a corrupted proof, a wrong leaf, another key.
+	incl, err := os.ReadFile(path("incl.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string]string{
+		"corrupted hash": strings.Replace(string(incl), `"hashes": [
+    "`, `"hashes": [
+    "A`, 1),
+		"wrong leaf": strings.Replace(string(incl), `"leaf_index": 1`, `"leaf_index": 0`, 1),
+	}
+	for name, doc := range bad {
+		if err := os.WriteFile(path("bad.json"), []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ledgerRun(t, offline, "", "verify-proof", path("bad.json"), "--key", vkey, "--checkpoint", path("first")); err == nil {
+			t.Errorf("%s: verify-proof accepted it", name)
+		}
+	}
+	otherKey := strings.TrimSpace(mustRun(t, t.TempDir(), "", "keys"))
+	if _, _, err := ledgerRun(t, offline, "", "verify-proof", path("incl.json"), "--key", otherKey, "--checkpoint", path("first")); err == nil ||
+		!strings.Contains(err.Error(), "not signed by the expected key") {
+		t.Errorf("another key: %v", err)
+	}
+}
+
+func TestVerifyCommandNamesSwappedEventsAndFails(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, dir, "", "submit", "../../examples/intake.jsonl", "--actor", "intake.amara")
+	mustRun(t, dir, "", "submit", "../../examples/decision.jsonl", "--actor", "legal.elena")
+
+	// The attacker: the same events, 2 and 3 swapped, in a recreated stream.
+	s := openLedger(t, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := s.JetStream().Stream(ctx, jetstream.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []*nats.Msg
+	for seq := uint64(1); seq <= st.CachedInfo().State.LastSeq; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, &nats.Msg{Subject: m.Subject, Data: m.Data})
+	}
+	msgs[1], msgs[2] = msgs[2], msgs[1]
+	if err := s.JetStream().DeleteStream(ctx, jetstream.StreamName); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openLedger(t, dir)
+	for _, m := range msgs {
+		if _, err := s.JetStream().PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	out, _, err := ledgerRun(t, dir, "", "verify")
+	if !errors.Is(err, errVerifyFailed) {
+		t.Fatalf("verify: %v, want errVerifyFailed\n%s", err, out)
+	}
+	if !strings.Contains(out, "sequences 2 and 3: reordered") {
+		t.Errorf("verify does not name the swap:\n%s", out)
+	}
+	// No new signature over the rewritten history.
+	if _, _, err := ledgerRun(t, dir, "", "checkpoint"); err == nil || !strings.Contains(err.Error(), "does not match its signed checkpoint") {
+		t.Errorf("checkpoint over a tampered stream: %v", err)
+	}
+}
