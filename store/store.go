@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"regexp"
+
+	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/events"
 )
@@ -53,4 +56,21 @@ type Entry struct {
 type Outcome struct {
 	Appended
 	Err error
+}
+
+var aggregateTypePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// ValidateAggregate is every adapter's rule for the names it builds from an aggregate: a
+// plain lowercase type, and the id as a canonical UUID, so that one aggregate has exactly one
+// subject or stream name ("{…}", "urn:uuid:…" and upper case all parse as UUIDs) and no
+// wildcard, dot or space reaches one.
+func ValidateAggregate(aggregateType, id string) error {
+	if !aggregateTypePattern.MatchString(aggregateType) {
+		return events.Invalid("aggregatetype", "%q is not a lowercase aggregate name", aggregateType)
+	}
+	u, err := uuid.Parse(id)
+	if err != nil || u.String() != id {
+		return events.Invalid("subject", "%q is not a canonical lowercase UUID", id)
+	}
+	return nil
 }

@@ -37,7 +37,7 @@ func (s *Store) Append(ctx context.Context, env events.Envelope, expectedLast ui
 	if err := env.Validate(); err != nil {
 		return store.Appended{}, fmt.Errorf("esdb: append: %w", err)
 	}
-	if err := validateAggregate(env.AggregateType, env.Subject); err != nil {
+	if err := store.ValidateAggregate(env.AggregateType, env.Subject); err != nil {
 		return store.Appended{}, fmt.Errorf("esdb: append: %w", err)
 	}
 	body, err := env.Marshal()

@@ -1,13 +1,13 @@
 package esdb
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/store"
 )
 
 // eventIDSpace is the UUIDv5 namespace of the server-side event ids (see EventID).
@@ -55,7 +55,7 @@ func (n names) ours(stream string) bool {
 		return false
 	}
 	aggregateType, id, found := strings.Cut(rest, "-")
-	return found && slices.Contains(n.aggregates, aggregateType) && validateAggregate(aggregateType, id) == nil
+	return found && slices.Contains(n.aggregates, aggregateType) && store.ValidateAggregate(aggregateType, id) == nil
 }
 
 // filterPrefixes are the stream-name prefixes of the catalogue's aggregates: the
@@ -66,20 +66,4 @@ func (n names) filterPrefixes() []string {
 		out[i] = n.stream(a, "")
 	}
 	return out
-}
-
-var aggregateTypePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-
-// validateAggregate insists on a plain aggregate name and the canonical UUID form, so that
-// one aggregate has exactly one stream name ("{…}", "urn:uuid:…" and upper case all parse
-// as UUIDs). It is the JetStream adapter's rule, with the same field names.
-func validateAggregate(aggregateType, id string) error {
-	if !aggregateTypePattern.MatchString(aggregateType) {
-		return events.Invalid("aggregatetype", "%q is not a lowercase aggregate name", aggregateType)
-	}
-	u, err := uuid.Parse(id)
-	if err != nil || u.String() != id {
-		return events.Invalid("subject", "%q is not a canonical lowercase UUID", id)
-	}
-	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/store"
 )
 
 // everything is the count of a read that wants every event: long.MaxValue, what the
@@ -19,7 +20,7 @@ const everything = math.MaxInt64
 
 // Load returns every event of one aggregate in stream order, or none for an unknown one.
 func (s *Store) Load(ctx context.Context, aggregateType, id string) ([]events.Recorded, error) {
-	if err := validateAggregate(aggregateType, id); err != nil {
+	if err := store.ValidateAggregate(aggregateType, id); err != nil {
 		return nil, fmt.Errorf("esdb: load: %w", err)
 	}
 	ctx, end, err := s.begin(ctx)

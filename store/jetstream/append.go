@@ -46,7 +46,7 @@ func message(env events.Envelope) (*nats.Msg, error) {
 	if err := env.Validate(); err != nil {
 		return nil, fmt.Errorf("jetstream: append: %w", err)
 	}
-	if err := validateAggregate(env.AggregateType, env.Subject); err != nil {
+	if err := store.ValidateAggregate(env.AggregateType, env.Subject); err != nil {
 		return nil, fmt.Errorf("jetstream: append: %w", err)
 	}
 	kind, err := env.Kind()

@@ -25,7 +25,7 @@ func (s *Store) Load(ctx context.Context, aggregateType, id string) ([]events.Re
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
-	if err := validateAggregate(aggregateType, id); err != nil {
+	if err := store.ValidateAggregate(aggregateType, id); err != nil {
 		return nil, fmt.Errorf("jetstream: load: %w", err)
 	}
 	recs, err := s.load(ctx, AggregateFilter(aggregateType, id))
