@@ -314,16 +314,9 @@ the checkpoint's size once and checking that they still hash to its root.`,
 			if err != nil {
 				return err
 			}
-			l, err := g.openProofs(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.store.Close()
-			p, err := proof.BuildInclusion(cmd.Context(), l.proofs, cp, seq)
-			if err != nil {
-				return err
-			}
-			return writeProof(cmd, out, p)
+			return g.buildProof(cmd, out, func(ctx context.Context, log proof.Log) (any, error) {
+				return proof.BuildInclusion(ctx, log, cp, seq)
+			})
 		},
 	}
 	inclusion.Flags().Uint64Var(&seq, "seq", 0, "the event's stream sequence")
@@ -349,16 +342,9 @@ the checkpoint's size once and checking that they still hash to its root.`,
 			if err != nil {
 				return err
 			}
-			l, err := g.openProofs(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.store.Close()
-			p, err := proof.BuildConsistency(cmd.Context(), l.proofs, a, b)
-			if err != nil {
-				return err
-			}
-			return writeProof(cmd, out, p)
+			return g.buildProof(cmd, out, func(ctx context.Context, log proof.Log) (any, error) {
+				return proof.BuildConsistency(ctx, log, a, b)
+			})
 		},
 	}
 	consistency.Flags().StringVar(&from, "from", "", "the earlier signed checkpoint file")
@@ -368,6 +354,20 @@ the checkpoint's size once and checking that they still hash to its root.`,
 	_ = consistency.MarkFlagRequired("to")
 	cmd.AddCommand(inclusion, consistency)
 	return cmd
+}
+
+// buildProof opens the ledger's log, builds a proof from it and writes it.
+func (g *globals) buildProof(cmd *cobra.Command, out string, build func(context.Context, proof.Log) (any, error)) error {
+	l, err := g.openProofs(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer l.store.Close()
+	p, err := build(cmd.Context(), l.proofs)
+	if err != nil {
+		return err
+	}
+	return writeProof(cmd, out, p)
 }
 
 func writeProof(cmd *cobra.Command, out string, p any) error {
