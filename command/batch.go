@@ -39,7 +39,7 @@ func (h *Handler) HandleBatch(ctx context.Context, items []Item) ([]Result, []er
 	var ready []int // items whose commands passed Prepare
 	for i, it := range items {
 		c := it.Command
-		errs[i] = h.Prepare(it.Actor, c)
+		errs[i] = h.prepare(it.Actor, c)
 		id := c.Header().RequestID
 		if errs[i] == nil && seen[id] {
 			errs[i] = fmt.Errorf("request %s appears twice in one batch", id)

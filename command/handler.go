@@ -85,6 +85,14 @@ func NewHandler(s EventStore, pseudo *events.Pseudonymizer, opts Options) *Handl
 // and raw account ids are pseudonymised. Rules that depend on the request's history are
 // checked when the command is handled.
 func (h *Handler) Prepare(actor string, c aggregates.Command) error {
+	if err := h.prepare(actor, c); err != nil {
+		return err
+	}
+	return aggregates.Validate(c)
+}
+
+// prepare is Prepare without the field checks, for paths where Decide makes them anyway.
+func (h *Handler) prepare(actor string, c aggregates.Command) error {
 	m := c.Header()
 	m.Actor = actor
 	m.Command = aggregates.CommandName(c)
@@ -100,16 +108,13 @@ func (h *Handler) Prepare(actor string, c aggregates.Command) error {
 	if m.At.IsZero() {
 		m.At = h.opts.Now()
 	}
-	if err := aggregates.Resolve(c, h.pseudo); err != nil {
-		return err
-	}
-	return aggregates.Validate(c)
+	return aggregates.Resolve(c, h.pseudo)
 }
 
 // Handle prepares c and records its event.
 func (h *Handler) Handle(ctx context.Context, actor string, c aggregates.Command) (Result, error) {
 	m := c.Header()
-	if err := h.Prepare(actor, c); err != nil {
+	if err := h.prepare(actor, c); err != nil {
 		return Result{Command: m.Command, CommandID: m.CommandID, RequestID: m.RequestID}, fmt.Errorf("%s: %w", m.Command, err)
 	}
 	res, err := h.handle(ctx, c)
