@@ -114,6 +114,27 @@ type EntryCorrected struct {
 	Reason string          `json:"reason"`
 }
 
+// ReportParameters say which report was computed: the view and the flags that shape its bytes.
+type ReportParameters struct {
+	View    string `json:"view"`
+	Period  string `json:"period,omitempty"`
+	From    string `json:"from,omitempty"`
+	To      string `json:"to,omitempty"`
+	Country string `json:"country,omitempty"`
+	Format  string `json:"format"`
+}
+
+// ReportPublished: a report was published. It records what it was computed from (the stream
+// position of the last event it saw), the SHA-256 of its exact bytes, and, where the ledger
+// keeps checkpoints, the signed checkpoint written just before, so that anyone can later
+// reproduce the bytes and prove the events behind them.
+type ReportPublished struct {
+	Parameters ReportParameters `json:"parameters"`
+	AsOf       uint64           `json:"as_of"`
+	SHA256     string           `json:"sha256"`
+	Checkpoint string           `json:"checkpoint,omitempty"`
+}
+
 // Event is implemented by every payload of the catalogue.
 type Event interface{ EventName() string }
 
@@ -129,9 +150,13 @@ func (UserNotified) EventName() string                { return "UserNotified" }
 func (RequestWithdrawn) EventName() string            { return "RequestWithdrawn" }
 func (RequestClosed) EventName() string               { return "RequestClosed" }
 func (EntryCorrected) EventName() string              { return "EntryCorrected" }
+func (ReportPublished) EventName() string             { return "ReportPublished" }
 
-// AggregateRequest is the aggregate type of every event in the v1 catalogue.
-const AggregateRequest = "request"
+// Aggregate types: a request from an authority, and a published report.
+const (
+	AggregateRequest = "request"
+	AggregateReport  = "report"
+)
 
 // Kind describes one event type: its name (the last subject token), its versioned
 // CloudEvents type, the aggregate it belongs to, and how to make an empty payload.
@@ -145,24 +170,25 @@ type Kind struct {
 func kind[E any, P interface {
 	*E
 	Event
-}](typ string) Kind {
-	return Kind{Name: P(new(E)).EventName(), Type: typ, Aggregate: AggregateRequest, new: func() Event { return P(new(E)) }}
+}](aggregate, typ string) Kind {
+	return Kind{Name: P(new(E)).EventName(), Type: typ, Aggregate: aggregate, new: func() Event { return P(new(E)) }}
 }
 
 // catalogue lists the current version of every event type.
 var catalogue = []Kind{
-	kind[RequestReceived]("request.received.v1"),
-	kind[RequesterVerified]("request.requester_verified.v1"),
-	kind[RequesterVerificationFailed]("request.requester_verification_failed.v1"),
-	kind[ReceiptAcknowledged]("request.receipt_acknowledged.v1"),
-	kind[LegalReviewCompleted]("request.legal_review_completed.v1"),
-	kind[DecisionRecorded]("request.decision_recorded.v1"),
-	kind[DataDisclosed]("request.data_disclosed.v1"),
-	kind[UserNotificationDecided]("request.user_notification_decided.v1"),
-	kind[UserNotified]("request.user_notified.v1"),
-	kind[RequestWithdrawn]("request.withdrawn.v1"),
-	kind[RequestClosed]("request.closed.v1"),
-	kind[EntryCorrected]("request.entry_corrected.v1"),
+	kind[RequestReceived](AggregateRequest, "request.received.v1"),
+	kind[RequesterVerified](AggregateRequest, "request.requester_verified.v1"),
+	kind[RequesterVerificationFailed](AggregateRequest, "request.requester_verification_failed.v1"),
+	kind[ReceiptAcknowledged](AggregateRequest, "request.receipt_acknowledged.v1"),
+	kind[LegalReviewCompleted](AggregateRequest, "request.legal_review_completed.v1"),
+	kind[DecisionRecorded](AggregateRequest, "request.decision_recorded.v1"),
+	kind[DataDisclosed](AggregateRequest, "request.data_disclosed.v1"),
+	kind[UserNotificationDecided](AggregateRequest, "request.user_notification_decided.v1"),
+	kind[UserNotified](AggregateRequest, "request.user_notified.v1"),
+	kind[RequestWithdrawn](AggregateRequest, "request.withdrawn.v1"),
+	kind[RequestClosed](AggregateRequest, "request.closed.v1"),
+	kind[EntryCorrected](AggregateRequest, "request.entry_corrected.v1"),
+	kind[ReportPublished](AggregateReport, "report.published.v1"),
 }
 
 var (

@@ -57,6 +57,12 @@ var samples = map[string]events.Event{
 	"EntryCorrected": &events.EntryCorrected{
 		Entry: "0193f6a4-7c1e-7000-8000-0000000000aa", Field: "authority.country", Value: json.RawMessage(`"BE"`), Reason: "typo",
 	},
+	"ReportPublished": &events.ReportPublished{
+		Parameters: events.ReportParameters{View: "telegram", Period: "2024-Q4", Format: "csv"},
+		AsOf:       1500,
+		SHA256:     "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		Checkpoint: "ledger.example/LEDGER\n1500\nAAAA\n\n— ledger.example/LEDGER sig\n",
+	},
 }
 
 // fixedMeta is the metadata of the golden envelope: fixed ids and times.
@@ -86,7 +92,9 @@ func TestCatalogueIsConsistent(t *testing.T) {
 			t.Errorf("type %s twice", k.Type)
 		}
 		types[k.Type] = true
-		if k.Aggregate != events.AggregateRequest || !strings.HasPrefix(k.Type, "request.") || !strings.HasSuffix(k.Type, ".v1") {
+		// A type names its aggregate first: "request.received.v1", "report.published.v1".
+		if (k.Aggregate != events.AggregateRequest && k.Aggregate != events.AggregateReport) ||
+			!strings.HasPrefix(k.Type, k.Aggregate+".") || !strings.HasSuffix(k.Type, ".v1") {
 			t.Errorf("kind %+v", k)
 		}
 		byType, err := events.KindByType(k.Type)

@@ -105,12 +105,12 @@ folder records nothing the second time. The demo refuses a ledger that holds oth
 				return fmt.Errorf("%d of %d published rows differ from the telegram view", len(mismatches), rows)
 			}
 			fmt.Fprintf(out, "All %d published rows of Telegram's figures come out of the telegram view exactly.\n\n", rows)
-			if err := f.write(cmd, telegram.Table(period)); err != nil {
+			if err := f.write(out, telegram.Table(period)); err != nil {
 				return err
 			}
 			for _, t := range []projections.Table{requests.Table(period), transparency.Table(period)} {
 				fmt.Fprintln(out)
-				if err := f.write(cmd, t); err != nil {
+				if err := f.write(out, t); err != nil {
 					return err
 				}
 			}

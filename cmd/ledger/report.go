@@ -1,15 +1,26 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/spf13/cobra"
 
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
+	"github.com/complianceledger/ledger/proof"
 )
 
 // reportFlags select the period, country and format of a report.
@@ -54,11 +65,11 @@ func (f *reportFlags) check() (projections.Range, error) {
 	return projections.Range{}, fmt.Errorf("a report needs --period, or --from and --to")
 }
 
-func (f *reportFlags) write(cmd *cobra.Command, t projections.Table) error {
+func (f *reportFlags) write(w io.Writer, t projections.Table) error {
 	if f.country != "" {
 		t = t.Where("country", f.country)
 	}
-	return t.Write(cmd.OutOrStdout(), f.format)
+	return t.Write(w, f.format)
 }
 
 func checkFormat(format string) error {
@@ -82,9 +93,14 @@ var reportViews = map[string]func() reportView{
 
 func newReport(g *globals) *cobra.Command {
 	f := &reportFlags{}
+	var (
+		publish       bool
+		asOfPublished string
+		actor         string
+	)
 	cmd := &cobra.Command{
 		Use:   "report telegram|requests|transparency",
-		Short: "Rebuild a report by replaying the ledger",
+		Short: "Rebuild a report by replaying the ledger; publish it; reproduce a published one",
 		Long: `Rebuild a report by replaying every event of the ledger.
 
 telegram: per country, fulfilled requests (an IP address or phone number was disclosed) and
@@ -95,16 +111,32 @@ requests: per country and instrument, requests received, accounts specified, req
 transparency: Google/Meta style, per country and instrument group (legal process, emergency;
           US sub-types; national security in bands of 500): decided requests, accounts
           specified, requests with data (content / non-content only), rejected, no data;
-          preservation requests and accounts preserved apart; pending requests left out.`,
-		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+          preservation requests and accounts preserved apart; pending requests left out.
+
+--publish records a ReportPublished event (the view and flags, the stream position the
+figures were computed at, the SHA-256 of the exact bytes written, and a signed checkpoint
+written just before) and prints its id on stderr. --as-of-published ID reproduces those
+bytes exactly from the ledger, whatever was recorded since, and fails if it cannot.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if asOfPublished != "" {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs)(cmd, args)
+		},
 		ValidArgs: slices.Sorted(maps.Keys(reportViews)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			period, err := f.check()
-			if err != nil {
+			if asOfPublished != "" {
+				return g.reproduce(cmd, asOfPublished)
+			}
+			if _, err := f.check(); err != nil {
 				return err
 			}
 			var asOf projections.AsOf
 			if f.asOf != "" {
+				if publish {
+					return fmt.Errorf("--publish publishes the ledger as it stands; it does not go with --as-of")
+				}
+				var err error
 				if asOf, err = projections.ParseAsOf(f.asOf); err != nil {
 					return err
 				}
@@ -114,18 +146,123 @@ transparency: Google/Meta style, per country and instrument group (legal process
 				return err
 			}
 			defer l.store.Close()
-			view := reportViews[args[0]]()
-			if _, err := projections.ReplayAsOf(cmd.Context(), l.store, 1, asOf, view); err != nil {
-				return err
+			if publish {
+				return g.publish(cmd, l, f, args[0], actor)
 			}
-			t := view.Table(period)
-			if asOf != (projections.AsOf{}) {
-				t.Title += ", " + asOf.String()
-			}
-			return f.write(cmd, t)
+			_, err = f.render(cmd.Context(), l.store, args[0], asOf, cmd.OutOrStdout())
+			return err
 		},
 	}
 	f.register(cmd, "")
 	f.registerAsOf(cmd)
+	cmd.Flags().BoolVar(&publish, "publish", false, "record the report as published (see above)")
+	cmd.Flags().StringVar(&asOfPublished, "as-of-published", "", "reproduce the published report with this id, byte for byte")
+	cmd.Flags().StringVar(&actor, "actor", currentUser(), "who publishes (env LEDGER_ACTOR; default the OS user)")
 	return cmd
+}
+
+// render replays the ledger up to asOf into the view and writes the report; it returns the
+// position of the last event the figures include.
+func (f *reportFlags) render(ctx context.Context, src projections.Source, view string, asOf projections.AsOf, w io.Writer) (uint64, error) {
+	period, err := f.check()
+	if err != nil {
+		return 0, err
+	}
+	v := reportViews[view]()
+	last, err := projections.ReplayAsOf(ctx, src, 1, asOf, v)
+	if err != nil {
+		return 0, err
+	}
+	t := v.Table(period)
+	t.Title += fmt.Sprintf(", as of sequence %d", last)
+	return last, f.write(w, t)
+}
+
+// parameters are the flags that shape a report's bytes, as a published report records them.
+func (f *reportFlags) parameters(view string) events.ReportParameters {
+	return events.ReportParameters{View: view, Period: f.period, From: f.from, To: f.to, Country: f.country, Format: f.format}
+}
+
+func flagsOf(p events.ReportParameters) *reportFlags {
+	return &reportFlags{period: p.Period, from: p.From, to: p.To, country: p.Country, format: p.Format}
+}
+
+// publish writes the report, a checkpoint covering the events behind it (where the backend
+// keeps checkpoints), and the ReportPublished event that ties them together.
+func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view, actor string) error {
+	ctx := cmd.Context()
+	var out bytes.Buffer
+	last, err := f.render(ctx, l.store, view, projections.AsOf{}, &out)
+	if err != nil {
+		return err
+	}
+	if last == 0 {
+		return fmt.Errorf("the ledger is empty: nothing to publish")
+	}
+	sum := sha256.Sum256(out.Bytes())
+	published := &events.ReportPublished{Parameters: f.parameters(view), AsOf: last, SHA256: hex.EncodeToString(sum[:])}
+	if l.proofs != nil {
+		key, _, err := g.key(proof.DefaultOrigin)
+		if err != nil {
+			return err
+		}
+		cp, _, err := proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: slog.Default()}).Checkpoint(ctx)
+		if err != nil {
+			return fmt.Errorf("checkpoint for the published report: %w", err)
+		}
+		published.Checkpoint = string(cp.Note)
+	}
+	id := uuid.Must(uuid.NewV7()).String()
+	env, err := events.NewEnvelope(published, events.Meta{
+		ID: uuid.Must(uuid.NewV7()), Source: "urn:ledger", AggregateID: id, AggregateVersion: 1,
+		Time: time.Now(), Actor: actor, CommandID: uuid.NewString(),
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := l.store.Append(ctx, env, 0); err != nil {
+		return fmt.Errorf("recording the publication: %w", err)
+	}
+	if _, err := cmd.OutOrStdout().Write(out.Bytes()); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "published report %s (sha256 %s, as of sequence %d)\n", id, published.SHA256, last)
+	return nil
+}
+
+// errNotReproduced: the ledger no longer gives the bytes a report was published with.
+var errNotReproduced = errors.New("the reproduced report differs from the published one")
+
+// reproduce rebuilds a published report from the events it was computed from.
+func (g *globals) reproduce(cmd *cobra.Command, id string) error {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return fmt.Errorf("--as-of-published %q: must be a report id (UUID)", id)
+	}
+	l, err := g.open(cmd.Context(), 0)
+	if err != nil {
+		return err
+	}
+	defer l.store.Close()
+	recs, err := l.store.Load(cmd.Context(), events.AggregateReport, u.String())
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return fmt.Errorf("report %s: no such published report", u)
+	}
+	e, err := recs[0].Payload()
+	if err != nil {
+		return err
+	}
+	p := e.(*events.ReportPublished)
+	var out bytes.Buffer
+	if _, err := flagsOf(p.Parameters).render(cmd.Context(), l.store, p.Parameters.View, projections.AsOf{Sequence: p.AsOf}, &out); err != nil {
+		return err
+	}
+	if sum := sha256.Sum256(out.Bytes()); hex.EncodeToString(sum[:]) != p.SHA256 {
+		return fmt.Errorf("%w: sha256 %x, published %s", errNotReproduced, sum, p.SHA256)
+	}
+	_, err = cmd.OutOrStdout().Write(out.Bytes())
+	return err
 }
