@@ -47,6 +47,14 @@ func TestPublishedReportIsReproducedAfterLaterEvents(t *testing.T) {
 		t.Errorf("reproduced:\n%s\npublished:\n%s", reproduced, published)
 	}
 
+	// The restatement names each changed cell and the events that changed it. Sequences 1-8
+	// are the first request, 9 the publication, 10-15 the second request, whose disclosure
+	// (15) fulfils one more request; it names the same account, so affected users stay 1.
+	restated := mustRun(t, dir, "", "restatement", id, "--format", "csv")
+	if want := "row,column,published,now,caused_by\r\nFR/France,fulfilled_requests,1,2,15 DataDisclosed\r\n"; restated != want {
+		t.Errorf("restatement:\n%q\nwant\n%q", restated, want)
+	}
+
 	// The event records the checkpoint, signed over the events the report was computed from.
 	s, err := jetstream.Open(t.Context(), jetstream.Config{DataDir: dir + "/jetstream"})
 	if err != nil {

@@ -244,18 +244,10 @@ func (g *globals) reproduce(cmd *cobra.Command, id string) error {
 		return err
 	}
 	defer l.store.Close()
-	recs, err := l.store.Load(cmd.Context(), events.AggregateReport, u.String())
+	p, err := loadPublished(cmd, l, u.String())
 	if err != nil {
 		return err
 	}
-	if len(recs) == 0 {
-		return fmt.Errorf("report %s: no such published report", u)
-	}
-	e, err := recs[0].Payload()
-	if err != nil {
-		return err
-	}
-	p := e.(*events.ReportPublished)
 	var out bytes.Buffer
 	if _, err := flagsOf(p.Parameters).render(cmd.Context(), l.store, p.Parameters.View, projections.AsOf{Sequence: p.AsOf}, &out); err != nil {
 		return err
