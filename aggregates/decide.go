@@ -188,8 +188,13 @@ func (r *Request) close(c *CloseRequest) (events.Event, error) {
 }
 
 func (r *Request) correct(c *CorrectEntry) (events.Event, error) {
-	if !r.entries[c.Entry] {
+	name, ok := r.entries[c.Entry]
+	if !ok {
 		return nil, fmt.Errorf("entry %s: %w", c.Entry, ErrUnknownEntry)
 	}
-	return &events.EntryCorrected{Entry: c.Entry, Field: c.Field, Value: c.Value, Reason: c.Reason}, nil
+	correction := &events.EntryCorrected{Entry: c.Entry, Field: c.Field, Value: c.Value, Reason: c.Reason}
+	if err := events.ValidateCorrection(name, correction); err != nil {
+		return nil, err
+	}
+	return correction, nil
 }

@@ -229,11 +229,23 @@ func TestCorrectionsAfterWithdrawalOrClosing(t *testing.T) {
 			h.refuse(at(delivered.Add(-time.Hour), correct(h.recs[1].ID)), aggregates.ErrBeforeDelivery)
 
 			status := h.state.Status
-			first := h.accept(correct(h.recs[0].ID))
-			h.accept(correct(h.recs[len(h.recs)-2].ID))
-			h.accept(correct(first.ID)) // a correction can itself be corrected
-			if h.state.Status != status {
-				t.Errorf("corrections moved the request from %q to %q", status, h.state.Status)
+			h.accept(correct(h.recs[0].ID))
+			if h.state.Country != "BE" {
+				t.Errorf("country %s after the correction, want BE", h.state.Country)
+			}
+			// Only the intake's facts can be corrected, and only fields the reports read.
+			h.refuse(correct(h.recs[1].ID), events.ErrInvalid)
+			badField := correct(h.recs[0].ID)
+			badField.Field = "reference"
+			h.refuse(badField, events.ErrInvalid)
+			badValue := correct(h.recs[0].ID)
+			badValue.Value = []byte(`"XX"`)
+			h.refuse(badValue, events.ErrInvalid)
+			again := correct(h.recs[0].ID) // a corrected field can be corrected again
+			again.Value = []byte(`"NL"`)
+			h.accept(again)
+			if h.state.Country != "NL" || h.state.Status != status {
+				t.Errorf("after two corrections: country %s, status %q; want NL, %q", h.state.Country, h.state.Status, status)
 			}
 		})
 	}

@@ -55,7 +55,8 @@ type Request struct {
 	AwaitingLegalProcess bool
 	Notification         *events.UserNotificationDecided
 
-	entries  map[string]bool   // ids of this request's events, for corrections
+	entries  map[string]string // ids of this request's events → event names, for corrections
+	received events.RequestReceived
 	commands map[string]uint64 // command id → stream sequence of its event
 }
 
@@ -65,7 +66,7 @@ func NewRequest(id string) *Request {
 		ID:        id,
 		Approved:  map[events.AccountRef][]events.DataCategory{},
 		Disclosed: map[events.AccountRef][]events.DataCategory{},
-		entries:   map[string]bool{},
+		entries:   map[string]string{},
 		commands:  map[string]uint64{},
 	}
 }
@@ -75,7 +76,7 @@ func NewRequest(id string) *Request {
 func (r *Request) Apply(rec events.Recorded, e events.Event) {
 	r.Version++
 	r.LastSequence = rec.Sequence
-	r.entries[rec.ID] = true
+	r.entries[rec.ID] = e.EventName()
 	r.commands[rec.CommandID] = rec.Sequence
 
 	switch e := e.(type) {
@@ -83,11 +84,15 @@ func (r *Request) Apply(rec events.Recorded, e events.Event) {
 		r.Status = StatusOpen
 		r.DeliveredAt = rec.Time
 		r.IntakeActor = rec.Actor
-		r.Country = e.Authority.Country
-		r.Instrument = e.Instrument
-		r.Emergency = e.Emergency
 		r.Targets = e.Targets
 		r.Sought = e.DataSought
+		r.receive(*e)
+	case *events.EntryCorrected:
+		if r.entries[e.Entry] == "RequestReceived" {
+			if corrected, err := r.received.Corrected(e); err == nil { // Decide checked it
+				r.receive(corrected)
+			}
+		}
 	case *events.RequesterVerified:
 		r.Verification = Verified
 	case *events.RequesterVerificationFailed:
@@ -122,6 +127,14 @@ func (r *Request) Apply(rec events.Recorded, e events.Event) {
 	case *events.RequestClosed:
 		r.Status = StatusClosed
 	}
+}
+
+// receive takes the facts of the intake, as recorded or as corrected since.
+func (r *Request) receive(e events.RequestReceived) {
+	r.received = e
+	r.Country = e.Authority.Country
+	r.Instrument = e.Instrument
+	r.Emergency = e.Emergency
 }
 
 // CommandSequence reports whether a command was already recorded, and where.

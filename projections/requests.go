@@ -16,33 +16,32 @@ import (
 // DataDisclosed event so far, whenever the data was sent. Pending and withdrawn requests
 // count as received.
 type Requests struct {
+	intakes  intakes
 	requests map[string]*requestFacts
 }
 
 type requestFacts struct {
-	country    events.Country
-	instrument events.Instrument
-	delivered  time.Time
-	accounts   int
-	produced   bool
+	intake    *intake
+	delivered time.Time
+	produced  bool
 }
 
-func NewRequests() *Requests { return &Requests{requests: map[string]*requestFacts{}} }
+func NewRequests() *Requests {
+	return &Requests{intakes: intakes{}, requests: map[string]*requestFacts{}}
+}
 
 func (*Requests) Handles(name string) bool {
-	return name == "RequestReceived" || name == "DataDisclosed"
+	return name == "RequestReceived" || name == "DataDisclosed" || name == "EntryCorrected"
 }
 
 func (v *Requests) Apply(rec events.Recorded, e events.Event) {
-	switch e := e.(type) {
-	case *events.RequestReceived:
-		v.requests[rec.Subject] = &requestFacts{
-			country:    e.Authority.Country,
-			instrument: e.Instrument,
-			delivered:  rec.Time,
-			accounts:   len(e.Targets),
+	if v.intakes.fold(rec, e) {
+		if _, received := e.(*events.RequestReceived); received {
+			v.requests[rec.Subject] = &requestFacts{intake: v.intakes[rec.Subject], delivered: rec.Time}
 		}
-	case *events.DataDisclosed:
+		return
+	}
+	if _, ok := e.(*events.DataDisclosed); ok {
 		if f := v.requests[rec.Subject]; f != nil {
 			f.produced = true
 		}
@@ -77,14 +76,14 @@ func (v *Requests) Report(period Range) []RequestsRow {
 		if !period.Contains(f.delivered) {
 			continue
 		}
-		k := key{f.country, f.instrument}
+		k := key{f.intake.Authority.Country, f.intake.Instrument}
 		r := rows[k]
 		if r == nil {
-			r = &RequestsRow{Country: f.country, Instrument: f.instrument}
+			r = &RequestsRow{Country: k.country, Instrument: k.instrument}
 			rows[k] = r
 		}
 		r.Requests++
-		r.Accounts += f.accounts
+		r.Accounts += len(f.intake.Targets)
 		if f.produced {
 			r.WithData++
 		}

@@ -22,37 +22,38 @@ import (
 //   - a country appears when it delivered or had fulfilled any request in the period, so a
 //     country whose requests were all rejected shows zeros.
 type Telegram struct {
-	country   map[string]events.Country // request id → issuing country
-	delivered []countryAt               // every request's delivery
-	fulfilled map[string]time.Time      // request id → first qualifying disclosure
+	intakes   intakes
+	delivered []requestAt          // every request's delivery
+	fulfilled map[string]time.Time // request id → first qualifying disclosure
 	affected  []affectedAccount
 }
 
-type countryAt struct {
-	country events.Country
+type requestAt struct {
+	request string
 	at      time.Time
 }
 
 type affectedAccount struct {
-	countryAt
+	requestAt
 	account events.AccountRef
 }
 
 func NewTelegram() *Telegram {
-	return &Telegram{country: map[string]events.Country{}, fulfilled: map[string]time.Time{}}
+	return &Telegram{intakes: intakes{}, fulfilled: map[string]time.Time{}}
 }
 
 func (*Telegram) Handles(name string) bool {
-	return name == "RequestReceived" || name == "DataDisclosed"
+	return name == "RequestReceived" || name == "DataDisclosed" || name == "EntryCorrected"
 }
 
 func (v *Telegram) Apply(rec events.Recorded, e events.Event) {
-	switch e := e.(type) {
-	case *events.RequestReceived:
-		v.country[rec.Subject] = e.Authority.Country
-		v.delivered = append(v.delivered, countryAt{e.Authority.Country, rec.Time})
-	case *events.DataDisclosed:
-		country := v.country[rec.Subject]
+	if _, received := e.(*events.RequestReceived); received {
+		v.delivered = append(v.delivered, requestAt{rec.Subject, rec.Time})
+	}
+	if v.intakes.fold(rec, e) {
+		return
+	}
+	if e, ok := e.(*events.DataDisclosed); ok {
 		for _, a := range e.Accounts {
 			if !slices.ContainsFunc(a.Categories, revealsIdentity) {
 				continue
@@ -62,9 +63,17 @@ func (v *Telegram) Apply(rec events.Recorded, e events.Event) {
 			if first, ok := v.fulfilled[rec.Subject]; !ok || rec.Time.Before(first) {
 				v.fulfilled[rec.Subject] = rec.Time
 			}
-			v.affected = append(v.affected, affectedAccount{countryAt{country, rec.Time}, a.Account})
+			v.affected = append(v.affected, affectedAccount{requestAt{rec.Subject, rec.Time}, a.Account})
 		}
 	}
+}
+
+// country is where a request came from, as corrected since.
+func (v *Telegram) country(request string) events.Country {
+	if i := v.intakes[request]; i != nil {
+		return i.Authority.Country
+	}
+	return ""
 }
 
 func revealsIdentity(c events.DataCategory) bool {
@@ -89,12 +98,12 @@ func (v *Telegram) Report(period Range) []TelegramRow {
 	}
 	for _, d := range v.delivered {
 		if period.Contains(d.at) {
-			row(d.country)
+			row(v.country(d.request))
 		}
 	}
 	for id, at := range v.fulfilled {
 		if period.Contains(at) {
-			row(v.country[id]).Requests++
+			row(v.country(id)).Requests++
 		}
 	}
 	type countryAccount struct {
@@ -106,10 +115,10 @@ func (v *Telegram) Report(period Range) []TelegramRow {
 		if !period.Contains(a.at) {
 			continue
 		}
-		k := countryAccount{a.country, a.account}
+		k := countryAccount{v.country(a.request), a.account}
 		if !seen[k] {
 			seen[k] = true
-			row(a.country).Users++
+			row(k.country).Users++
 		}
 	}
 	out := make([]TelegramRow, 0, len(rows))

@@ -25,40 +25,37 @@ import (
 //   - preservation requests (preservation, epoc_pr) and the accounts they preserved (approved
 //     targets) are reported apart and are not in the totals.
 type Transparency struct {
+	intakes  intakes
 	requests map[string]*transparencyFacts
 }
 
 type transparencyFacts struct {
-	country    events.Country
-	instrument events.Instrument
-	emergency  bool
-	delivered  time.Time
-	accounts   int
-	decided    bool
-	approved   int // targets the decision approves
-	rejected   bool
-	withdrawn  bool
-	produced   bool
-	content    bool
+	*intake
+	delivered time.Time
+	decided   bool
+	approved  int // targets the decision approves
+	rejected  bool
+	withdrawn bool
+	produced  bool
+	content   bool
 }
 
 func NewTransparency() *Transparency {
-	return &Transparency{requests: map[string]*transparencyFacts{}}
+	return &Transparency{intakes: intakes{}, requests: map[string]*transparencyFacts{}}
 }
 
 func (*Transparency) Handles(name string) bool {
 	switch name {
-	case "RequestReceived", "DecisionRecorded", "DataDisclosed", "RequestWithdrawn":
+	case "RequestReceived", "DecisionRecorded", "DataDisclosed", "RequestWithdrawn", "EntryCorrected":
 		return true
 	}
 	return false
 }
 
 func (v *Transparency) Apply(rec events.Recorded, e events.Event) {
-	if r, ok := e.(*events.RequestReceived); ok {
-		v.requests[rec.Subject] = &transparencyFacts{
-			country: r.Authority.Country, instrument: r.Instrument, emergency: r.Emergency,
-			delivered: rec.Time, accounts: len(r.Targets),
+	if v.intakes.fold(rec, e) {
+		if _, received := e.(*events.RequestReceived); received {
+			v.requests[rec.Subject] = &transparencyFacts{intake: v.intakes[rec.Subject], delivered: rec.Time}
 		}
 		return
 	}
@@ -102,15 +99,15 @@ var usLegalProcess = []events.Instrument{
 }
 
 func (f *transparencyFacts) group() string {
-	switch {
-	case f.instrument == events.InstrumentPreservation || f.instrument == events.InstrumentEPOCPR:
+	switch in := f.Instrument; {
+	case in == events.InstrumentPreservation || in == events.InstrumentEPOCPR:
 		return GroupPreservation
-	case f.emergency || f.instrument == events.InstrumentEmergency:
+	case f.Emergency || in == events.InstrumentEmergency:
 		return GroupEmergency
-	case f.instrument == events.InstrumentNSL || f.instrument == events.InstrumentFISA:
+	case in == events.InstrumentNSL || in == events.InstrumentFISA:
 		return GroupNationalSecurity
-	case f.country == "US" && slices.Contains(usLegalProcess, f.instrument):
-		return string(f.instrument)
+	case f.Authority.Country == "US" && slices.Contains(usLegalProcess, in):
+		return string(in)
 	}
 	return GroupLegalProcess
 }
@@ -167,7 +164,7 @@ func (v *Transparency) Report(period Range) []TransparencyRow {
 		if !f.settled() {
 			continue
 		}
-		k := key{f.country, f.group()}
+		k := key{f.Authority.Country, f.group()}
 		r := rows[k]
 		if r == nil {
 			r = &TransparencyRow{Country: k.country, Group: k.group}
@@ -178,7 +175,7 @@ func (v *Transparency) Report(period Range) []TransparencyRow {
 			r.AccountsKept += f.approved
 			continue
 		}
-		r.Accounts += f.accounts
+		r.Accounts += len(f.Targets)
 		switch {
 		case f.produced && f.content:
 			r.Produced++

@@ -14,31 +14,26 @@ import (
 // is held by the officer who last recorded something on it. Due dates are the authority's
 // (due_at); a request without one is never overdue.
 type Workload struct {
-	open map[string]*openRequest
+	intakes intakes
+	open    map[string]*openRequest
 }
 
 type openRequest struct {
-	id         string
-	country    events.Country
-	instrument events.Instrument
-	emergency  bool
-	delivered  time.Time
-	due        time.Time
-	stage      string
-	officer    string
+	*intake
+	id        string
+	delivered time.Time
+	stage     string
+	officer   string
 }
 
-func NewWorkload() *Workload { return &Workload{open: map[string]*openRequest{}} }
+func NewWorkload() *Workload { return &Workload{intakes: intakes{}, open: map[string]*openRequest{}} }
 
 func (*Workload) Handles(string) bool { return true }
 
 func (v *Workload) Apply(rec events.Recorded, e events.Event) {
-	if r, ok := e.(*events.RequestReceived); ok {
-		o := &openRequest{id: rec.Subject, country: r.Authority.Country, instrument: r.Instrument, emergency: r.Emergency, delivered: rec.Time}
-		if r.DueAt != nil {
-			o.due = *r.DueAt
-		}
-		v.open[rec.Subject] = o
+	v.intakes.fold(rec, e)
+	if _, ok := e.(*events.RequestReceived); ok {
+		v.open[rec.Subject] = &openRequest{intake: v.intakes[rec.Subject], id: rec.Subject, delivered: rec.Time}
 	}
 	o := v.open[rec.Subject]
 	if o == nil {
@@ -74,10 +69,14 @@ type WorkloadRow struct {
 func (v *Workload) Report(now time.Time) []WorkloadRow {
 	rows := make([]WorkloadRow, 0, len(v.open))
 	for _, o := range v.open {
+		var due time.Time
+		if o.DueAt != nil {
+			due = *o.DueAt
+		}
 		rows = append(rows, WorkloadRow{
-			RequestID: o.id, Country: o.country, Instrument: o.instrument, Emergency: o.emergency,
-			Delivered: o.delivered, Due: o.due, Stage: o.stage, Officer: o.officer,
-			Overdue: !o.due.IsZero() && o.due.Before(now),
+			RequestID: o.id, Country: o.Authority.Country, Instrument: o.Instrument, Emergency: o.Emergency,
+			Delivered: o.delivered, Due: due, Stage: o.stage, Officer: o.officer,
+			Overdue: !due.IsZero() && due.Before(now),
 		})
 	}
 	slices.SortFunc(rows, func(a, b WorkloadRow) int {

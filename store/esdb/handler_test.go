@@ -76,7 +76,7 @@ func TestCommandHandlerRunsOnThisAdapter(t *testing.T) {
 	// intake's cache still holds the request as it left it: its append conflicts, it
 	// reloads and records the correction on top.
 	closed := st.MustLoad(t, s, requestID)
-	correction := fmt.Sprintf(`{"command":"correct_entry","request_id":%q,"entry":%q,"field":"reference","value":"PN-2024-1188","reason":"typo"}`,
+	correction := fmt.Sprintf(`{"command":"correct_entry","request_id":%q,"entry":%q,"field":"authority.name","value":"Police nationale, OFAST","reason":"typo"}`,
 		requestID, closed[0].ID)
 	res := handle(intake, "intake.amara", []byte(correction))
 	last := closed[len(closed)-1].Sequence
