@@ -55,7 +55,7 @@ func (h *Handler) HandleBatch(ctx context.Context, items []Item) ([]Result, []er
 	retry := h.appendTogether(ctx, batcher, items, ready, results, errs)
 	for _, i := range retry {
 		results[i], errs[i] = h.handle(ctx, items[i].Command)
-		h.wrap(items[i].Command, &errs[i])
+		wrap(items[i].Command, &errs[i])
 	}
 	return results, errs
 }
@@ -85,7 +85,7 @@ func (h *Handler) appendTogether(ctx context.Context, batcher BatchAppender, ite
 		p, res, err := h.decide(ctx, items[i].Command, 0)
 		if p == nil {
 			results[i], errs[i] = res, err
-			h.wrap(items[i].Command, &errs[i])
+			wrap(items[i].Command, &errs[i])
 			continue
 		}
 		entries = append(entries, store.Entry{Envelope: p.env, ExpectedLast: p.state.LastSequence})
@@ -100,13 +100,13 @@ func (h *Handler) appendTogether(ctx context.Context, batcher BatchAppender, ite
 			retry = append(retry, i)
 			continue
 		}
-		h.wrap(items[i].Command, &errs[i])
+		wrap(items[i].Command, &errs[i])
 	}
 	return retry
 }
 
 // wrap adds the command and request to an error, as Handle does.
-func (h *Handler) wrap(c aggregates.Command, err *error) {
+func wrap(c aggregates.Command, err *error) {
 	if *err != nil {
 		m := c.Header()
 		*err = fmt.Errorf("%s %s: %w", m.Command, m.RequestID, *err)

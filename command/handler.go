@@ -118,7 +118,7 @@ func (h *Handler) Handle(ctx context.Context, actor string, c aggregates.Command
 		return Result{Command: m.Command, CommandID: m.CommandID, RequestID: m.RequestID}, fmt.Errorf("%s: %w", m.Command, err)
 	}
 	res, err := h.handle(ctx, c)
-	h.wrap(c, &err)
+	wrap(c, &err)
 	return res, err
 }
 

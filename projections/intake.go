@@ -1,6 +1,10 @@
 package projections
 
-import "github.com/complianceledger/ledger/events"
+import (
+	"time"
+
+	"github.com/complianceledger/ledger/events"
+)
 
 // intakes remembers each request's intake facts as recorded and as corrected since, for the
 // views that group requests by them (country, instrument, emergency). A view reads them when
@@ -8,7 +12,8 @@ import "github.com/complianceledger/ledger/events"
 type intakes map[string]*intake
 
 type intake struct {
-	entry string // the RequestReceived event's id, which a correction names
+	entry     string    // the RequestReceived event's id, which a correction names
+	delivered time.Time // its business time
 	events.RequestReceived
 }
 
@@ -16,7 +21,7 @@ type intake struct {
 func (in intakes) fold(rec events.Recorded, e events.Event) bool {
 	switch e := e.(type) {
 	case *events.RequestReceived:
-		in[rec.Subject] = &intake{entry: rec.ID, RequestReceived: *e}
+		in[rec.Subject] = &intake{entry: rec.ID, delivered: rec.Time, RequestReceived: *e}
 		return true
 	case *events.EntryCorrected:
 		i := in[rec.Subject]

@@ -3,7 +3,6 @@ package projections
 import (
 	"cmp"
 	"slices"
-	"time"
 
 	"github.com/complianceledger/ledger/events"
 )
@@ -21,9 +20,8 @@ type Requests struct {
 }
 
 type requestFacts struct {
-	intake    *intake
-	delivered time.Time
-	produced  bool
+	*intake
+	produced bool
 }
 
 func NewRequests() *Requests {
@@ -37,7 +35,7 @@ func (*Requests) Handles(name string) bool {
 func (v *Requests) Apply(rec events.Recorded, e events.Event) {
 	if v.intakes.fold(rec, e) {
 		if _, received := e.(*events.RequestReceived); received {
-			v.requests[rec.Subject] = &requestFacts{intake: v.intakes[rec.Subject], delivered: rec.Time}
+			v.requests[rec.Subject] = &requestFacts{intake: v.intakes[rec.Subject]}
 		}
 		return
 	}
@@ -76,14 +74,14 @@ func (v *Requests) Report(period Range) []RequestsRow {
 		if !period.Contains(f.delivered) {
 			continue
 		}
-		k := key{f.intake.Authority.Country, f.intake.Instrument}
+		k := key{f.Authority.Country, f.Instrument}
 		r := rows[k]
 		if r == nil {
 			r = &RequestsRow{Country: k.country, Instrument: k.instrument}
 			rows[k] = r
 		}
 		r.Requests++
-		r.Accounts += len(f.intake.Targets)
+		r.Accounts += len(f.Targets)
 		if f.produced {
 			r.WithData++
 		}

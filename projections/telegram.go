@@ -23,7 +23,6 @@ import (
 //     country whose requests were all rejected shows zeros.
 type Telegram struct {
 	intakes   intakes
-	delivered []requestAt          // every request's delivery
 	fulfilled map[string]time.Time // request id → first qualifying disclosure
 	affected  []affectedAccount
 }
@@ -47,9 +46,6 @@ func (*Telegram) Handles(name string) bool {
 }
 
 func (v *Telegram) Apply(rec events.Recorded, e events.Event) {
-	if _, received := e.(*events.RequestReceived); received {
-		v.delivered = append(v.delivered, requestAt{rec.Subject, rec.Time})
-	}
 	if v.intakes.fold(rec, e) {
 		return
 	}
@@ -96,9 +92,9 @@ func (v *Telegram) Report(period Range) []TelegramRow {
 		}
 		return rows[c]
 	}
-	for _, d := range v.delivered {
-		if period.Contains(d.at) {
-			row(v.country(d.request))
+	for _, in := range v.intakes {
+		if period.Contains(in.delivered) {
+			row(in.Authority.Country)
 		}
 	}
 	for id, at := range v.fulfilled {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/complianceledger/ledger/events"
 )
@@ -31,7 +30,6 @@ type Transparency struct {
 
 type transparencyFacts struct {
 	*intake
-	delivered time.Time
 	decided   bool
 	approved  int // targets the decision approves
 	rejected  bool
@@ -55,7 +53,7 @@ func (*Transparency) Handles(name string) bool {
 func (v *Transparency) Apply(rec events.Recorded, e events.Event) {
 	if v.intakes.fold(rec, e) {
 		if _, received := e.(*events.RequestReceived); received {
-			v.requests[rec.Subject] = &transparencyFacts{intake: v.intakes[rec.Subject], delivered: rec.Time}
+			v.requests[rec.Subject] = &transparencyFacts{intake: v.intakes[rec.Subject]}
 		}
 		return
 	}

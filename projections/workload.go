@@ -20,10 +20,9 @@ type Workload struct {
 
 type openRequest struct {
 	*intake
-	id        string
-	delivered time.Time
-	stage     string
-	officer   string
+	id      string
+	stage   string
+	officer string
 }
 
 func NewWorkload() *Workload { return &Workload{intakes: intakes{}, open: map[string]*openRequest{}} }
@@ -33,7 +32,7 @@ func (*Workload) Handles(string) bool { return true }
 func (v *Workload) Apply(rec events.Recorded, e events.Event) {
 	v.intakes.fold(rec, e)
 	if _, ok := e.(*events.RequestReceived); ok {
-		v.open[rec.Subject] = &openRequest{intake: v.intakes[rec.Subject], id: rec.Subject, delivered: rec.Time}
+		v.open[rec.Subject] = &openRequest{intake: v.intakes[rec.Subject], id: rec.Subject}
 	}
 	o := v.open[rec.Subject]
 	if o == nil {

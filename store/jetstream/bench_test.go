@@ -303,6 +303,6 @@ func fill(b *testing.B, s *Store, n int) {
 	}
 	<-js.PublishAsyncComplete()
 	if got := lastSeq(b, s); got != uint64(n) {
-		b.Fatal(fmt.Sprintf("filled %d events, want %d", got, n))
+		b.Fatalf("filled %d events, want %d", got, n)
 	}
 }
