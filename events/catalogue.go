@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// The v1 catalogue: one struct per fact in a request's life. The business time of each
-// fact (delivered, verified, sent, ...) is the envelope's Time, not a payload field.
+// The catalogue: one struct per fact in a request's life, at its current version. The
+// business time of each fact (delivered, verified, sent, given effect, ...) is the envelope's
+// Time, not a payload field. Older versions are read through upcasters (upcast.go).
 
 // Authority is the body that sent a request.
 type Authority struct {
@@ -22,15 +23,19 @@ type Target struct {
 	IdentifierType IdentifierType `json:"identifier_type"`
 }
 
-// RequestReceived: a request from an authority was delivered to the platform.
+// RequestReceived: a request from an authority was delivered to the platform. Version 2
+// adds what an order of a Member State says: DSA for orders under DSA Art. 9 and 10,
+// EEvidence for EPOC and EPOC-PR. A v1 event reads with both nil.
 type RequestReceived struct {
-	Authority  Authority      `json:"authority"`
-	Instrument Instrument     `json:"instrument"`
-	Emergency  bool           `json:"emergency"`
-	Reference  string         `json:"reference,omitempty"`
-	Targets    []Target       `json:"targets"`
-	DataSought []DataCategory `json:"data_sought"`
-	DueAt      *time.Time     `json:"due_at,omitempty"`
+	Authority  Authority       `json:"authority"`
+	Instrument Instrument      `json:"instrument"`
+	Emergency  bool            `json:"emergency"`
+	Reference  string          `json:"reference,omitempty"`
+	Targets    []Target        `json:"targets"`
+	DataSought []DataCategory  `json:"data_sought"`
+	DueAt      *time.Time      `json:"due_at,omitempty"`
+	DSA        *DSAOrder       `json:"dsa,omitempty"`
+	EEvidence  *EEvidenceOrder `json:"eevidence,omitempty"`
 }
 
 // RequesterVerified: the requester was confirmed to be the authority it claims to be.
@@ -105,6 +110,25 @@ type RequestClosed struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// OrderGivenEffect: the platform gave effect to an order (DSA Art. 9: acted against the
+// content; Art. 10: provided the information; EPOC: produced the data; EPOC-PR: preserved
+// them). Its business time is when it did, from which the reports measure the time taken.
+type OrderGivenEffect struct {
+	Note string `json:"note,omitempty"`
+}
+
+// OrderRefused: an e-Evidence order was not executed, on an enumerated ground.
+type OrderRefused struct {
+	Ground  RefusalGround `json:"ground"`
+	Details string        `json:"details,omitempty"`
+}
+
+// EnforcingAuthorityNotified: the enforcing authority of a Member State was notified of an
+// e-Evidence order (Regulation (EU) 2023/1543, Art. 8), as the order says or the platform did.
+type EnforcingAuthorityNotified struct {
+	State Country `json:"state"`
+}
+
 // EntryCorrected: a compensating fact that says an earlier event of the same aggregate was
 // wrong, which field, the corrected value and why. The wrong event stays as it was.
 type EntryCorrected struct {
@@ -122,6 +146,7 @@ type ReportParameters struct {
 	To      string `json:"to,omitempty"`
 	Country string `json:"country,omitempty"`
 	Format  string `json:"format"`
+	Service string `json:"service,omitempty"` // v2: the service a DSA report names
 }
 
 // ReportPublished: a report was published. It records what it was computed from (the stream
@@ -149,6 +174,9 @@ func (UserNotificationDecided) EventName() string     { return "UserNotification
 func (UserNotified) EventName() string                { return "UserNotified" }
 func (RequestWithdrawn) EventName() string            { return "RequestWithdrawn" }
 func (RequestClosed) EventName() string               { return "RequestClosed" }
+func (OrderGivenEffect) EventName() string            { return "OrderGivenEffect" }
+func (OrderRefused) EventName() string                { return "OrderRefused" }
+func (EnforcingAuthorityNotified) EventName() string  { return "EnforcingAuthorityNotified" }
 func (EntryCorrected) EventName() string              { return "EntryCorrected" }
 func (ReportPublished) EventName() string             { return "ReportPublished" }
 
@@ -159,13 +187,18 @@ const (
 )
 
 // Kind describes one event type: its name (the last subject token), its versioned
-// CloudEvents type, the aggregate it belongs to, and how to make an empty payload.
+// CloudEvents type, the aggregate it belongs to, and how to make an empty payload. The kind
+// of an older version also says how to read it as the current one (upcast).
 type Kind struct {
 	Name      string
 	Type      string
 	Aggregate string
 	new       func() Event
+	upcast    func(Event) Event
 }
+
+// Current reports whether the kind is the version new events are written in.
+func (k Kind) Current() bool { return k.upcast == nil }
 
 func kind[E any, P interface {
 	*E
@@ -176,7 +209,7 @@ func kind[E any, P interface {
 
 // catalogue lists the current version of every event type.
 var catalogue = []Kind{
-	kind[RequestReceived](AggregateRequest, "request.received.v1"),
+	kind[RequestReceived](AggregateRequest, "request.received.v2"),
 	kind[RequesterVerified](AggregateRequest, "request.requester_verified.v1"),
 	kind[RequesterVerificationFailed](AggregateRequest, "request.requester_verification_failed.v1"),
 	kind[ReceiptAcknowledged](AggregateRequest, "request.receipt_acknowledged.v1"),
@@ -187,8 +220,11 @@ var catalogue = []Kind{
 	kind[UserNotified](AggregateRequest, "request.user_notified.v1"),
 	kind[RequestWithdrawn](AggregateRequest, "request.withdrawn.v1"),
 	kind[RequestClosed](AggregateRequest, "request.closed.v1"),
+	kind[OrderGivenEffect](AggregateRequest, "request.order_given_effect.v1"),
+	kind[OrderRefused](AggregateRequest, "request.order_refused.v1"),
+	kind[EnforcingAuthorityNotified](AggregateRequest, "request.enforcing_authority_notified.v1"),
 	kind[EntryCorrected](AggregateRequest, "request.entry_corrected.v1"),
-	kind[ReportPublished](AggregateReport, "report.published.v1"),
+	kind[ReportPublished](AggregateReport, "report.published.v2"),
 }
 
 var (
@@ -201,9 +237,12 @@ func init() {
 		kindsByType[k.Type] = k
 		kindsByName[k.Name] = k
 	}
+	for _, k := range superseded {
+		kindsByType[k.Type] = k
+	}
 }
 
-// Catalogue returns every event kind, in lifecycle order.
+// Catalogue returns every event kind at its current version, in lifecycle order.
 func Catalogue() []Kind { return append([]Kind(nil), catalogue...) }
 
 // KindOf returns the kind of a payload value (pointer or not).

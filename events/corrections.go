@@ -23,6 +23,23 @@ var receivedCorrections = map[string]func(*RequestReceived, json.RawMessage) err
 		return set(&e.Instrument, v, Instrument.Validate)
 	},
 	"emergency": func(e *RequestReceived, v json.RawMessage) error { return set(&e.Emergency, v, nil) },
+	// A v1 order, recorded before the DSA block existed, gets its category this way.
+	"dsa": func(e *RequestReceived, v json.RawMessage) error {
+		return set(&e.DSA, v, func(o *DSAOrder, field string) error {
+			if o == nil {
+				return Invalid(field, "must be a DSA block, not null")
+			}
+			return o.Validate(field)
+		})
+	},
+	"eevidence": func(e *RequestReceived, v json.RawMessage) error {
+		return set(&e.EEvidence, v, func(o *EEvidenceOrder, field string) error {
+			if o == nil {
+				return Invalid(field, "must be an e-Evidence block, not null")
+			}
+			return o.Validate(field)
+		})
+	},
 }
 
 // set decodes a corrected value into dst if it passes check.

@@ -138,7 +138,9 @@ func Decode(b []byte) (Envelope, error) {
 	return e, nil
 }
 
-// Payload decodes the event's data strictly into its catalogue type (a pointer).
+// Payload decodes the event's data strictly into the struct of its type's version and,
+// for an older version, upcasts it: the result is always the current catalogue type (a
+// pointer).
 func (e Envelope) Payload() (Event, error) {
 	k, err := e.Kind()
 	if err != nil {
@@ -147,6 +149,9 @@ func (e Envelope) Payload() (Event, error) {
 	p := k.new()
 	if err := StrictUnmarshal(e.Data, p); err != nil {
 		return nil, fmt.Errorf("events: %s payload: %w", k.Name, err)
+	}
+	if k.upcast != nil {
+		p = k.upcast(p)
 	}
 	return p, nil
 }
