@@ -76,6 +76,9 @@ type ReceiveRequest struct {
 	Targets    []TargetInput         `json:"targets"`
 	DataSought []events.DataCategory `json:"data_sought"`
 	DueAt      *time.Time            `json:"due_at,omitempty"`
+	// DSA is required for orders under DSA Art. 9 and 10, EEvidence for EPOC and EPOC-PR.
+	DSA       *events.DSAOrder       `json:"dsa,omitempty"`
+	EEvidence *events.EEvidenceOrder `json:"eevidence,omitempty"`
 }
 
 // TargetInput is a target account as a command names it.
@@ -154,6 +157,26 @@ type CloseRequest struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// GiveEffect records that the platform gave effect to an order; At is when it did.
+type GiveEffect struct {
+	Meta
+	Note string `json:"note,omitempty"`
+}
+
+// RefuseOrder records that an e-Evidence order was not executed, and on which ground.
+type RefuseOrder struct {
+	Meta
+	Ground  events.RefusalGround `json:"ground"`
+	Details string               `json:"details,omitempty"`
+}
+
+// NotifyEnforcingAuthority records that the enforcing authority of a Member State was
+// notified of an e-Evidence order.
+type NotifyEnforcingAuthority struct {
+	Meta
+	State events.Country `json:"state"`
+}
+
 type CorrectEntry struct {
 	Meta
 	Entry  string          `json:"entry"`
@@ -184,6 +207,11 @@ func (*DecideUserNotification) AccountFields() []AccountField { return nil }
 func (*WithdrawRequest) AccountFields() []AccountField        { return nil }
 func (*CloseRequest) AccountFields() []AccountField           { return nil }
 func (*CorrectEntry) AccountFields() []AccountField           { return nil }
+func (*GiveEffect) AccountFields() []AccountField             { return nil }
+func (*RefuseOrder) AccountFields() []AccountField            { return nil }
+func (*NotifyEnforcingAuthority) AccountFields() []AccountField {
+	return nil
+}
 
 func accountFields[T any](items []T, path string, account func(*T) *Account) []AccountField {
 	fields := make([]AccountField, len(items))
@@ -251,7 +279,42 @@ func (c *ReceiveRequest) validate() error {
 	if c.DueAt != nil && c.DueAt.Before(c.At) {
 		return events.Invalid("due_at", "must not be before at (the delivery time)")
 	}
+	return c.validateOrder()
+}
+
+// validateOrder: an order of a Member State says what the reports need (DSA: category and
+// items; e-Evidence: data category), and only such orders carry those blocks.
+func (c *ReceiveRequest) validateOrder() error {
+	dsa := c.Instrument == events.InstrumentDSAArt9 || c.Instrument == events.InstrumentDSAArt10
+	eev := IsEEvidence(c.Instrument)
+	switch {
+	case dsa && c.DSA == nil:
+		return events.Invalid("dsa", "is required for an order under %s", c.Instrument)
+	case !dsa && c.DSA != nil:
+		return events.Invalid("dsa", "goes only with instruments %s and %s", events.InstrumentDSAArt9, events.InstrumentDSAArt10)
+	case eev && c.EEvidence == nil:
+		return events.Invalid("eevidence", "is required for an order under %s", c.Instrument)
+	case !eev && c.EEvidence != nil:
+		return events.Invalid("eevidence", "goes only with instruments %s and %s", events.InstrumentEPOC, events.InstrumentEPOCPR)
+	case (dsa || eev) && !c.Authority.Country.IsEUMemberState():
+		return events.Invalid("authority.country", "%s is not an EU Member State; a %s order comes from one", c.Authority.Country, c.Instrument)
+	case dsa:
+		return c.DSA.Validate("dsa")
+	case eev:
+		return c.EEvidence.Validate("eevidence")
+	}
 	return nil
+}
+
+// IsOrder reports whether an instrument is an order of a Member State that the platform
+// gives effect to: DSA Art. 9 and 10, EPOC and EPOC-PR.
+func IsOrder(in events.Instrument) bool {
+	return in == events.InstrumentDSAArt9 || in == events.InstrumentDSAArt10 || IsEEvidence(in)
+}
+
+// IsEEvidence reports whether an instrument is a European Production or Preservation Order.
+func IsEEvidence(in events.Instrument) bool {
+	return in == events.InstrumentEPOC || in == events.InstrumentEPOCPR
 }
 
 func (c *VerifyRequester) validate() error {
@@ -362,6 +425,22 @@ func (c *NotifyUser) validate() error {
 func (c *WithdrawRequest) validate() error { return c.Meta.validate() }
 
 func (c *CloseRequest) validate() error { return c.Meta.validate() }
+
+func (c *GiveEffect) validate() error { return c.Meta.validate() }
+
+func (c *RefuseOrder) validate() error {
+	return firstError(c.Meta.validate(), c.Ground.Validate("ground"))
+}
+
+func (c *NotifyEnforcingAuthority) validate() error {
+	if err := firstError(c.Meta.validate(), c.State.Validate("state")); err != nil {
+		return err
+	}
+	if !c.State.IsEUMemberState() {
+		return events.Invalid("state", "%s is not an EU Member State", c.State)
+	}
+	return nil
+}
 
 func (c *CorrectEntry) validate() error {
 	if err := firstError(c.Meta.validate(), required("field", c.Field), required("reason", c.Reason)); err != nil {

@@ -77,6 +77,12 @@ func Decide(r *Request, c Command) (events.Event, error) {
 		return &events.RequestWithdrawn{Reason: c.Reason}, nil
 	case *CloseRequest:
 		return r.close(c)
+	case *GiveEffect:
+		return r.giveEffect(c)
+	case *RefuseOrder:
+		return r.refuse(c)
+	case *NotifyEnforcingAuthority:
+		return r.notifyEnforcing(c)
 	}
 	return nil, fmt.Errorf("request: no rule handles %T", c)
 }
@@ -94,7 +100,49 @@ func receive(c *ReceiveRequest) *events.RequestReceived {
 		Targets:    targets,
 		DataSought: c.DataSought,
 		DueAt:      c.DueAt,
+		DSA:        c.DSA,
+		EEvidence:  c.EEvidence,
 	}
+}
+
+// giveEffect: acting on a forged order would be the 2021–22 fraud again, so the requester
+// must be verified first.
+func (r *Request) giveEffect(c *GiveEffect) (events.Event, error) {
+	switch {
+	case !IsOrder(r.Instrument):
+		return nil, fmt.Errorf("instrument %s: %w", r.Instrument, ErrNotAnOrder)
+	case r.GivenEffect:
+		return nil, ErrAlreadyGivenEffect
+	case r.Refused:
+		return nil, ErrOrderRefused
+	case r.Verification != Verified:
+		return nil, ErrNotVerified
+	}
+	return &events.OrderGivenEffect{Note: c.Note}, nil
+}
+
+func (r *Request) refuse(c *RefuseOrder) (events.Event, error) {
+	switch {
+	case !IsEEvidence(r.Instrument):
+		return nil, fmt.Errorf("instrument %s: %w", r.Instrument, ErrNotEEvidence)
+	case r.Refused:
+		return nil, ErrOrderRefused
+	case r.GivenEffect:
+		return nil, ErrAlreadyGivenEffect
+	}
+	return &events.OrderRefused{Ground: c.Ground, Details: c.Details}, nil
+}
+
+func (r *Request) notifyEnforcing(c *NotifyEnforcingAuthority) (events.Event, error) {
+	switch {
+	case !IsEEvidence(r.Instrument):
+		return nil, fmt.Errorf("instrument %s: %w", r.Instrument, ErrNotEEvidence)
+	case r.EnforcingState != "":
+		return nil, fmt.Errorf("%s: %w", r.EnforcingState, ErrAlreadyNotified)
+	case c.State == r.Country:
+		return nil, fmt.Errorf("state %s: %w", c.State, ErrEnforcingIsIssuing)
+	}
+	return &events.EnforcingAuthorityNotified{State: c.State}, nil
 }
 
 func (r *Request) verify(c *VerifyRequester) (events.Event, error) {

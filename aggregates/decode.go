@@ -12,18 +12,21 @@ import (
 
 // commandTypes maps the "command" field of a JSON command to its type.
 var commandTypes = map[string]func() Command{
-	"receive_request":          func() Command { return new(ReceiveRequest) },
-	"verify_requester":         func() Command { return new(VerifyRequester) },
-	"fail_verification":        func() Command { return new(FailVerification) },
-	"acknowledge_receipt":      func() Command { return new(AcknowledgeReceipt) },
-	"complete_legal_review":    func() Command { return new(CompleteLegalReview) },
-	"record_decision":          func() Command { return new(RecordDecision) },
-	"disclose_data":            func() Command { return new(DiscloseData) },
-	"decide_user_notification": func() Command { return new(DecideUserNotification) },
-	"notify_user":              func() Command { return new(NotifyUser) },
-	"withdraw_request":         func() Command { return new(WithdrawRequest) },
-	"close_request":            func() Command { return new(CloseRequest) },
-	"correct_entry":            func() Command { return new(CorrectEntry) },
+	"receive_request":            func() Command { return new(ReceiveRequest) },
+	"verify_requester":           func() Command { return new(VerifyRequester) },
+	"fail_verification":          func() Command { return new(FailVerification) },
+	"acknowledge_receipt":        func() Command { return new(AcknowledgeReceipt) },
+	"complete_legal_review":      func() Command { return new(CompleteLegalReview) },
+	"record_decision":            func() Command { return new(RecordDecision) },
+	"disclose_data":              func() Command { return new(DiscloseData) },
+	"decide_user_notification":   func() Command { return new(DecideUserNotification) },
+	"notify_user":                func() Command { return new(NotifyUser) },
+	"withdraw_request":           func() Command { return new(WithdrawRequest) },
+	"close_request":              func() Command { return new(CloseRequest) },
+	"correct_entry":              func() Command { return new(CorrectEntry) },
+	"give_effect":                func() Command { return new(GiveEffect) },
+	"refuse_order":               func() Command { return new(RefuseOrder) },
+	"notify_enforcing_authority": func() Command { return new(NotifyEnforcingAuthority) },
 }
 
 // CommandNames lists the accepted values of the "command" field.

@@ -54,6 +54,11 @@ type Request struct {
 	// stays flagged until the review is recorded.
 	AwaitingLegalProcess bool
 	Notification         *events.UserNotificationDecided
+	// Orders of Member States: given effect, refused (e-Evidence), and the enforcing state
+	// notified (e-Evidence).
+	GivenEffect    bool
+	Refused        bool
+	EnforcingState events.Country
 
 	entries  map[string]string // ids of this request's events → event names, for corrections
 	received events.RequestReceived
@@ -126,6 +131,12 @@ func (r *Request) Apply(rec events.Recorded, e events.Event) {
 		r.Status = StatusWithdrawn
 	case *events.RequestClosed:
 		r.Status = StatusClosed
+	case *events.OrderGivenEffect:
+		r.GivenEffect = true
+	case *events.OrderRefused:
+		r.Refused = true
+	case *events.EnforcingAuthorityNotified:
+		r.EnforcingState = e.State
 	}
 }
 

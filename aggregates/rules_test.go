@@ -525,6 +525,12 @@ func TestEverySentinelErrorHasARule(t *testing.T) {
 		"ErrNoDecision":           aggregates.ErrNoDecision,
 		"ErrLegalProcessPending":  aggregates.ErrLegalProcessPending,
 		"ErrUnknownEntry":         aggregates.ErrUnknownEntry,
+		"ErrNotAnOrder":           aggregates.ErrNotAnOrder,
+		"ErrNotEEvidence":         aggregates.ErrNotEEvidence,
+		"ErrAlreadyGivenEffect":   aggregates.ErrAlreadyGivenEffect,
+		"ErrOrderRefused":         aggregates.ErrOrderRefused,
+		"ErrAlreadyNotified":      aggregates.ErrAlreadyNotified,
+		"ErrEnforcingIsIssuing":   aggregates.ErrEnforcingIsIssuing,
 	}
 
 	f, err := parser.ParseFile(token.NewFileSet(), "errors.go", nil, 0)
@@ -548,7 +554,7 @@ func TestEverySentinelErrorHasARule(t *testing.T) {
 
 	all := slices.Concat(receiptRules(), endRules(), duplicateRules(), deliveryRules(), verificationRules(),
 		onceRules(), reviewRules(), fourEyesRules(), decisionScopeRules(), verifiedDisclosureRules(),
-		approvalRules(), disclosureScopeRules(), notificationRules(), closeRules(), correctionRules())
+		approvalRules(), disclosureScopeRules(), notificationRules(), closeRules(), correctionRules(), orderRules())
 	for name, sentinel := range sentinels {
 		if !slices.Contains(declared, name) {
 			t.Errorf("%s is no longer declared in errors.go", name)
