@@ -1,0 +1,202 @@
+package projections
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/complianceledger/ledger/events"
+)
+
+// Deadlines of Regulation (EU) 2023/1543, Art. 10(2) and 10(4): an EPOC's data are due at
+// the latest 10 days after its receipt, 8 hours in an emergency.
+const (
+	EPOCDeadline          = 10 * 24 * time.Hour
+	EPOCEmergencyDeadline = 8 * time.Hour
+	// PreservationPeriod: an EPOC-PR's data are preserved for 60 days (Art. 11(1)).
+	PreservationPeriod = 60 * 24 * time.Hour
+)
+
+// EEvidence is the view of European Production and Preservation Orders (EPOC, EPOC-PR): per
+// issuing Member State, order, category of data and emergency flag.
+//
+// Counting rules:
+//   - an order counts in the period holding its delivery; forged ones (requester
+//     verification failed) are left out;
+//   - deadline met: an EPOC given effect at most 10 days (8 hours in an emergency) after
+//     delivery, both ends included; missed: given effect later. Orders neither given effect nor
+//     refused are pending. An EPOC-PR has no fixed deadline ("without undue delay"), so its
+//     deadline cells are blank;
+//   - refused: OrderRefused, in total and by ground;
+//   - enforcing authority notified: orders with EnforcingAuthorityNotified;
+//   - preservation expiring: EPOC-PRs given effect whose 60 days from delivery end in the
+//     period, counted in the period of the expiry (not of the delivery). Extensions
+//     (Art. 11(1), a subsequent production request) are not recorded yet;
+//   - an order recorded before request.received.v2 has data category "unspecified".
+type EEvidence struct {
+	intakes intakes
+	facts   map[string]*eevidenceFacts
+}
+
+type eevidenceFacts struct {
+	givenEffect *time.Time
+	refused     events.RefusalGround
+	notified    bool
+	forged      bool
+}
+
+func NewEEvidence() *EEvidence {
+	return &EEvidence{intakes: intakes{}, facts: map[string]*eevidenceFacts{}}
+}
+
+func (*EEvidence) Handles(name string) bool {
+	switch name {
+	case "RequestReceived", "EntryCorrected", "OrderGivenEffect", "OrderRefused", "EnforcingAuthorityNotified", "RequesterVerificationFailed":
+		return true
+	}
+	return false
+}
+
+func (v *EEvidence) Apply(rec events.Recorded, e events.Event) {
+	if v.intakes.fold(rec, e) {
+		if _, ok := e.(*events.RequestReceived); ok {
+			v.facts[rec.Subject] = &eevidenceFacts{}
+		}
+		return
+	}
+	f := v.facts[rec.Subject]
+	if f == nil {
+		return
+	}
+	switch e := e.(type) {
+	case *events.OrderGivenEffect:
+		t := rec.Time
+		f.givenEffect = &t
+	case *events.OrderRefused:
+		f.refused = e.Ground
+	case *events.EnforcingAuthorityNotified:
+		f.notified = true
+	case *events.RequesterVerificationFailed:
+		f.forged = true
+	}
+}
+
+// EEvidenceRow is one issuing state × order × data category × emergency flag.
+type EEvidenceRow struct {
+	Country            events.Country
+	Order              events.Instrument // epoc or epoc_pr
+	DataCategory       string
+	Emergency          bool
+	Orders             int
+	GivenEffect        int
+	DeadlineMet        int
+	DeadlineMissed     int
+	Pending            int
+	Refused            int
+	RefusedByGround    map[events.RefusalGround]int
+	EnforcingNotified  int
+	PreservationExpiry int
+}
+
+// Report returns the figures for a period, ordered by country, order, category and flag.
+func (v *EEvidence) Report(period Range) []EEvidenceRow {
+	type key struct {
+		country   events.Country
+		order     events.Instrument
+		category  string
+		emergency bool
+	}
+	rows := map[key]*EEvidenceRow{}
+	row := func(k key) *EEvidenceRow {
+		if rows[k] == nil {
+			rows[k] = &EEvidenceRow{Country: k.country, Order: k.order, DataCategory: k.category, Emergency: k.emergency,
+				RefusedByGround: map[events.RefusalGround]int{}}
+		}
+		return rows[k]
+	}
+	for id, in := range v.intakes {
+		f := v.facts[id]
+		if (in.Instrument != events.InstrumentEPOC && in.Instrument != events.InstrumentEPOCPR) || f == nil || f.forged {
+			continue
+		}
+		category := "unspecified"
+		if in.EEvidence != nil {
+			category = string(in.EEvidence.DataCategory)
+		}
+		k := key{in.Authority.Country, in.Instrument, category, in.Emergency}
+		if in.Instrument == events.InstrumentEPOCPR && f.givenEffect != nil && period.Contains(in.delivered.Add(PreservationPeriod)) {
+			row(k).PreservationExpiry++
+		}
+		if !period.Contains(in.delivered) {
+			continue
+		}
+		r := row(k)
+		r.Orders++
+		if f.notified {
+			r.EnforcingNotified++
+		}
+		switch {
+		case f.refused != "":
+			r.Refused++
+			r.RefusedByGround[f.refused]++
+		case f.givenEffect != nil:
+			r.GivenEffect++
+			if in.Instrument != events.InstrumentEPOC {
+				break
+			}
+			deadline := EPOCDeadline
+			if in.Emergency {
+				deadline = EPOCEmergencyDeadline
+			}
+			if f.givenEffect.Sub(in.delivered) <= deadline {
+				r.DeadlineMet++
+			} else {
+				r.DeadlineMissed++
+			}
+		default:
+			r.Pending++
+		}
+	}
+	out := make([]EEvidenceRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b EEvidenceRow) int {
+		return cmp.Or(cmp.Compare(a.Country, b.Country), cmp.Compare(a.Order, b.Order),
+			cmp.Compare(a.DataCategory, b.DataCategory), cmp.Compare(boolInt(a.Emergency), boolInt(b.Emergency)))
+	})
+	return out
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Table renders the report: one column per refusal ground, deadline cells blank for EPOC-PR.
+func (v *EEvidence) Table(period Range) Table {
+	t := Table{
+		Title: "e-Evidence orders (Regulation (EU) 2023/1543), " + period.String(),
+		Columns: []string{"country", "order", "data_category", "emergency", "orders", "given_effect",
+			"deadline_met", "deadline_missed", "pending", "refused"},
+	}
+	for _, g := range events.RefusalGrounds {
+		t.Columns = append(t.Columns, "refused_"+string(g))
+	}
+	t.Columns = append(t.Columns, "enforcing_authority_notified", "preservations_expiring")
+	for _, r := range v.Report(period) {
+		var met, missed any = r.DeadlineMet, r.DeadlineMissed
+		if r.Order != events.InstrumentEPOC {
+			met, missed = "", ""
+		}
+		cells := []any{string(r.Country), string(r.Order), r.DataCategory, r.Emergency, r.Orders, r.GivenEffect,
+			met, missed, r.Pending, r.Refused}
+		for _, g := range events.RefusalGrounds {
+			cells = append(cells, r.RefusedByGround[g])
+		}
+		t.Rows = append(t.Rows, append(cells, r.EnforcingNotified, r.PreservationExpiry))
+	}
+	return t
+}
