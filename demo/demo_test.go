@@ -80,3 +80,48 @@ func TestPlanFollowsTheRulesAndReproducesEveryPublishedRow(t *testing.T) {
 		t.Error(m)
 	}
 }
+
+// TestOrdersOfMemberStatesFillTheDSAAndEEvidenceViews: the demo's orders follow the rules
+// and give both views figures of every kind: orders to act and to inform, medians, deadlines
+// met and missed, refusals, notifications and preservation expiries.
+func TestOrdersOfMemberStatesFillTheDSAAndEEvidenceViews(t *testing.T) {
+	t.Parallel()
+	plan, err := Plan("AT", "FR", "GR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsa, eev, telegram := projections.NewDSA(""), projections.NewEEvidence(), projections.NewTelegram()
+	foldPlan(t, plan, dsa, eev, telegram)
+	year := projections.Range{From: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	rows := dsa.Report(year)
+	total := rows[0].Figures
+	if rows[0].Code != "TOTAL" || total.ActOrders == 0 || total.InfoOrders == 0 || total.ActItems <= total.ActOrders ||
+		len(total.ActAck) == 0 || len(total.InfoEffect) == 0 {
+		t.Errorf("DSA total %+v", total)
+	}
+	scopes := map[string]bool{}
+	for _, r := range rows {
+		scopes[r.Scope] = true
+	}
+	if !scopes["AT"] || !scopes["FR"] || !scopes["EL"] || scopes["GR"] {
+		t.Errorf("DSA blocks %v", scopes)
+	}
+	var met, missed, refused, notified, expiring int
+	for _, r := range eev.Report(year) {
+		met += r.DeadlineMet
+		missed += r.DeadlineMissed
+		refused += r.Refused
+		notified += r.EnforcingNotified
+		expiring += r.PreservationExpiry
+	}
+	if met == 0 || missed == 0 || refused == 0 || notified == 0 || expiring == 0 {
+		t.Errorf("e-Evidence figures: met %d, missed %d, refused %d, notified %d, expiring %d", met, missed, refused, notified, expiring)
+	}
+	mismatches, _, err := Compare(telegram, "AT", "FR", "GR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mismatches {
+		t.Error(m)
+	}
+}

@@ -53,7 +53,8 @@ const (
 
 // Plan builds the demo history: for every country and quarter of the published figures,
 // requests fulfilled so as to reproduce them exactly, and requests that must not count
-// (rejected, withdrawn, no data, forged emergency requests, subscriber data only, pending).
+// (rejected, withdrawn, no data, forged emergency requests, subscriber data only, pending);
+// then orders of EU Member States under the DSA and e-Evidence (orders.go).
 // Lifecycles are made as they are consumed, so a run never holds the whole history. Given
 // countries, only theirs are made.
 func Plan(countries ...events.Country) (iter.Seq[Lifecycle], error) {
@@ -78,6 +79,7 @@ func Plan(countries ...events.Country) (iter.Seq[Lifecycle], error) {
 				}
 			}
 		}
+		memberStateOrders(countries, yield)
 	}, nil
 }
 

@@ -22,7 +22,9 @@ import (
 //     elsewhere they form "legal_process"; US national-security letters and FISA orders
 //     form "national_security", published only in bands of 500 (0-499, 500-999, ...);
 //   - preservation requests (preservation, epoc_pr) and the accounts they preserved (approved
-//     targets) are reported apart and are not in the totals.
+//     targets) are reported apart and are not in the totals;
+//   - DSA orders to act against illegal content (dsa_art9) ask for no user data and are left
+//     out; the dsa view reports them.
 type Transparency struct {
 	intakes  intakes
 	requests map[string]*transparencyFacts
@@ -113,7 +115,7 @@ func (f *transparencyFacts) group() string {
 // settled reports whether a request has an outcome to count: decided, not withdrawn, and, if
 // the decision approves data, produced (preservation produces nothing).
 func (f *transparencyFacts) settled() bool {
-	if f.withdrawn || !f.decided {
+	if f.withdrawn || !f.decided || f.Instrument == events.InstrumentDSAArt9 {
 		return false
 	}
 	return f.approved == 0 || f.produced || f.group() == GroupPreservation
