@@ -308,7 +308,11 @@ func (v *DSA) TextTable(period Range) Table {
 		if f.ActOrders == 0 && f.InfoOrders == 0 {
 			continue
 		}
-		t.Rows = append(t.Rows, []any{r.Scope, r.Code, f.ActOrders, f.ActItems, hoursCell(f.ActAck), hoursCell(f.ActEffect),
+		code := r.Code
+		if r.row.keyword == events.DSAKeywordOther { // one in every category: say which
+			code += ":" + strings.TrimPrefix(string(r.row.category), "STATEMENT_CATEGORY_")
+		}
+		t.Rows = append(t.Rows, []any{r.Scope, code, f.ActOrders, f.ActItems, hoursCell(f.ActAck), hoursCell(f.ActEffect),
 			f.InfoOrders, hoursCell(f.InfoAck), hoursCell(f.InfoEffect)})
 	}
 	return t

@@ -2,7 +2,9 @@ package projections
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/complianceledger/ledger/events"
@@ -178,6 +180,7 @@ func boolInt(b bool) int {
 // Table renders the report: one column per refusal ground, deadline cells blank for EPOC-PR.
 func (v *EEvidence) Table(period Range) Table {
 	t := Table{
+		Key:   4,
 		Title: "e-Evidence orders (Regulation (EU) 2023/1543), " + period.String(),
 		Columns: []string{"country", "order", "data_category", "emergency", "orders", "given_effect",
 			"deadline_met", "deadline_missed", "pending", "refused"},
@@ -197,6 +200,31 @@ func (v *EEvidence) Table(period Range) Table {
 			cells = append(cells, r.RefusedByGround[g])
 		}
 		t.Rows = append(t.Rows, append(cells, r.EnforcingNotified, r.PreservationExpiry))
+	}
+	return t
+}
+
+// TextTable is the same figures for people: the refusals by ground in one column.
+func (v *EEvidence) TextTable(period Range) Table {
+	t := Table{
+		Key:   4,
+		Title: "e-Evidence orders (Regulation (EU) 2023/1543), " + period.String(),
+		Columns: []string{"country", "order", "data_category", "emergency", "orders", "given_effect",
+			"deadline_met", "deadline_missed", "pending", "refused", "refusal_grounds", "enforcing_notified", "preservations_expiring"},
+	}
+	for _, r := range v.Report(period) {
+		var met, missed any = r.DeadlineMet, r.DeadlineMissed
+		if r.Order != events.InstrumentEPOC {
+			met, missed = "", ""
+		}
+		var grounds []string
+		for _, g := range events.RefusalGrounds {
+			if n := r.RefusedByGround[g]; n > 0 {
+				grounds = append(grounds, fmt.Sprintf("%s:%d", g, n))
+			}
+		}
+		t.Rows = append(t.Rows, []any{string(r.Country), string(r.Order), r.DataCategory, r.Emergency, r.Orders, r.GivenEffect,
+			met, missed, r.Pending, r.Refused, strings.Join(grounds, " "), r.EnforcingNotified, r.PreservationExpiry})
 	}
 	return t
 }

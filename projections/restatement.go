@@ -92,17 +92,21 @@ type cells struct {
 	order  map[string]int // column → position, for a stable listing
 }
 
-// cellsOf flattens a table into cells keyed by row identity (its first two columns) and
-// column name, formatted as the CSV output shows them.
+// cellsOf flattens a table into cells keyed by row identity (its first Key columns, two by
+// default) and column name, formatted as the CSV output shows them.
 func cellsOf(t Table) cells {
 	c := cells{values: map[cellKey]string{}, order: map[string]int{}}
 	for i, col := range t.Columns {
 		c.order[col] = i
 	}
+	key := t.Key
+	if key == 0 {
+		key = 2
+	}
 	for _, r := range t.Rows {
 		formatted := formatCells(r)
-		row := strings.Join(formatted[:min(2, len(formatted))], "/")
-		for i := 2; i < len(formatted); i++ {
+		row := strings.Join(formatted[:min(key, len(formatted))], "/")
+		for i := key; i < len(formatted); i++ {
 			c.values[cellKey{row, t.Columns[i]}] = formatted[i]
 		}
 	}

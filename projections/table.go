@@ -24,12 +24,14 @@ type Table struct {
 	Title   string
 	Columns []string
 	Rows    [][]any
+	// Key is how many leading columns tell rows apart (for restatements); 0 means 2.
+	Key int
 }
 
 // Where keeps the rows whose column equals value; an unknown column keeps nothing.
 func (t Table) Where(column, value string) Table {
 	i := slices.Index(t.Columns, column)
-	out := Table{Title: t.Title, Columns: t.Columns}
+	out := Table{Title: t.Title, Columns: t.Columns, Key: t.Key}
 	for _, r := range t.Rows {
 		if i >= 0 && fmt.Sprint(r[i]) == value {
 			out.Rows = append(out.Rows, r)

@@ -34,7 +34,9 @@ func newDemo(g *globals) *cobra.Command {
 		Long: `Record a deterministic, realistic history of requests from authorities (full lifecycles,
 and requests that must not count: rejected, withdrawn, no data, forged emergency requests,
 subscriber data only, pending) that reproduces every row of Telegram's published transparency
-figures; replay it; check every published row against the telegram view; print the report.
+figures, and orders of EU Member States (DSA Art. 9 and 10, EPOC, EPOC-PR); replay it; check
+every published row against the telegram view; print the telegram, requests, transparency,
+dsa and eevidence reports.
 
 Without --data the history goes to a temporary folder that is removed afterwards; with --data
 it stays there for 'ledger report' and 'ledger timeline'. Recording the demo twice into one
@@ -87,7 +89,8 @@ folder records nothing the second time. The demo refuses a ledger that holds oth
 
 			start = time.Now()
 			telegram, requests, transparency := projections.NewTelegram(), projections.NewRequests(), projections.NewTransparency()
-			last, err := projections.Replay(cmd.Context(), l.store, 1, telegram, requests, transparency)
+			dsa, eevidence := projections.NewDSA(f.service), projections.NewEEvidence()
+			last, err := projections.Replay(cmd.Context(), l.store, 1, telegram, requests, transparency, dsa, eevidence)
 			if err != nil {
 				return err
 			}
@@ -108,7 +111,7 @@ folder records nothing the second time. The demo refuses a ledger that holds oth
 			if err := f.write(out, telegram.Table(period)); err != nil {
 				return err
 			}
-			for _, t := range []projections.Table{requests.Table(period), transparency.Table(period)} {
+			for _, t := range []projections.Table{requests.Table(period), transparency.Table(period), dsaSummary(f, dsa, period), f.table(eevidence, period)} {
 				fmt.Fprintln(out)
 				if err := f.write(out, t); err != nil {
 					return err
@@ -121,4 +124,22 @@ folder records nothing the second time. The demo refuses a ledger that holds oth
 	cmd.Flags().IntVar(&window, "window", 500, "requests whose commands are appended together")
 	f.register(cmd, "2024")
 	return cmd
+}
+
+// dsaSummary keeps the demo's DSA report short as a table: the TOTAL block and each Member
+// State's total; 'ledger report dsa' shows every row.
+func dsaSummary(f *reportFlags, v *projections.DSA, period projections.Range) projections.Table {
+	t := f.table(v, period)
+	if f.format != "table" {
+		return t
+	}
+	out := t
+	out.Rows = nil
+	for _, r := range t.Rows {
+		if r[0] == "TOTAL" || r[1] == "TOTAL" {
+			out.Rows = append(out.Rows, r)
+		}
+	}
+	out.Title += "; the TOTAL block and each Member State's total"
+	return out
 }

@@ -28,6 +28,7 @@ type reportFlags struct {
 	period, from, to string
 	country, format  string
 	asOf             string
+	service          string // the service a DSA report names
 }
 
 func (f *reportFlags) register(cmd *cobra.Command, defaultPeriod string) {
@@ -36,6 +37,7 @@ func (f *reportFlags) register(cmd *cobra.Command, defaultPeriod string) {
 	cmd.Flags().StringVar(&f.to, "to", "", "last day, YYYY-MM-DD (with --from)")
 	cmd.Flags().StringVar(&f.country, "country", "", "only this ISO 3166-1 alpha-2 country")
 	cmd.Flags().StringVar(&f.format, "format", "table", "output: "+strings.Join(projections.Formats, ", "))
+	cmd.Flags().StringVar(&f.service, "service", projections.DefaultDSAService, "dsa: the name of the service, written in column B")
 }
 
 // registerAsOf adds --as-of, for commands that read history rather than record it.
@@ -66,10 +68,35 @@ func (f *reportFlags) check() (projections.Range, error) {
 }
 
 func (f *reportFlags) write(w io.Writer, t projections.Table) error {
-	if f.country != "" {
-		t = t.Where("country", f.country)
+	return f.filter(t).Write(w, f.format)
+}
+
+// filter keeps the rows of --country. The DSA template names Member States by their Eurostat
+// code (Greece is EL) in its Scope column.
+func (f *reportFlags) filter(t projections.Table) projections.Table {
+	if f.country == "" {
+		return t
 	}
-	return t.Write(w, f.format)
+	for _, col := range []string{"Scope", "scope"} {
+		if slices.Contains(t.Columns, col) {
+			return t.Where(col, events.Country(f.country).Eurostat())
+		}
+	}
+	return t.Where("country", f.country)
+}
+
+// table renders a view for the chosen format: a view with a shorter form for people
+// (TextTable) gives that as "table", its full form as csv and json.
+func (f *reportFlags) table(v reportView, period projections.Range) projections.Table {
+	if tv, ok := v.(textTabler); ok && f.format == "table" {
+		return tv.TextTable(period)
+	}
+	return v.Table(period)
+}
+
+// textTabler is a view whose table for people differs from its published form.
+type textTabler interface {
+	TextTable(projections.Range) projections.Table
 }
 
 func checkFormat(format string) error {
@@ -85,10 +112,12 @@ type reportView interface {
 	Table(projections.Range) projections.Table
 }
 
-var reportViews = map[string]func() reportView{
-	"telegram":     func() reportView { return projections.NewTelegram() },
-	"requests":     func() reportView { return projections.NewRequests() },
-	"transparency": func() reportView { return projections.NewTransparency() },
+var reportViews = map[string]func(*reportFlags) reportView{
+	"telegram":     func(*reportFlags) reportView { return projections.NewTelegram() },
+	"requests":     func(*reportFlags) reportView { return projections.NewRequests() },
+	"transparency": func(*reportFlags) reportView { return projections.NewTransparency() },
+	"dsa":          func(f *reportFlags) reportView { return projections.NewDSA(f.service) },
+	"eevidence":    func(*reportFlags) reportView { return projections.NewEEvidence() },
 }
 
 func newReport(g *globals) *cobra.Command {
@@ -99,7 +128,7 @@ func newReport(g *globals) *cobra.Command {
 		actor         string
 	)
 	cmd := &cobra.Command{
-		Use:   "report telegram|requests|transparency",
+		Use:   "report telegram|requests|transparency|dsa|eevidence",
 		Short: "Rebuild a report by replaying the ledger; publish it; reproduce a published one",
 		Long: `Rebuild a report by replaying every event of the ledger.
 
@@ -112,6 +141,15 @@ transparency: Google/Meta style, per country and instrument group (legal process
           US sub-types; national security in bands of 500): decided requests, accounts
           specified, requests with data (content / non-content only), rejected, no data;
           preservation requests and accounts preserved apart; pending requests left out.
+dsa:      the DSA transparency report's Part 3 "member_states_orders" (Implementing Regulation
+          (EU) 2024/2835): orders to act (Art. 9) and to provide information (Art. 10) of
+          Member States by category of illegal content, items, and median hours from delivery
+          to acknowledging receipt and to giving effect. --format csv writes the official
+          template filled in (--service names the service); table shows the rows with orders.
+eevidence: European Production and Preservation Orders per issuing Member State, data
+          category and emergency flag: given effect, deadlines met or missed (10 days, 8 hours
+          in an emergency), pending, refused by ground, enforcing authority notified,
+          preservations expiring (60 days after delivery).
 
 --publish records a ReportPublished event (the view and flags, the stream position the
 figures were computed at, the SHA-256 of the exact bytes written, and a signed checkpoint
@@ -168,23 +206,27 @@ func (f *reportFlags) render(ctx context.Context, src projections.Source, view s
 	if err != nil {
 		return 0, err
 	}
-	v := reportViews[view]()
+	v := reportViews[view](f)
 	last, err := projections.ReplayAsOf(ctx, src, 1, asOf, v)
 	if err != nil {
 		return 0, err
 	}
-	t := v.Table(period)
+	t := f.table(v, period)
 	t.Title += fmt.Sprintf(", as of sequence %d", last)
 	return last, f.write(w, t)
 }
 
 // parameters are the flags that shape a report's bytes, as a published report records them.
 func (f *reportFlags) parameters(view string) events.ReportParameters {
-	return events.ReportParameters{View: view, Period: f.period, From: f.from, To: f.to, Country: f.country, Format: f.format}
+	p := events.ReportParameters{View: view, Period: f.period, From: f.from, To: f.to, Country: f.country, Format: f.format}
+	if view == "dsa" {
+		p.Service = f.service
+	}
+	return p
 }
 
 func flagsOf(p events.ReportParameters) *reportFlags {
-	return &reportFlags{period: p.Period, from: p.From, to: p.To, country: p.Country, format: p.Format}
+	return &reportFlags{period: p.Period, from: p.From, to: p.To, country: p.Country, format: p.Format, service: p.Service}
 }
 
 // publish writes the report, a checkpoint covering the events behind it (where the backend

@@ -42,13 +42,15 @@ recorded since publication that changed it (sequence and event name).`,
 			if err != nil {
 				return err
 			}
-			filter := func(t projections.Table) projections.Table {
-				if f.country != "" {
-					return t.Where("country", f.country)
-				}
-				return t
+			var view projections.TableView = reportViews[p.Parameters.View](f)
+			if tv, ok := view.(interface {
+				projections.Projection
+				textTabler
+			}); ok {
+				// Rows are told apart by their first two columns, which the short form has.
+				view = textView{tv}
 			}
-			t, err := projections.Restatement(cmd.Context(), l.store, reportViews[p.Parameters.View](), period, p.AsOf, filter)
+			t, err := projections.Restatement(cmd.Context(), l.store, view, period, p.AsOf, f.filter)
 			if err != nil {
 				return err
 			}
@@ -79,3 +81,15 @@ func loadPublished(cmd *cobra.Command, l *ledger, id string) (*events.ReportPubl
 	}
 	return p, nil
 }
+
+// textView restates a view through its table for people.
+type textView struct {
+	v interface {
+		projections.Projection
+		textTabler
+	}
+}
+
+func (t textView) Handles(name string) bool                    { return t.v.Handles(name) }
+func (t textView) Apply(rec events.Recorded, e events.Event)   { t.v.Apply(rec, e) }
+func (t textView) Table(p projections.Range) projections.Table { return t.v.TextTable(p) }
