@@ -75,5 +75,5 @@ func Example_verifyOffline() {
 	fmt.Printf("%s holds %d events; sequence %d is one of them: %s of request %s\n",
 		origin, size, p.Sequence, event.Type, event.Subject)
 	// Output:
-	// ledger.example/LEDGER holds 8 events; sequence 3 is one of them: request.received.v1 of request 0192f3a0-5c00-7000-8000-000000000002
+	// ledger.example/LEDGER holds 8 events; sequence 3 is one of them: request.received.v2 of request 0192f3a0-5c00-7000-8000-000000000002
 }

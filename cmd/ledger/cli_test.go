@@ -522,7 +522,7 @@ func TestReportTelegramAndRequests(t *testing.T) {
 		{"format", []string{"telegram", "--period", "2025", "--format", "xml"}, `--format "xml"`},
 		{"country", []string{"telegram", "--period", "2025", "--country", "XX"}, `--country: "XX" is not an ISO 3166-1 alpha-2`},
 		{"lower-case country", []string{"requests", "--period", "2025", "--country", "fr"}, `"fr"`},
-		{"unknown report", []string{"dsa", "--period", "2025"}, `"dsa"`},
+		{"unknown report", []string{"gdpr", "--period", "2025"}, `"gdpr"`},
 	}
 	for _, tc := range bad {
 		t.Run("bad "+tc.name, func(t *testing.T) {
