@@ -110,3 +110,32 @@ func TestEurostatCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderBlocksAreCorrectable: an order recorded without its block (a v1 event) or with a
+// wrong one gets it through EntryCorrected; the value is checked by the block's own rules.
+func TestOrderBlocksAreCorrectable(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		field, value string
+		ok           bool
+	}{
+		{"dsa", `{"category":"STATEMENT_CATEGORY_VIOLENCE","keyword":"KEYWORD_COORDINATED_HARM","items":2}`, true},
+		{"dsa", `{"category":"STATEMENT_CATEGORY_VIOLENCE","keyword":"KEYWORD_PHISHING","items":2}`, false},
+		{"dsa", `{"category":"STATEMENT_CATEGORY_VIOLENCE","items":2,"colour":"red"}`, false},
+		{"dsa", `null`, false},
+		{"eevidence", `{"data_category":"content"}`, true},
+		{"eevidence", `{"data_category":"dna"}`, false},
+		{"eevidence", `null`, false},
+	}
+	for _, tc := range tests {
+		c := &events.EntryCorrected{Field: tc.field, Value: []byte(tc.value), Reason: "r"}
+		got, err := events.RequestReceived{}.Corrected(c)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s = %s: error %v", tc.field, tc.value, err)
+			continue
+		}
+		if tc.ok && got.DSA == nil && got.EEvidence == nil {
+			t.Errorf("%s = %s: not applied", tc.field, tc.value)
+		}
+	}
+}

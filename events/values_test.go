@@ -113,6 +113,11 @@ func TestEnumsAcceptExactlyTheirValues(t *testing.T) {
 			vs[events.DeliveryChannel]("", "fax", "email")},
 		{"NotificationDecision", vs(events.NotifyUser, events.NotifyDelay, events.NotifyProhibited),
 			vs[events.NotificationDecision]("", "never", "Delay")},
+		{"EEvidenceData", vs(events.EEvidenceSubscriber, events.EEvidenceIdentification, events.EEvidenceTraffic, events.EEvidenceContent),
+			vs[events.EEvidenceData]("", "ip_address", "Content")},
+		{"RefusalGround", vs(events.RefusalImmunity, events.RefusalFundamentalRights, events.RefusalNeBisInIdem, events.RefusalNoDualCriminality,
+			events.RefusalIncomplete, events.RefusalDeFactoImpossible, events.RefusalThirdCountryLaw),
+			vs[events.RefusalGround]("", "inconvenient", "ne bis in idem")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

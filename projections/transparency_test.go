@@ -97,3 +97,22 @@ func TestTransparencyCountsDecidedRequestsByGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestTransparencyLeavesOutOrdersToActAgainstContent: a DSA Art. 9 order asks for no user
+// data; an Art. 10 order does and counts.
+func TestTransparencyLeavesOutOrdersToActAgainstContent(t *testing.T) {
+	t.Parallel()
+	h := newHistory(t)
+	q := at(2025, 2, 1)
+	h.add("a", q, received("DE", events.InstrumentDSAArt9, acct(1)))
+	h.add("a", q, decided(events.OutcomeProduce, acct(1)))
+	h.add("i", q, received("DE", events.InstrumentDSAArt10, acct(2)))
+	h.add("i", q, decided(events.OutcomeProduce, acct(2)))
+	h.add("i", q, disclosed(produced(acct(2), events.DataSubscriber)))
+	v := projections.NewTransparency()
+	h.feed(v)
+	rows := v.Report(period(t, "2025-Q1"))
+	if len(rows) != 1 || rows[0].Requests != 1 || rows[0].Produced != 1 {
+		t.Errorf("rows %+v, want the Art. 10 order only", rows)
+	}
+}
