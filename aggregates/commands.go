@@ -177,6 +177,12 @@ type NotifyEnforcingAuthority struct {
 	State events.Country `json:"state"`
 }
 
+// ExtendPreservation records that an EPOC-PR's preservation goes on beyond its 60 days.
+type ExtendPreservation struct {
+	Meta
+	Extension events.PreservationExtension `json:"extension"`
+}
+
 type CorrectEntry struct {
 	Meta
 	Entry  string          `json:"entry"`
@@ -208,6 +214,7 @@ func (*WithdrawRequest) AccountFields() []AccountField        { return nil }
 func (*CloseRequest) AccountFields() []AccountField           { return nil }
 func (*CorrectEntry) AccountFields() []AccountField           { return nil }
 func (*GiveEffect) AccountFields() []AccountField             { return nil }
+func (*ExtendPreservation) AccountFields() []AccountField     { return nil }
 func (*RefuseOrder) AccountFields() []AccountField            { return nil }
 func (*NotifyEnforcingAuthority) AccountFields() []AccountField {
 	return nil
@@ -427,6 +434,10 @@ func (c *WithdrawRequest) validate() error { return c.Meta.validate() }
 func (c *CloseRequest) validate() error { return c.Meta.validate() }
 
 func (c *GiveEffect) validate() error { return c.Meta.validate() }
+
+func (c *ExtendPreservation) validate() error {
+	return firstError(c.Meta.validate(), c.Extension.Validate("extension"))
+}
 
 func (c *RefuseOrder) validate() error {
 	return firstError(c.Meta.validate(), c.Ground.Validate("ground"))

@@ -83,6 +83,8 @@ func Decide(r *Request, c Command) (events.Event, error) {
 		return r.refuse(c)
 	case *NotifyEnforcingAuthority:
 		return r.notifyEnforcing(c)
+	case *ExtendPreservation:
+		return r.extendPreservation(c)
 	}
 	return nil, fmt.Errorf("request: no rule handles %T", c)
 }
@@ -245,4 +247,18 @@ func (r *Request) correct(c *CorrectEntry) (events.Event, error) {
 		return nil, err
 	}
 	return correction, nil
+}
+
+func (r *Request) extendPreservation(c *ExtendPreservation) (events.Event, error) {
+	switch {
+	case r.Instrument != events.InstrumentEPOCPR:
+		return nil, fmt.Errorf("instrument %s: %w", r.Instrument, ErrNotPreservation)
+	case !r.GivenEffect:
+		return nil, ErrNotPreserved
+	case r.HeldForProduction || c.At.After(r.PreservedUntil):
+		return nil, ErrPreservationEnded
+	case c.Extension == events.ExtendedBy30Days && r.Extended:
+		return nil, ErrAlreadyExtended
+	}
+	return &events.PreservationExtended{Extension: c.Extension}, nil
 }

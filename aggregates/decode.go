@@ -25,6 +25,7 @@ var commandTypes = map[string]func() Command{
 	"close_request":              func() Command { return new(CloseRequest) },
 	"correct_entry":              func() Command { return new(CorrectEntry) },
 	"give_effect":                func() Command { return new(GiveEffect) },
+	"extend_preservation":        func() Command { return new(ExtendPreservation) },
 	"refuse_order":               func() Command { return new(RefuseOrder) },
 	"notify_enforcing_authority": func() Command { return new(NotifyEnforcingAuthority) },
 }

@@ -39,6 +39,7 @@ var commandLines = []struct {
 	{"correct_entry", `{"command":"correct_entry","command_id":"c-10","request_id":"0193f6a4-7c1e-7000-8000-000000000001","at":"2025-06-06T10:00:00Z",` +
 		`"entry":"0193f6a4-7c1e-7000-8000-0000000000aa","field":"authority.country","value":"BE","reason":"typo at intake"}`, &aggregates.CorrectEntry{}},
 	{"give_effect", `{"command":"give_effect","command_id":"c-11","request_id":"0193f6a4-7c1e-7000-8000-000000000002","at":"2025-03-04T10:00:00Z","note":"content removed"}`, &aggregates.GiveEffect{}},
+	{"extend_preservation", `{"command":"extend_preservation","command_id":"c-14","request_id":"0193f6a4-7c1e-7000-8000-000000000002","at":"2025-03-04T10:00:00Z","extension":"extended_30_days"}`, &aggregates.ExtendPreservation{}},
 	{"refuse_order", `{"command":"refuse_order","command_id":"c-12","request_id":"0193f6a4-7c1e-7000-8000-000000000002","at":"2025-03-04T10:00:00Z","ground":"ne_bis_in_idem","details":"tried in IE"}`, &aggregates.RefuseOrder{}},
 	{"notify_enforcing_authority", `{"command":"notify_enforcing_authority","command_id":"c-13","request_id":"0193f6a4-7c1e-7000-8000-000000000002","at":"2025-03-04T10:00:00Z","state":"IE"}`, &aggregates.NotifyEnforcingAuthority{}},
 }
@@ -78,7 +79,7 @@ func TestDecodedCommandsDriveALifecycle(t *testing.T) {
 	h := newHistory(t)
 	for _, tc := range commandLines {
 		if tc.name == "fail_verification" || tc.name == "withdraw_request" || tc.name == "give_effect" ||
-			tc.name == "refuse_order" || tc.name == "notify_enforcing_authority" { // orders only
+			tc.name == "refuse_order" || tc.name == "notify_enforcing_authority" || tc.name == "extend_preservation" { // orders only
 			continue
 		}
 		c, err := aggregates.DecodeCommand([]byte(tc.line))

@@ -33,4 +33,8 @@ var (
 	ErrOrderRefused         = errors.New("request: order already refused; a refused order is not given effect or refused again")
 	ErrAlreadyNotified      = errors.New("request: enforcing authority already notified")
 	ErrEnforcingIsIssuing   = errors.New("request: the enforcing state is another Member State than the issuing one")
+	ErrNotPreservation      = errors.New("request: only a preservation order (EPOC-PR) is extended")
+	ErrNotPreserved         = errors.New("request: a preservation is extended only once the data are preserved (given effect)")
+	ErrPreservationEnded    = errors.New("request: the preservation has ended (its period ran out, or a production request took over)")
+	ErrAlreadyExtended      = errors.New("request: a preservation is extended by 30 days once")
 )

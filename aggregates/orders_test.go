@@ -3,6 +3,7 @@ package aggregates_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/complianceledger/ledger/aggregates"
 	"github.com/complianceledger/ledger/events"
@@ -38,8 +39,64 @@ func notifyEnforcing(state events.Country) *aggregates.NotifyEnforcingAuthority 
 	return &aggregates.NotifyEnforcingAuthority{Meta: aggregates.Meta{Command: "notify_enforcing_authority"}, State: state}
 }
 
+func extend(x events.PreservationExtension) *aggregates.ExtendPreservation {
+	return &aggregates.ExtendPreservation{Meta: aggregates.Meta{Command: "extend_preservation"}, Extension: x}
+}
+
+func extend30() *aggregates.ExtendPreservation { return extend(events.ExtendedBy30Days) }
+
+// preservedPR is an EPOC-PR whose data were preserved.
+func preservedPR() []aggregates.Command {
+	return seq(receiveEPOC(events.InstrumentEPOCPR), verify(), giveEffect())
+}
+
 func orderRules() []ruleCase {
+	day := 24 * time.Hour
 	return []ruleCase{
+		{
+			name:      "only a preservation order is extended",
+			given:     seq(receiveEPOC(events.InstrumentEPOC), verify(), giveEffect()),
+			cmd:       cmd(extend30),
+			want:      aggregates.ErrNotPreservation,
+			satisfied: preservedPR(),
+		},
+		{
+			name:      "a preservation is extended once the data are preserved",
+			given:     seq(receiveEPOC(events.InstrumentEPOCPR), verify()),
+			cmd:       cmd(extend30),
+			want:      aggregates.ErrNotPreserved,
+			satisfied: preservedPR(),
+		},
+		{
+			name:      "a preservation is extended by 30 days once",
+			given:     append(preservedPR(), extend30()),
+			cmd:       cmd(extend30),
+			want:      aggregates.ErrAlreadyExtended,
+			satisfied: preservedPR(),
+		},
+		{
+			name:  "a preservation that ran out is not extended: 60 days from delivery, a second late",
+			given: preservedPR(),
+			cmd:   func() aggregates.Command { return at(delivered.Add(60*day+time.Second), extend30()) },
+			want:  aggregates.ErrPreservationEnded,
+			fix:   func() aggregates.Command { return at(delivered.Add(60*day), extend30()) },
+		},
+		{
+			name:      "a preservation held for a production request is not extended",
+			given:     append(preservedPR(), extend(events.ProductionRequested)),
+			cmd:       cmd(extend30),
+			want:      aggregates.ErrPreservationEnded,
+			satisfied: preservedPR(),
+		},
+		{
+			name:  "an extended preservation runs 90 days",
+			given: append(preservedPR(), at(delivered.Add(59*day), extend30())),
+			cmd: func() aggregates.Command {
+				return at(delivered.Add(90*day+time.Second), extend(events.ProductionRequested))
+			},
+			want: aggregates.ErrPreservationEnded,
+			fix:  func() aggregates.Command { return at(delivered.Add(90*day), extend(events.ProductionRequested)) },
+		},
 		{
 			name:      "only an order is given effect",
 			given:     seq(receive(), verify()),
@@ -176,6 +233,7 @@ func TestOrdersCarryTheirBlocks(t *testing.T) {
 		}, "authority.country"},
 		{"a refusal names a known ground", func() C { c := filled(refuseOrder()); c.Ground = "inconvenient"; return c }, "ground"},
 		{"the enforcing state is a Member State", func() C { return filled(notifyEnforcing("CH")) }, "state"},
+		{"an extension is known", func() C { return filled(extend("forever")) }, "extension"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -59,6 +59,11 @@ type Request struct {
 	GivenEffect    bool
 	Refused        bool
 	EnforcingState events.Country
+	// EPOC-PR: the data are preserved until PreservedUntil (delivery + 60 days, + 30 if
+	// extended), or, once a production request is confirmed, for it (HeldForProduction).
+	PreservedUntil    time.Time
+	Extended          bool
+	HeldForProduction bool
 
 	entries  map[string]string // ids of this request's events → event names, for corrections
 	received events.RequestReceived
@@ -133,6 +138,17 @@ func (r *Request) Apply(rec events.Recorded, e events.Event) {
 		r.Status = StatusClosed
 	case *events.OrderGivenEffect:
 		r.GivenEffect = true
+		if r.Instrument == events.InstrumentEPOCPR {
+			r.PreservedUntil = r.DeliveredAt.Add(events.PreservationPeriod)
+		}
+	case *events.PreservationExtended:
+		switch e.Extension {
+		case events.ExtendedBy30Days:
+			r.Extended = true
+			r.PreservedUntil = r.PreservedUntil.Add(events.PreservationExtension30)
+		case events.ProductionRequested:
+			r.HeldForProduction = true
+		}
 	case *events.OrderRefused:
 		r.Refused = true
 	case *events.EnforcingAuthorityNotified:

@@ -531,6 +531,10 @@ func TestEverySentinelErrorHasARule(t *testing.T) {
 		"ErrOrderRefused":         aggregates.ErrOrderRefused,
 		"ErrAlreadyNotified":      aggregates.ErrAlreadyNotified,
 		"ErrEnforcingIsIssuing":   aggregates.ErrEnforcingIsIssuing,
+		"ErrNotPreservation":      aggregates.ErrNotPreservation,
+		"ErrNotPreserved":         aggregates.ErrNotPreserved,
+		"ErrPreservationEnded":    aggregates.ErrPreservationEnded,
+		"ErrAlreadyExtended":      aggregates.ErrAlreadyExtended,
 	}
 
 	f, err := parser.ParseFile(token.NewFileSet(), "errors.go", nil, 0)

@@ -106,16 +106,17 @@ func TestOrdersOfMemberStatesFillTheDSAAndEEvidenceViews(t *testing.T) {
 	if !scopes["AT"] || !scopes["FR"] || !scopes["EL"] || scopes["GR"] {
 		t.Errorf("DSA blocks %v", scopes)
 	}
-	var met, missed, refused, notified, expiring int
+	var met, missed, refused, notified, expiring, extended int
 	for _, r := range eev.Report(year) {
 		met += r.DeadlineMet
 		missed += r.DeadlineMissed
 		refused += r.Refused
 		notified += r.EnforcingNotified
 		expiring += r.PreservationExpiry
+		extended += r.Extended
 	}
-	if met == 0 || missed == 0 || refused == 0 || notified == 0 || expiring == 0 {
-		t.Errorf("e-Evidence figures: met %d, missed %d, refused %d, notified %d, expiring %d", met, missed, refused, notified, expiring)
+	if met == 0 || missed == 0 || refused == 0 || notified == 0 || expiring == 0 || extended == 0 {
+		t.Errorf("e-Evidence figures: met %d, missed %d, refused %d, notified %d, expiring %d, extended %d", met, missed, refused, notified, expiring, extended)
 	}
 	mismatches, _, err := Compare(telegram, "AT", "FR", "GR")
 	if err != nil {

@@ -152,7 +152,18 @@ func order(c events.Country, ci int, q projections.Range, qi, i, n int) Lifecycl
 		b.add(disclosure, delivered.Add(lag-time.Minute), b.disclosure(targets, approved))
 	}
 	b.add(legal, delivered.Add(lag), &aggregates.GiveEffect{})
-	b.add(legal, delivered.Add(lag+time.Hour), &aggregates.CloseRequest{})
+	closeAt := delivered.Add(lag + time.Hour)
+	if kind == epocPreservation { // some preservations outlive their 60 days
+		switch {
+		case i%5 == 2:
+			closeAt = delivered.Add(50 * 24 * time.Hour)
+			b.add(legal, closeAt, &aggregates.ExtendPreservation{Extension: events.ExtendedBy30Days})
+		case i%7 == 5:
+			closeAt = delivered.Add(20 * 24 * time.Hour)
+			b.add(legal, closeAt, &aggregates.ExtendPreservation{Extension: events.ProductionRequested})
+		}
+	}
+	b.add(legal, closeAt.Add(time.Hour), &aggregates.CloseRequest{})
 	return b.lifecycle()
 }
 

@@ -129,6 +129,11 @@ type EnforcingAuthorityNotified struct {
 	State Country `json:"state"`
 }
 
+// PreservationExtended: the preservation of an EPOC-PR's data goes on beyond 60 days.
+type PreservationExtended struct {
+	Extension PreservationExtension `json:"extension"`
+}
+
 // EntryCorrected: a compensating fact that says an earlier event of the same aggregate was
 // wrong, which field, the corrected value and why. The wrong event stays as it was.
 type EntryCorrected struct {
@@ -177,6 +182,7 @@ func (RequestClosed) EventName() string               { return "RequestClosed" }
 func (OrderGivenEffect) EventName() string            { return "OrderGivenEffect" }
 func (OrderRefused) EventName() string                { return "OrderRefused" }
 func (EnforcingAuthorityNotified) EventName() string  { return "EnforcingAuthorityNotified" }
+func (PreservationExtended) EventName() string        { return "PreservationExtended" }
 func (EntryCorrected) EventName() string              { return "EntryCorrected" }
 func (ReportPublished) EventName() string             { return "ReportPublished" }
 
@@ -223,6 +229,7 @@ var catalogue = []Kind{
 	kind[OrderGivenEffect](AggregateRequest, "request.order_given_effect.v1"),
 	kind[OrderRefused](AggregateRequest, "request.order_refused.v1"),
 	kind[EnforcingAuthorityNotified](AggregateRequest, "request.enforcing_authority_notified.v1"),
+	kind[PreservationExtended](AggregateRequest, "request.preservation_extended.v1"),
 	kind[EntryCorrected](AggregateRequest, "request.entry_corrected.v1"),
 	kind[ReportPublished](AggregateReport, "report.published.v2"),
 }

@@ -1,5 +1,18 @@
 package events
 
+import "time"
+
+// Time limits of Regulation (EU) 2023/1543, counted from the order's receipt (its delivery):
+// an EPOC's data are due within 10 days, 8 hours in an emergency (Art. 10(2), 10(4)); an
+// EPOC-PR's data are preserved for 60 days, which the issuing authority may extend once by 30
+// (Art. 11(1)).
+const (
+	EPOCDeadline            = 10 * 24 * time.Hour
+	EPOCEmergencyDeadline   = 8 * time.Hour
+	PreservationPeriod      = 60 * 24 * time.Hour
+	PreservationExtension30 = 30 * 24 * time.Hour
+)
+
 // EEvidenceData is a category of data of Regulation (EU) 2023/1543, Art. 3(9)-(12): the
 // categories its statistics (Art. 28) and deadlines are kept by.
 type EEvidenceData string
@@ -52,6 +65,24 @@ var RefusalGrounds = OneOf[RefusalGround]{
 }
 
 func (v RefusalGround) Validate(field string) error { return RefusalGrounds.validate(field, v) }
+
+// PreservationExtension is how an EPOC-PR's preservation outlives its 60 days (Regulation
+// (EU) 2023/1543, Art. 11(1)): the issuing authority extended it by 30 days (Annex VI), or
+// confirmed that a subsequent request for production was issued, after which the data are
+// kept until that request is dealt with.
+type PreservationExtension string
+
+const (
+	ExtendedBy30Days    PreservationExtension = "extended_30_days"
+	ProductionRequested PreservationExtension = "production_requested"
+)
+
+// PreservationExtensions lists every PreservationExtension.
+var PreservationExtensions = OneOf[PreservationExtension]{ExtendedBy30Days, ProductionRequested}
+
+func (v PreservationExtension) Validate(field string) error {
+	return PreservationExtensions.validate(field, v)
+}
 
 // EUMemberStates are the Member States whose authorities issue DSA and e-Evidence orders,
 // by ISO 3166-1 alpha-2 code.

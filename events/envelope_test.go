@@ -60,6 +60,7 @@ var samples = map[string]events.Event{
 	"OrderGivenEffect":           &events.OrderGivenEffect{Note: "content removed"},
 	"OrderRefused":               &events.OrderRefused{Ground: events.RefusalDeFactoImpossible, Details: "account deleted before receipt"},
 	"EnforcingAuthorityNotified": &events.EnforcingAuthorityNotified{State: "IE"},
+	"PreservationExtended":       &events.PreservationExtended{Extension: events.ExtendedBy30Days},
 	"EntryCorrected": &events.EntryCorrected{
 		Entry: "0193f6a4-7c1e-7000-8000-0000000000aa", Field: "authority.country", Value: json.RawMessage(`"BE"`), Reason: "typo",
 	},

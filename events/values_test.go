@@ -118,6 +118,7 @@ func TestEnumsAcceptExactlyTheirValues(t *testing.T) {
 		{"RefusalGround", vs(events.RefusalImmunity, events.RefusalFundamentalRights, events.RefusalNeBisInIdem, events.RefusalNoDualCriminality,
 			events.RefusalIncomplete, events.RefusalDeFactoImpossible, events.RefusalThirdCountryLaw),
 			vs[events.RefusalGround]("", "inconvenient", "ne bis in idem")},
+		{"PreservationExtension", vs(events.ExtendedBy30Days, events.ProductionRequested), vs[events.PreservationExtension]("", "forever")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

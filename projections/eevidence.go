@@ -10,15 +10,6 @@ import (
 	"github.com/complianceledger/ledger/events"
 )
 
-// Deadlines of Regulation (EU) 2023/1543, Art. 10(2) and 10(4): an EPOC's data are due at
-// the latest 10 days after its receipt, 8 hours in an emergency.
-const (
-	EPOCDeadline          = 10 * 24 * time.Hour
-	EPOCEmergencyDeadline = 8 * time.Hour
-	// PreservationPeriod: an EPOC-PR's data are preserved for 60 days (Art. 11(1)).
-	PreservationPeriod = 60 * 24 * time.Hour
-)
-
 // EEvidence is the view of European Production and Preservation Orders (EPOC, EPOC-PR): per
 // issuing Member State, order, category of data and emergency flag.
 //
@@ -31,9 +22,10 @@ const (
 //     deadline cells are blank;
 //   - refused: OrderRefused, in total and by ground;
 //   - enforcing authority notified: orders with EnforcingAuthorityNotified;
-//   - preservation expiring: EPOC-PRs given effect whose 60 days from delivery end in the
-//     period, counted in the period of the expiry (not of the delivery). Extensions
-//     (Art. 11(1), a subsequent production request) are not recorded yet;
+//   - preservation expiring: EPOC-PRs given effect whose preservation ends in the period,
+//     counted in the period of the expiry (not of the delivery): 60 days after delivery, 90
+//     if extended by 30 days, never while a subsequent production request holds the data
+//     (Art. 11(1)); preservations extended: EPOC-PRs of the period extended either way;
 //   - an order recorded before request.received.v2 has data category "unspecified".
 type EEvidence struct {
 	intakes intakes
@@ -45,6 +37,8 @@ type eevidenceFacts struct {
 	refused     events.RefusalGround
 	notified    bool
 	forged      bool
+	extension   events.PreservationExtension // the latest
+	extended30  bool
 }
 
 func NewEEvidence() *EEvidence {
@@ -53,7 +47,8 @@ func NewEEvidence() *EEvidence {
 
 func (*EEvidence) Handles(name string) bool {
 	switch name {
-	case "RequestReceived", "EntryCorrected", "OrderGivenEffect", "OrderRefused", "EnforcingAuthorityNotified", "RequesterVerificationFailed":
+	case "RequestReceived", "EntryCorrected", "OrderGivenEffect", "OrderRefused", "EnforcingAuthorityNotified", "RequesterVerificationFailed",
+		"PreservationExtended":
 		return true
 	}
 	return false
@@ -80,6 +75,9 @@ func (v *EEvidence) Apply(rec events.Recorded, e events.Event) {
 		f.notified = true
 	case *events.RequesterVerificationFailed:
 		f.forged = true
+	case *events.PreservationExtended:
+		f.extension = e.Extension
+		f.extended30 = f.extended30 || e.Extension == events.ExtendedBy30Days
 	}
 }
 
@@ -98,6 +96,7 @@ type EEvidenceRow struct {
 	RefusedByGround    map[events.RefusalGround]int
 	EnforcingNotified  int
 	PreservationExpiry int
+	Extended           int
 }
 
 // Report returns the figures for a period, ordered by country, order, category and flag.
@@ -126,7 +125,7 @@ func (v *EEvidence) Report(period Range) []EEvidenceRow {
 			category = string(in.EEvidence.DataCategory)
 		}
 		k := key{in.Authority.Country, in.Instrument, category, in.Emergency}
-		if in.Instrument == events.InstrumentEPOCPR && f.givenEffect != nil && period.Contains(in.delivered.Add(PreservationPeriod)) {
+		if expiry, ok := f.preservedUntil(in); ok && period.Contains(expiry) {
 			row(k).PreservationExpiry++
 		}
 		if !period.Contains(in.delivered) {
@@ -137,6 +136,9 @@ func (v *EEvidence) Report(period Range) []EEvidenceRow {
 		if f.notified {
 			r.EnforcingNotified++
 		}
+		if f.extension != "" {
+			r.Extended++
+		}
 		switch {
 		case f.refused != "":
 			r.Refused++
@@ -146,9 +148,9 @@ func (v *EEvidence) Report(period Range) []EEvidenceRow {
 			if in.Instrument != events.InstrumentEPOC {
 				break
 			}
-			deadline := EPOCDeadline
+			deadline := events.EPOCDeadline
 			if in.Emergency {
-				deadline = EPOCEmergencyDeadline
+				deadline = events.EPOCEmergencyDeadline
 			}
 			if f.givenEffect.Sub(in.delivered) <= deadline {
 				r.DeadlineMet++
@@ -170,6 +172,19 @@ func (v *EEvidence) Report(period Range) []EEvidenceRow {
 	return out
 }
 
+// preservedUntil is when an EPOC-PR's preservation ends; ok is false when it has no end in
+// view: nothing preserved, or a production request holds the data.
+func (f *eevidenceFacts) preservedUntil(in *intake) (time.Time, bool) {
+	if in.Instrument != events.InstrumentEPOCPR || f.givenEffect == nil || f.extension == events.ProductionRequested {
+		return time.Time{}, false
+	}
+	until := in.delivered.Add(events.PreservationPeriod)
+	if f.extended30 {
+		until = until.Add(events.PreservationExtension30)
+	}
+	return until, true
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -188,7 +203,7 @@ func (v *EEvidence) Table(period Range) Table {
 	for _, g := range events.RefusalGrounds {
 		t.Columns = append(t.Columns, "refused_"+string(g))
 	}
-	t.Columns = append(t.Columns, "enforcing_authority_notified", "preservations_expiring")
+	t.Columns = append(t.Columns, "enforcing_authority_notified", "preservations_extended", "preservations_expiring")
 	for _, r := range v.Report(period) {
 		var met, missed any = r.DeadlineMet, r.DeadlineMissed
 		if r.Order != events.InstrumentEPOC {
@@ -199,7 +214,7 @@ func (v *EEvidence) Table(period Range) Table {
 		for _, g := range events.RefusalGrounds {
 			cells = append(cells, r.RefusedByGround[g])
 		}
-		t.Rows = append(t.Rows, append(cells, r.EnforcingNotified, r.PreservationExpiry))
+		t.Rows = append(t.Rows, append(cells, r.EnforcingNotified, r.Extended, r.PreservationExpiry))
 	}
 	return t
 }
@@ -210,7 +225,8 @@ func (v *EEvidence) TextTable(period Range) Table {
 		Key:   4,
 		Title: "e-Evidence orders (Regulation (EU) 2023/1543), " + period.String(),
 		Columns: []string{"country", "order", "data_category", "emergency", "orders", "given_effect",
-			"deadline_met", "deadline_missed", "pending", "refused", "refusal_grounds", "enforcing_notified", "preservations_expiring"},
+			"deadline_met", "deadline_missed", "pending", "refused", "refusal_grounds", "enforcing_notified", "preservations_extended",
+			"preservations_expiring"},
 	}
 	for _, r := range v.Report(period) {
 		var met, missed any = r.DeadlineMet, r.DeadlineMissed
@@ -224,7 +240,7 @@ func (v *EEvidence) TextTable(period Range) Table {
 			}
 		}
 		t.Rows = append(t.Rows, []any{string(r.Country), string(r.Order), r.DataCategory, r.Emergency, r.Orders, r.GivenEffect,
-			met, missed, r.Pending, r.Refused, strings.Join(grounds, " "), r.EnforcingNotified, r.PreservationExpiry})
+			met, missed, r.Pending, r.Refused, strings.Join(grounds, " "), r.EnforcingNotified, r.Extended, r.PreservationExpiry})
 	}
 	return t
 }

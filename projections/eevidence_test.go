@@ -63,6 +63,14 @@ func TestEEvidenceDeadlinesAtTheirBoundaries(t *testing.T) {
 	// Refused: nothing preserved, nothing expires.
 	h.add("pr4", time.Date(2025, 1, 20, 0, 0, 0, 0, time.UTC), epoc("FR", events.InstrumentEPOCPR, events.EEvidenceContent, false, 14))
 	h.add("pr4", time.Date(2025, 1, 21, 0, 0, 0, 0, time.UTC), &events.OrderRefused{Ground: events.RefusalImmunity})
+	// Preserved on 2025-01-10 → 60 days end 2025-03-11, but extended by 30: 2025-04-10, in Q2.
+	h.add("pr5", time.Date(2025, 1, 10, 0, 0, 0, 0, time.UTC), epoc("FR", events.InstrumentEPOCPR, events.EEvidenceContent, false, 18))
+	h.add("pr5", time.Date(2025, 1, 10, 1, 0, 0, 0, time.UTC), effect)
+	h.add("pr5", time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), &events.PreservationExtended{Extension: events.ExtendedBy30Days})
+	// Preserved on 2025-01-05 (60 days: 2025-03-06), then held for a production request: no expiry.
+	h.add("pr6", time.Date(2025, 1, 5, 0, 0, 0, 0, time.UTC), epoc("FR", events.InstrumentEPOCPR, events.EEvidenceContent, false, 19))
+	h.add("pr6", time.Date(2025, 1, 5, 1, 0, 0, 0, time.UTC), effect)
+	h.add("pr6", time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC), &events.PreservationExtended{Extension: events.ProductionRequested})
 	// Left out: a forged order, an order of another period, a court order.
 	order("f1", "DE", events.InstrumentEPOC, events.EEvidenceTraffic, false, 15, time.Hour)
 	h.add("f1", t0.Add(time.Minute), &events.RequesterVerificationFailed{Method: "signed_email", Verifier: "vera", Reason: "forged"})
@@ -81,17 +89,17 @@ func TestEEvidenceDeadlinesAtTheirBoundaries(t *testing.T) {
 			RefusedByGround: grounds(map[events.RefusalGround]int{events.RefusalDeFactoImpossible: 1})},
 		{Country: "FR", Order: events.InstrumentEPOC, DataCategory: "unspecified", Orders: 1, GivenEffect: 1, DeadlineMet: 1,
 			RefusedByGround: grounds(map[events.RefusalGround]int{})},
-		// pr1, pr3 given effect, pr4 refused; pr1 and pr2 expire in Q1.
-		{Country: "FR", Order: events.InstrumentEPOCPR, DataCategory: "content", Orders: 3, GivenEffect: 2, Refused: 1,
-			RefusedByGround: grounds(map[events.RefusalGround]int{events.RefusalImmunity: 1}), PreservationExpiry: 2},
+		// pr1, pr3, pr5, pr6 given effect, pr4 refused; pr5 and pr6 extended; pr1 and pr2 expire in Q1.
+		{Country: "FR", Order: events.InstrumentEPOCPR, DataCategory: "content", Orders: 5, GivenEffect: 4, Refused: 1,
+			RefusedByGround: grounds(map[events.RefusalGround]int{events.RefusalImmunity: 1}), Extended: 2, PreservationExpiry: 2},
 	}
 	got := v.Report(period(t, "2025-Q1"))
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("report\n got  %+v\n want %+v", got, want)
 	}
-	// Q2 holds pr3's expiry and o1 (pending) only.
+	// Q2 holds the expiries of pr3 and pr5 (extended), and o1 (pending) only.
 	q2 := v.Report(period(t, "2025-Q2"))
-	if len(q2) != 2 || q2[0].Pending != 1 || q2[0].Orders != 1 || q2[1].PreservationExpiry != 1 || q2[1].Orders != 0 {
+	if len(q2) != 2 || q2[0].Pending != 1 || q2[0].Orders != 1 || q2[1].PreservationExpiry != 2 || q2[1].Orders != 0 {
 		t.Errorf("Q2 %+v", q2)
 	}
 

@@ -149,7 +149,8 @@ dsa:      the DSA transparency report's Part 3 "member_states_orders" (Implement
 eevidence: European Production and Preservation Orders per issuing Member State, data
           category and emergency flag: given effect, deadlines met or missed (10 days, 8 hours
           in an emergency), pending, refused by ground, enforcing authority notified,
-          preservations expiring (60 days after delivery).
+          preservations extended, and preservations expiring in the period (60 days after
+          delivery, 90 if extended, none while a production request holds the data).
 
 --publish records a ReportPublished event (the view and flags, the stream position the
 figures were computed at, the SHA-256 of the exact bytes written, and a signed checkpoint
