@@ -87,7 +87,7 @@ const (
 //   - an order counts in the period holding its delivery (business time of RequestReceived);
 //     orders to act are instrument dsa_art9, orders to provide information dsa_art10;
 //   - an order whose requester failed verification is not an order of an authority (a
-//     forged one) and is left out;
+//     forged one) and is left out; a withdrawn order was still received and counts;
 //   - an order counts in the TOTAL row, in its category's row and, if it names one, in its
 //     keyword's row; an order recorded before request.received.v2 (no DSA block) counts as
 //     STATEMENT_CATEGORY_NOT_SPECIFIED_ORDER with one item per account it names, until a
@@ -105,14 +105,16 @@ type DSA struct {
 	// Service is written in column B.
 	Service string
 	intakes intakes
-	facts   map[string]*dsaFacts
+	// Facts by request id: plain values, for snapshots.
+	Facts map[string]*DSAFacts
 }
 
-type dsaFacts struct {
-	acknowledged *time.Time
-	automated    bool
-	givenEffect  *time.Time
-	forged       bool
+// DSAFacts are what the view keeps of one request beyond its intake.
+type DSAFacts struct {
+	Acknowledged *time.Time `json:"acknowledged,omitempty"`
+	Automated    bool       `json:"automated,omitempty"`
+	GivenEffect  *time.Time `json:"given_effect,omitempty"`
+	Forged       bool       `json:"forged,omitempty"`
 }
 
 // DefaultDSAService is the service name written when none is given.
@@ -122,7 +124,7 @@ func NewDSA(service string) *DSA {
 	if service == "" {
 		service = DefaultDSAService
 	}
-	return &DSA{Service: service, intakes: intakes{}, facts: map[string]*dsaFacts{}}
+	return &DSA{Service: service, intakes: intakes{}, Facts: map[string]*DSAFacts{}}
 }
 
 func (*DSA) Handles(name string) bool {
@@ -136,22 +138,22 @@ func (*DSA) Handles(name string) bool {
 func (v *DSA) Apply(rec events.Recorded, e events.Event) {
 	if v.intakes.fold(rec, e) {
 		if _, ok := e.(*events.RequestReceived); ok {
-			v.facts[rec.Subject] = &dsaFacts{}
+			v.Facts[rec.Subject] = &DSAFacts{}
 		}
 		return
 	}
-	f := v.facts[rec.Subject]
+	f := v.Facts[rec.Subject]
 	if f == nil {
 		return
 	}
 	t := rec.Time
 	switch e := e.(type) {
 	case *events.ReceiptAcknowledged:
-		f.acknowledged, f.automated = &t, e.Automated
+		f.Acknowledged, f.Automated = &t, e.Automated
 	case *events.OrderGivenEffect:
-		f.givenEffect = &t
+		f.GivenEffect = &t
 	case *events.RequesterVerificationFailed:
-		f.forged = true
+		f.Forged = true
 	}
 }
 
@@ -181,9 +183,9 @@ type DSARow struct {
 func (v *DSA) Report(period Range) []DSARow {
 	blocks := map[string][]DSAFigures{"TOTAL": make([]DSAFigures, len(dsaTotalRows))}
 	for id, in := range v.intakes {
-		f := v.facts[id]
+		f := v.Facts[id]
 		act := in.Instrument == events.InstrumentDSAArt9
-		if (!act && in.Instrument != events.InstrumentDSAArt10) || f == nil || f.forged || !period.Contains(in.delivered) {
+		if (!act && in.Instrument != events.InstrumentDSAArt10) || f == nil || f.Forged || !period.Contains(in.delivered) {
 			continue
 		}
 		order := events.DSAOrder{Category: events.DSANotSpecified, Items: len(in.Targets)}
@@ -218,7 +220,7 @@ func (v *DSA) Report(period Range) []DSARow {
 	return out
 }
 
-func (fig *DSAFigures) add(act bool, o events.DSAOrder, delivered time.Time, f *dsaFacts) {
+func (fig *DSAFigures) add(act bool, o events.DSAOrder, delivered time.Time, f *DSAFacts) {
 	var ack, effect *[]time.Duration
 	if act {
 		fig.ActOrders++
@@ -228,15 +230,15 @@ func (fig *DSAFigures) add(act bool, o events.DSAOrder, delivered time.Time, f *
 		fig.InfoOrders++
 		ack, effect = &fig.InfoAck, &fig.InfoEffect
 	}
-	if f.acknowledged != nil {
-		d := f.acknowledged.Sub(delivered)
-		if f.automated && d <= time.Hour {
+	if f.Acknowledged != nil {
+		d := f.Acknowledged.Sub(delivered)
+		if f.Automated && d <= time.Hour {
 			d = 0
 		}
 		*ack = append(*ack, d)
 	}
-	if f.givenEffect != nil {
-		*effect = append(*effect, f.givenEffect.Sub(delivered))
+	if f.GivenEffect != nil {
+		*effect = append(*effect, f.GivenEffect.Sub(delivered))
 	}
 	if o.Keyword == events.DSAKeywordOther && !slices.Contains(fig.Descriptions, o.OtherDescription) {
 		fig.Descriptions = append(fig.Descriptions, o.OtherDescription)

@@ -29,20 +29,22 @@ import (
 //   - an order recorded before request.received.v2 has data category "unspecified".
 type EEvidence struct {
 	intakes intakes
-	facts   map[string]*eevidenceFacts
+	// Facts by request id: plain values, for snapshots.
+	Facts map[string]*EEvidenceFacts
 }
 
-type eevidenceFacts struct {
-	givenEffect *time.Time
-	refused     events.RefusalGround
-	notified    bool
-	forged      bool
-	extension   events.PreservationExtension // the latest
-	extended30  bool
+// EEvidenceFacts are what the view keeps of one request beyond its intake.
+type EEvidenceFacts struct {
+	GivenEffect *time.Time                   `json:"given_effect,omitempty"`
+	Refused     events.RefusalGround         `json:"refused,omitempty"`
+	Notified    bool                         `json:"notified,omitempty"`
+	Forged      bool                         `json:"forged,omitempty"`
+	Extension   events.PreservationExtension `json:"extension,omitempty"` // the latest
+	Extended30  bool                         `json:"extended_30,omitempty"`
 }
 
 func NewEEvidence() *EEvidence {
-	return &EEvidence{intakes: intakes{}, facts: map[string]*eevidenceFacts{}}
+	return &EEvidence{intakes: intakes{}, Facts: map[string]*EEvidenceFacts{}}
 }
 
 func (*EEvidence) Handles(name string) bool {
@@ -57,27 +59,27 @@ func (*EEvidence) Handles(name string) bool {
 func (v *EEvidence) Apply(rec events.Recorded, e events.Event) {
 	if v.intakes.fold(rec, e) {
 		if _, ok := e.(*events.RequestReceived); ok {
-			v.facts[rec.Subject] = &eevidenceFacts{}
+			v.Facts[rec.Subject] = &EEvidenceFacts{}
 		}
 		return
 	}
-	f := v.facts[rec.Subject]
+	f := v.Facts[rec.Subject]
 	if f == nil {
 		return
 	}
 	switch e := e.(type) {
 	case *events.OrderGivenEffect:
 		t := rec.Time
-		f.givenEffect = &t
+		f.GivenEffect = &t
 	case *events.OrderRefused:
-		f.refused = e.Ground
+		f.Refused = e.Ground
 	case *events.EnforcingAuthorityNotified:
-		f.notified = true
+		f.Notified = true
 	case *events.RequesterVerificationFailed:
-		f.forged = true
+		f.Forged = true
 	case *events.PreservationExtended:
-		f.extension = e.Extension
-		f.extended30 = f.extended30 || e.Extension == events.ExtendedBy30Days
+		f.Extension = e.Extension
+		f.Extended30 = f.Extended30 || e.Extension == events.ExtendedBy30Days
 	}
 }
 
@@ -116,8 +118,8 @@ func (v *EEvidence) Report(period Range) []EEvidenceRow {
 		return rows[k]
 	}
 	for id, in := range v.intakes {
-		f := v.facts[id]
-		if (in.Instrument != events.InstrumentEPOC && in.Instrument != events.InstrumentEPOCPR) || f == nil || f.forged {
+		f := v.Facts[id]
+		if (in.Instrument != events.InstrumentEPOC && in.Instrument != events.InstrumentEPOCPR) || f == nil || f.Forged {
 			continue
 		}
 		category := "unspecified"
@@ -133,17 +135,17 @@ func (v *EEvidence) Report(period Range) []EEvidenceRow {
 		}
 		r := row(k)
 		r.Orders++
-		if f.notified {
+		if f.Notified {
 			r.EnforcingNotified++
 		}
-		if f.extension != "" {
+		if f.Extension != "" {
 			r.Extended++
 		}
 		switch {
-		case f.refused != "":
+		case f.Refused != "":
 			r.Refused++
-			r.RefusedByGround[f.refused]++
-		case f.givenEffect != nil:
+			r.RefusedByGround[f.Refused]++
+		case f.GivenEffect != nil:
 			r.GivenEffect++
 			if in.Instrument != events.InstrumentEPOC {
 				break
@@ -152,7 +154,7 @@ func (v *EEvidence) Report(period Range) []EEvidenceRow {
 			if in.Emergency {
 				deadline = events.EPOCEmergencyDeadline
 			}
-			if f.givenEffect.Sub(in.delivered) <= deadline {
+			if f.GivenEffect.Sub(in.delivered) <= deadline {
 				r.DeadlineMet++
 			} else {
 				r.DeadlineMissed++
@@ -174,12 +176,12 @@ func (v *EEvidence) Report(period Range) []EEvidenceRow {
 
 // preservedUntil is when an EPOC-PR's preservation ends; ok is false when it has no end in
 // view: nothing preserved, or a production request holds the data.
-func (f *eevidenceFacts) preservedUntil(in *intake) (time.Time, bool) {
-	if in.Instrument != events.InstrumentEPOCPR || f.givenEffect == nil || f.extension == events.ProductionRequested {
+func (f *EEvidenceFacts) preservedUntil(in *intake) (time.Time, bool) {
+	if in.Instrument != events.InstrumentEPOCPR || f.GivenEffect == nil || f.Extension == events.ProductionRequested {
 		return time.Time{}, false
 	}
 	until := in.delivered.Add(events.PreservationPeriod)
-	if f.extended30 {
+	if f.Extended30 {
 		until = until.Add(events.PreservationExtension30)
 	}
 	return until, true
