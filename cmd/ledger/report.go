@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -45,24 +43,17 @@ func (f *reportFlags) registerAsOf(cmd *cobra.Command) {
 
 // check validates the flags before any work is done.
 func (f *reportFlags) check() (projections.Range, error) {
-	if err := checkFormat(f.format); err != nil {
-		return projections.Range{}, err
+	r, err := projections.CheckReport(f.parameters(""))
+	return r, flagError(err)
+}
+
+// flagError names the flag a parameter's error is about: "--period: ...".
+func flagError(err error) error {
+	var fe *events.FieldError
+	if errors.As(err, &fe) && fe.Field != "" {
+		return fmt.Errorf("--%s: %s", fe.Field, fe.Rule)
 	}
-	if f.country != "" {
-		if err := events.Country(f.country).Validate("--country"); err != nil {
-			return projections.Range{}, err
-		}
-	}
-	switch {
-	case f.from != "" || f.to != "":
-		if f.from == "" || f.to == "" {
-			return projections.Range{}, fmt.Errorf("--from and --to go together")
-		}
-		return projections.ParseDates(f.from, f.to)
-	case f.period != "":
-		return projections.ParsePeriod(f.period)
-	}
-	return projections.Range{}, fmt.Errorf("a report needs --period, or --from and --to")
+	return err
 }
 
 func (f *reportFlags) write(w io.Writer, t projections.Table) error {
@@ -72,24 +63,7 @@ func (f *reportFlags) write(w io.Writer, t projections.Table) error {
 	return t.Write(w, f.format)
 }
 
-func checkFormat(format string) error {
-	if !slices.Contains(projections.Formats, format) {
-		return fmt.Errorf("--format %q: want one of %s", format, strings.Join(projections.Formats, ", "))
-	}
-	return nil
-}
-
-// reportView is a projection that can render a period.
-type reportView interface {
-	projections.Projection
-	Table(projections.Range) projections.Table
-}
-
-var reportViews = map[string]func() reportView{
-	"telegram":     func() reportView { return projections.NewTelegram() },
-	"requests":     func() reportView { return projections.NewRequests() },
-	"transparency": func() reportView { return projections.NewTransparency() },
-}
+func checkFormat(format string) error { return flagError(projections.CheckFormat(format)) }
 
 func newReport(g *globals) *cobra.Command {
 	f := &reportFlags{}
@@ -123,7 +97,7 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 			}
 			return cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs)(cmd, args)
 		},
-		ValidArgs: slices.Sorted(maps.Keys(reportViews)),
+		ValidArgs: projections.ReportViewNames(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if asOfPublished != "" {
 				return g.reproduce(cmd, asOfPublished)
@@ -164,18 +138,8 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 // render replays the ledger up to asOf into the view and writes the report; it returns the
 // position of the last event the figures include.
 func (f *reportFlags) render(ctx context.Context, src projections.Source, view string, asOf projections.AsOf, w io.Writer) (uint64, error) {
-	period, err := f.check()
-	if err != nil {
-		return 0, err
-	}
-	v := reportViews[view]()
-	last, err := projections.ReplayAsOf(ctx, src, 1, asOf, v)
-	if err != nil {
-		return 0, err
-	}
-	t := v.Table(period)
-	t.Title += fmt.Sprintf(", as of sequence %d", last)
-	return last, f.write(w, t)
+	last, err := projections.RenderReport(ctx, src, f.parameters(view), asOf, w)
+	return last, flagError(err)
 }
 
 // parameters are the flags that shape a report's bytes, as a published report records them.

@@ -48,7 +48,11 @@ recorded since publication that changed it (sequence and event name).`,
 				}
 				return t
 			}
-			t, err := projections.Restatement(cmd.Context(), l.store, reportViews[p.Parameters.View](), period, p.AsOf, filter)
+			view, err := projections.NewReportView(p.Parameters.View)
+			if err != nil {
+				return err
+			}
+			t, err := projections.Restatement(cmd.Context(), l.store, view, period, p.AsOf, filter)
 			if err != nil {
 				return err
 			}
