@@ -78,6 +78,11 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, caller auth
 		m.RequestID = uuid.NewSHA1(requestNamespace, []byte(caller.Name+"\x00"+m.CommandID)).String()
 	}
 
+	// Check every field before any I/O, so bad input never reaches the store.
+	if err := s.handler.Prepare(caller.Name, c); err != nil {
+		outcome = outcomeInvalid
+		return err
+	}
 	start := time.Now()
 	res, err := s.handler.Handle(r.Context(), caller.Name, c)
 	switch ae := classify(err); {
