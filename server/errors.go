@@ -71,7 +71,7 @@ func re0(err error) string {
 // fail writes err as an API error; internal errors are logged, not shown.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	ae := classify(err)
-	if ae.Status >= 500 {
+	if ae.Status == http.StatusInternalServerError {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	} else {
 		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "err", err)

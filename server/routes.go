@@ -114,7 +114,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 		}
 		s.metrics.requests.WithLabelValues(pattern, http.StatusText(sw.status)).Inc()
 		level := slog.LevelInfo
-		if sw.status >= 500 {
+		if sw.status == http.StatusInternalServerError {
 			level = slog.LevelError
 		}
 		s.log.Log(r.Context(), level, "http",

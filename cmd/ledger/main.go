@@ -62,6 +62,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(withCheckpoint(g, newDemo(g)), withCheckpoint(g, newSubmit(g)), newReport(g), newRestatement(g), newTimeline(g), newWorkload(g), newKeys(g), newCheckpoint(g), newCheckpoints(g), newVerify(g), newProof(g), newVerifyProof())
 	root.AddCommand(newServe(g))
 	root.AddCommand(newToken(g))
+	root.AddCommand(newBench(g))
 	return root
 }
 
