@@ -23,7 +23,9 @@ type apiError struct {
 	Message string `json:"message,omitempty"`
 }
 
-func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s: %s", e.Status, e.Code, e.Field, e.Rule) }
+func (e *apiError) Error() string {
+	return fmt.Sprintf("%d %s: %s: %s", e.Status, e.Code, e.Field, e.Rule)
+}
 
 func forbidden(field, rule string, args ...any) error {
 	return &apiError{Status: http.StatusForbidden, Code: "forbidden", Field: field, Rule: fmt.Sprintf(rule, args...)}
