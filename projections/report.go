@@ -1,7 +1,11 @@
 package projections
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -113,4 +117,72 @@ func RenderReport(ctx context.Context, src Source, p events.ReportParameters, as
 		return 0, err
 	}
 	return last, ReportTable(v, period, last, p).Write(w, p.Format)
+}
+
+// Loader is what reading a published report needs from a store.
+type Loader interface {
+	Load(ctx context.Context, aggregateType, id string) ([]events.Recorded, error)
+}
+
+// ErrNotPublished: no published report has that id.
+var ErrNotPublished = errors.New("projections: no such published report")
+
+// ErrNotReproduced: the ledger no longer gives the bytes a report was published with.
+var ErrNotReproduced = errors.New("projections: the reproduced report differs from the published one")
+
+// LoadPublished reads the ReportPublished event of a published report.
+func LoadPublished(ctx context.Context, l Loader, id string) (*events.ReportPublished, error) {
+	recs, err := l.Load(ctx, events.AggregateReport, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("report %s: %w", id, ErrNotPublished)
+	}
+	e, err := recs[0].Payload()
+	if err != nil {
+		return nil, err
+	}
+	p, ok := e.(*events.ReportPublished)
+	if !ok {
+		return nil, fmt.Errorf("report %s: its first event is %s, not ReportPublished", id, e.EventName())
+	}
+	return p, nil
+}
+
+// Reproduce rebuilds a published report from the events it was computed from and writes it
+// only if its bytes hash to the published SHA-256.
+func Reproduce(ctx context.Context, src Source, p *events.ReportPublished, w io.Writer) error {
+	var out bytes.Buffer
+	if _, err := RenderReport(ctx, src, p.Parameters, AsOf{Sequence: p.AsOf}, &out); err != nil {
+		return err
+	}
+	if sum := sha256.Sum256(out.Bytes()); hex.EncodeToString(sum[:]) != p.SHA256 {
+		return fmt.Errorf("%w: sha256 %x, published %s", ErrNotReproduced, sum, p.SHA256)
+	}
+	_, err := w.Write(out.Bytes())
+	return err
+}
+
+// RestatePublished compares a published report with the same report computed now (see
+// Restatement), narrowed to its country like the published one.
+func RestatePublished(ctx context.Context, src Source, id string, p *events.ReportPublished) (Table, error) {
+	period, err := CheckReport(p.Parameters)
+	if err != nil {
+		return Table{}, err
+	}
+	view, err := NewReportView(p.Parameters.View)
+	if err != nil {
+		return Table{}, err
+	}
+	var filter func(Table) Table
+	if c := p.Parameters.Country; c != "" {
+		filter = func(t Table) Table { return t.Where("country", c) }
+	}
+	t, err := Restatement(ctx, src, view, period, p.AsOf, filter)
+	if err != nil {
+		return Table{}, err
+	}
+	t.Title = fmt.Sprintf("Restatement of published report %s (%s)", id, t.Title)
+	return t, nil
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/server"
 	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/server/loadtest"
@@ -34,6 +36,7 @@ type fixture struct {
 	srv    *server.Server
 	url    string
 	tokens map[string]string // by caller name: the role's name, or "regulator-fr"
+	key    proof.Key         // signs checkpoints
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -57,7 +60,15 @@ func newFixture(t *testing.T) *fixture {
 	if f.tokens["regulator-fr"], _, err = tokens.Create("regulator-fr", auth.Regulator, []string{"FR"}); err != nil {
 		t.Fatal(err)
 	}
-	f.srv = server.New(server.Config{Store: s, Pseudonymizer: pseudonymizer(t), Tokens: tokens, Logger: quiet(), MaxBody: 8 << 10, Poll: 50 * time.Millisecond})
+	key, _, err := proof.LoadOrCreateKey(filepath.Join(dir, "checkpoint.key"), proof.DefaultOrigin, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.key = key
+	f.srv = server.New(server.Config{
+		Store: s, Pseudonymizer: pseudonymizer(t), Tokens: tokens, Logger: quiet(), MaxBody: 8 << 10, Poll: 50 * time.Millisecond,
+		Proofs: s, Verifier: key.Verifier,
+	})
 	done := make(chan struct{})
 	go func() { f.srv.Run(ctx); close(done) }()
 	ts := httptest.NewServer(f.srv.Handler())

@@ -21,8 +21,10 @@ func TestEveryRouteAdmitsExactlyItsRoles(t *testing.T) {
 	id, steps := newRequest("FR")
 	f.record(steps, 0, 1)
 	paths := map[string]string{
-		"/v1/reports/{view}":         "/v1/reports/requests?period=2025",
-		"/v1/requests/{id}/timeline": "/v1/requests/" + id + "/timeline",
+		"/v1/reports/{view}":             "/v1/reports/requests?period=2025",
+		"/v1/requests/{id}/timeline":     "/v1/requests/" + id + "/timeline",
+		"/v1/published/{id}":             "/v1/published/" + id, // no such report: 404 when allowed
+		"/v1/published/{id}/restatement": "/v1/published/" + id + "/restatement",
 	}
 	forged := "ldg_0000000000000000_" + strings.Repeat("A", 43)
 	for _, rt := range server.Routes() {

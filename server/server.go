@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
@@ -48,6 +49,8 @@ type Config struct {
 	MaxBody       int64                // bytes of a command; 0: 1 MiB
 	Poll          time.Duration        // how often views look for events written elsewhere; 0: 1s
 	Source        string               // CloudEvents source of recorded events; "" the handler's default
+	Proofs        Proofs               // nil: GET /v1/verify answers 501
+	Verifier      note.Verifier        // the checkpoint key's verifier; nil as Proofs
 }
 
 // Server serves the API. Start its views with Run (or Serve, which does both).

@@ -194,9 +194,6 @@ func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view, a
 	return nil
 }
 
-// errNotReproduced: the ledger no longer gives the bytes a report was published with.
-var errNotReproduced = errors.New("the reproduced report differs from the published one")
-
 // reproduce rebuilds a published report from the events it was computed from.
 func (g *globals) reproduce(cmd *cobra.Command, id string) error {
 	u, err := uuid.Parse(id)
@@ -208,17 +205,9 @@ func (g *globals) reproduce(cmd *cobra.Command, id string) error {
 		return err
 	}
 	defer l.store.Close()
-	p, err := loadPublished(cmd, l, u.String())
+	p, err := projections.LoadPublished(cmd.Context(), l.store, u.String())
 	if err != nil {
 		return err
 	}
-	var out bytes.Buffer
-	if _, err := flagsOf(p.Parameters).render(cmd.Context(), l.store, p.Parameters.View, projections.AsOf{Sequence: p.AsOf}, &out); err != nil {
-		return err
-	}
-	if sum := sha256.Sum256(out.Bytes()); hex.EncodeToString(sum[:]) != p.SHA256 {
-		return fmt.Errorf("%w: sha256 %x, published %s", errNotReproduced, sum, p.SHA256)
-	}
-	_, err = cmd.OutOrStdout().Write(out.Bytes())
-	return err
+	return flagError(projections.Reproduce(cmd.Context(), l.store, p, cmd.OutOrStdout()))
 }

@@ -52,10 +52,18 @@ On SIGINT or SIGTERM the server stops accepting connections, finishes every requ
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ledger serve: listening on http://%s\n", ln.Addr())
-			srv := server.New(server.Config{
+			cfg := server.Config{
 				Store: l.store, Pseudonymizer: l.pseudo, Tokens: tokens, Logger: log,
 				MaxBody: maxBody, Poll: poll,
-			})
+			}
+			if l.proofs != nil {
+				if v, err := g.verifier(""); err == nil {
+					cfg.Proofs, cfg.Verifier = l.proofs, v
+				} else {
+					log.Info("GET /v1/verify is off until the ledger has a checkpoint key (ledger checkpoint)", "err", err)
+				}
+			}
+			srv := server.New(cfg)
 			err = srv.Serve(cmd.Context(), ln, shutdownTimeout)
 			if cerr := l.store.Close(); err == nil {
 				err = cerr
