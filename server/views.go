@@ -27,7 +27,8 @@ type views struct {
 	known   atomic.Uint64 // highest stream sequence known to exist
 	ready   atomic.Bool   // the first replay finished
 
-	wake chan struct{} // buffered 1: "look again"
+	wake   chan struct{} // buffered 1: "look again soon" (a command was recorded)
+	urgent chan struct{} // buffered 1: "look again now" (a query waits)
 
 	advMu    sync.Mutex
 	advanced chan struct{} // closed and replaced whenever applied moves
@@ -39,6 +40,7 @@ func newViews(src Store, poll time.Duration, log *slog.Logger) *views {
 		reports:  map[string]projections.TableView{},
 		workload: projections.NewWorkload(),
 		wake:     make(chan struct{}, 1),
+		urgent:   make(chan struct{}, 1),
 		advanced: make(chan struct{}),
 	}
 	for _, name := range projections.ReportViewNames() {
@@ -64,11 +66,23 @@ func (v *views) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-v.wake:
+		case <-v.urgent:
 		case <-tick.C:
+		case <-v.wake:
+			// Gather the commands of the next moment into one read: each read costs the
+			// server a consumer, and nobody waits for these events yet.
+			select {
+			case <-time.After(settle):
+			case <-v.urgent:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 	}
 }
+
+// settle is how long the follower lets recorded commands gather before reading them.
+const settle = 50 * time.Millisecond
 
 // catchUp applies every event after the last applied one.
 func (v *views) catchUp(ctx context.Context) error {
@@ -123,10 +137,12 @@ func (v *views) saw(seq uint64) {
 	}
 }
 
-// kick asks the follower to look again.
-func (v *views) kick() {
+// kick asks the follower to look again soon.
+func (v *views) kick() { signalOn(v.wake) }
+
+func signalOn(ch chan struct{}) {
 	select {
-	case v.wake <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -152,7 +168,7 @@ func (v *views) waitFor(ctx context.Context, seq uint64) error {
 		if v.applied.Load() >= seq {
 			return nil
 		}
-		v.kick()
+		signalOn(v.urgent)
 		select {
 		case <-ch:
 		case <-ctx.Done():
