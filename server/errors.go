@@ -50,24 +50,18 @@ func classify(err error) *apiError {
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Rule: fmt.Sprintf("the body exceeds %d bytes", tooBig.Limit)}
 	case errors.As(err, &fe):
 		return &apiError{Status: http.StatusBadRequest, Code: "invalid_field", Field: fe.Field, Rule: fe.Rule, Message: err.Error()}
-	case errors.Is(err, aggregates.ErrNotReceived):
-		return &apiError{Status: http.StatusNotFound, Code: "not_found", Field: "request_id", Rule: re0(aggregates.ErrNotReceived), Message: err.Error()}
+	case errors.As(err, &re) && errors.Is(err, aggregates.ErrNotReceived):
+		return &apiError{Status: http.StatusNotFound, Code: "not_found", Field: "request_id", Rule: re.Rule(), Message: err.Error()}
 	case errors.As(err, &re):
 		return &apiError{Status: http.StatusConflict, Code: "rule_violated", Field: "command", Rule: re.Rule(), Message: err.Error()}
 	case errors.Is(err, store.ErrConcurrency):
 		return &apiError{Status: http.StatusConflict, Code: "conflict", Field: "request_id", Rule: "the request kept changing under this command; retry with the same Idempotency-Key", Message: err.Error()}
+	case errors.Is(err, errNotCurrent):
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Rule: "the views did not catch up with the stream in time; retry"}
 	case errors.Is(err, store.ErrClosed), errors.Is(err, context.Canceled):
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Rule: "the ledger is shutting down; retry with the same Idempotency-Key"}
 	}
-	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Rule: "the ledger failed; nothing was acknowledged"}
-}
-
-func re0(err error) string {
-	var re *aggregates.RuleError
-	if errors.As(err, &re) {
-		return re.Rule()
-	}
-	return err.Error()
+	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Rule: "the ledger failed; the command may or may not be recorded: retry with the same Idempotency-Key"}
 }
 
 // fail writes err as an API error; internal errors are logged, not shown.
