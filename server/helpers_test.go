@@ -30,7 +30,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // fixture is a server over a real embedded JetStream, with one token per role and a
 // regulator limited to France.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	store  *jetstream.Store
 	srv    *server.Server
@@ -39,7 +39,7 @@ type fixture struct {
 	key    proof.Key         // signs checkpoints
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
