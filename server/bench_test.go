@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,12 +11,18 @@ import (
 )
 
 // BenchmarkCommandsOverHTTP records b.N lifecycles (9 commands each) through the HTTP API in
-// this process, 16 lifecycles at a time. `ledger bench http` measures the same against a
-// separate server process, with the raw JetStream rate beside it.
+// this process, 16 or 64 lifecycles at a time. `ledger bench http` measures the same against
+// a separate server process, with the raw JetStream rate beside it.
 func BenchmarkCommandsOverHTTP(b *testing.B) {
+	for _, c := range []int{16, 64} {
+		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) { benchmarkCommands(b, c) })
+	}
+}
+
+func benchmarkCommands(b *testing.B, concurrency int) {
 	f := newFixture(b)
 	cfg := loadtest.Config{
-		BaseURL: f.url, Requests: b.N, Concurrency: 16, Timeout: 5 * time.Minute,
+		BaseURL: f.url, Requests: b.N, Concurrency: concurrency, Timeout: 5 * time.Minute,
 		Tokens: map[auth.Role]string{auth.Intake: f.tokens["intake"], auth.Legal: f.tokens["legal"], auth.Disclosure: f.tokens["disclosure"]},
 	}
 	b.ResetTimer()

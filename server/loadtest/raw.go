@@ -54,8 +54,9 @@ func (r RawResult) Quantile(q float64) time.Duration { return quantile(r.Latenci
 
 // RawAppend measures plain JetStream appends with the ledger's storage settings: an embedded
 // server on dataDir opened as the ledger opens it (fsync on every write), a plain file stream
-// beside LEDGER, n synchronous publishes of size bytes from concurrency publishers, no
-// headers, no checks.
+// beside LEDGER, n synchronous publishes of size bytes from concurrency publishers, each to a
+// subject of its own as every ledger event is (one per request and event type); no headers,
+// no checks.
 func RawAppend(ctx context.Context, dataDir string, n, concurrency, size int) (RawResult, error) {
 	s, err := jetstream.Open(ctx, jetstream.Config{DataDir: dataDir})
 	if err != nil {
@@ -81,9 +82,10 @@ func RawAppend(ctx context.Context, dataDir string, n, concurrency, size int) (R
 	for w := range concurrency {
 		wg.Go(func() {
 			var lat []time.Duration
-			for next.Add(1) <= int64(n) {
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				subject := fmt.Sprintf("raw.%d.%d", w, i)
 				t := time.Now()
-				if _, err := js.Publish(ctx, fmt.Sprintf("raw.%d", w), body); err != nil {
+				if _, err := js.Publish(ctx, subject, body); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
