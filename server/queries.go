@@ -99,7 +99,9 @@ var contentTypes = map[string]string{
 
 func writeTable(w http.ResponseWriter, t projections.Table, format string, last uint64) error {
 	w.Header().Set("Content-Type", contentTypes[format])
-	w.Header().Set("Ledger-As-Of-Sequence", strconv.FormatUint(last, 10))
+	if last > 0 {
+		w.Header().Set("Ledger-As-Of-Sequence", strconv.FormatUint(last, 10))
+	}
 	return t.Write(w, format)
 }
 
