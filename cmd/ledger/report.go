@@ -147,10 +147,6 @@ func (f *reportFlags) parameters(view string) events.ReportParameters {
 	return events.ReportParameters{View: view, Period: f.period, From: f.from, To: f.to, Country: f.country, Format: f.format}
 }
 
-func flagsOf(p events.ReportParameters) *reportFlags {
-	return &reportFlags{period: p.Period, from: p.From, to: p.To, country: p.Country, format: p.Format}
-}
-
 // publish writes the report, a checkpoint covering the events behind it (where the backend
 // keeps checkpoints), and the ReportPublished event that ties them together.
 func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view, actor string) error {
