@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/complianceledger/ledger/aggregates"
 	"github.com/complianceledger/ledger/server"
@@ -136,4 +138,32 @@ func commandSamples(id string) []sample {
 		out = append(out, sample{name, fmt.Appendf(nil, body, id)})
 	}
 	return out
+}
+
+// TestRevokedTokenIsRefusedWithinASecond: `ledger token revoke` in another process reaches a
+// running server through the token file.
+func TestRevokedTokenIsRefusedWithinASecond(t *testing.T) {
+	f := newFixture(t)
+	other, err := auth.Open(filepath.Join(f.dir, auth.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := other.Create("late", auth.Auditor, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for f.do("GET", "/v1/whoami", token, nil).status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("a token created while the server runs is not accepted")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := other.Revoke("late"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if r := f.do("GET", "/v1/whoami", token, nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("revoked token: %d %s", r.status, r.body)
+	}
 }
