@@ -1,40 +1,51 @@
 package aggregates
 
-import "errors"
+import "strings"
 
 // Each rule a command can break has its own error; the text says the rule.
 var (
-	ErrNotReceived          = errors.New("request: nothing can happen to a request before it is received")
-	ErrAlreadyReceived      = errors.New("request: a request is received once")
-	ErrEnded                = errors.New("request: after withdrawal or closing only corrections may be recorded")
-	ErrDuplicateCommand     = errors.New("request: command already recorded")
-	ErrBeforeDelivery       = errors.New("request: a fact cannot happen before the request was delivered")
-	ErrAlreadyVerified      = errors.New("request: requester already verified")
-	ErrVerificationFailed   = errors.New("request: requester verification failed; a failed request cannot be verified later")
-	ErrAlreadyAcknowledged  = errors.New("request: receipt already acknowledged")
-	ErrAlreadyReviewed      = errors.New("request: legal review already completed")
-	ErrReviewRequired       = errors.New("request: legal review must precede the decision (only emergency requests may be decided first)")
-	ErrAlreadyDecided       = errors.New("request: decision already recorded; record a correction instead")
-	ErrFourEyes             = errors.New("request: four eyes: whoever recorded the intake cannot record the decision")
-	ErrUnknownTarget        = errors.New("request: account is not a target of this request")
-	ErrCategoryNotSought    = errors.New("request: data category was not sought by the authority")
-	ErrNotVerified          = errors.New("request: no disclosure before the requester is verified")
-	ErrNotApproved          = errors.New("request: no disclosure without a decision that approves it")
-	ErrAccountNotApproved   = errors.New("request: account not approved for disclosure")
-	ErrCategoryNotApproved  = errors.New("request: data category not approved for this account")
-	ErrNoNotificationChoice = errors.New("request: users cannot be notified before a notification decision")
-	ErrNotificationBarred   = errors.New("request: user notification is prohibited or delayed")
-	ErrNoDecision           = errors.New("request: a request cannot be closed without a decision")
-	ErrLegalProcessPending  = errors.New("request: emergency disclosure awaits its formal legal process (legal review)")
-	ErrUnknownEntry         = errors.New("request: the corrected entry is not an event of this request")
-	ErrNotAnOrder           = errors.New("request: only an order (DSA Art. 9 or 10, EPOC, EPOC-PR) is given effect")
-	ErrNotEEvidence         = errors.New("request: only an e-Evidence order (EPOC, EPOC-PR) is refused on a ground or notified to an enforcing authority")
-	ErrAlreadyGivenEffect   = errors.New("request: order already given effect")
-	ErrOrderRefused         = errors.New("request: order already refused; a refused order is not given effect or refused again")
-	ErrAlreadyNotified      = errors.New("request: enforcing authority already notified")
-	ErrEnforcingIsIssuing   = errors.New("request: the enforcing state is another Member State than the issuing one")
-	ErrNotPreservation      = errors.New("request: only a preservation order (EPOC-PR) is extended")
-	ErrNotPreserved         = errors.New("request: a preservation is extended only once the data are preserved (given effect)")
-	ErrPreservationEnded    = errors.New("request: the preservation has ended (its period ran out, or a production request took over)")
-	ErrAlreadyExtended      = errors.New("request: a preservation is extended by 30 days once")
+	ErrNotReceived          = rule("request: nothing can happen to a request before it is received")
+	ErrAlreadyReceived      = rule("request: a request is received once")
+	ErrEnded                = rule("request: after withdrawal or closing only corrections may be recorded")
+	ErrDuplicateCommand     = rule("request: command already recorded")
+	ErrBeforeDelivery       = rule("request: a fact cannot happen before the request was delivered")
+	ErrAlreadyVerified      = rule("request: requester already verified")
+	ErrVerificationFailed   = rule("request: requester verification failed; a failed request cannot be verified later")
+	ErrAlreadyAcknowledged  = rule("request: receipt already acknowledged")
+	ErrAlreadyReviewed      = rule("request: legal review already completed")
+	ErrReviewRequired       = rule("request: legal review must precede the decision (only emergency requests may be decided first)")
+	ErrAlreadyDecided       = rule("request: decision already recorded; record a correction instead")
+	ErrFourEyes             = rule("request: four eyes: whoever recorded the intake cannot record the decision")
+	ErrUnknownTarget        = rule("request: account is not a target of this request")
+	ErrCategoryNotSought    = rule("request: data category was not sought by the authority")
+	ErrNotVerified          = rule("request: no disclosure before the requester is verified")
+	ErrNotApproved          = rule("request: no disclosure without a decision that approves it")
+	ErrAccountNotApproved   = rule("request: account not approved for disclosure")
+	ErrCategoryNotApproved  = rule("request: data category not approved for this account")
+	ErrNoNotificationChoice = rule("request: users cannot be notified before a notification decision")
+	ErrNotificationBarred   = rule("request: user notification is prohibited or delayed")
+	ErrNoDecision           = rule("request: a request cannot be closed without a decision")
+	ErrLegalProcessPending  = rule("request: emergency disclosure awaits its formal legal process (legal review)")
+	ErrUnknownEntry         = rule("request: the corrected entry is not an event of this request")
+	ErrNotAnOrder           = rule("request: only an order (DSA Art. 9 or 10, EPOC, EPOC-PR) is given effect")
+	ErrNotEEvidence         = rule("request: only an e-Evidence order (EPOC, EPOC-PR) is refused on a ground or notified to an enforcing authority")
+	ErrAlreadyGivenEffect   = rule("request: order already given effect")
+	ErrOrderRefused         = rule("request: order already refused; a refused order is not given effect or refused again")
+	ErrAlreadyNotified      = rule("request: enforcing authority already notified")
+	ErrEnforcingIsIssuing   = rule("request: the enforcing state is another Member State than the issuing one")
+	ErrNotPreservation      = rule("request: only a preservation order (EPOC-PR) is extended")
+	ErrNotPreserved         = rule("request: a preservation is extended only once the data are preserved (given effect)")
+	ErrPreservationEnded    = rule("request: the preservation has ended (its period ran out, or a production request took over)")
+	ErrAlreadyExtended      = rule("request: a preservation is extended by 30 days once")
 )
+
+// RuleError is a rule of the request that a command broke; every Err above is one, so the
+// layers above can tell a refusal by the rules from a failure of the store.
+type RuleError struct{ text string }
+
+func rule(text string) error { return &RuleError{text} }
+
+func (e *RuleError) Error() string { return e.text }
+
+// Rule is the rule's text without the package's prefix.
+func (e *RuleError) Rule() string { return strings.TrimPrefix(e.text, "request: ") }

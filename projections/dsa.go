@@ -127,6 +127,16 @@ func NewDSA(service string) *DSA {
 	return &DSA{Service: service, intakes: intakes{}, Facts: map[string]*DSAFacts{}}
 }
 
+// forService is the same view writing another service in column B; the figures are shared.
+func (v *DSA) forService(service string) *DSA {
+	if service == "" || service == v.Service {
+		return v
+	}
+	c := *v
+	c.Service = service
+	return &c
+}
+
 func (*DSA) Handles(name string) bool {
 	switch name {
 	case "RequestReceived", "EntryCorrected", "ReceiptAcknowledged", "OrderGivenEffect", "RequesterVerificationFailed":

@@ -29,11 +29,14 @@ type Table struct {
 }
 
 // Where keeps the rows whose column equals value; an unknown column keeps nothing.
-func (t Table) Where(column, value string) Table {
+func (t Table) Where(column, value string) Table { return t.WhereIn(column, value) }
+
+// WhereIn keeps the rows whose column equals one of values; an unknown column keeps nothing.
+func (t Table) WhereIn(column string, values ...string) Table {
 	i := slices.Index(t.Columns, column)
 	out := Table{Title: t.Title, Columns: t.Columns, Key: t.Key}
 	for _, r := range t.Rows {
-		if i >= 0 && fmt.Sprint(r[i]) == value {
+		if i >= 0 && slices.Contains(values, fmt.Sprint(r[i])) {
 			out.Rows = append(out.Rows, r)
 		}
 	}

@@ -517,9 +517,9 @@ func TestReportTelegramAndRequests(t *testing.T) {
 		{"period", []string{"telegram", "--period", "2025-Q5"}, `"2025-Q5"`},
 		{"period word", []string{"requests", "--period", "last quarter"}, "invalid period"},
 		{"no period", []string{"requests"}, "--period"},
-		{"from without to", []string{"requests", "--from", "2025-01-01"}, "--from and --to go together"},
+		{"from without to", []string{"requests", "--from", "2025-01-01"}, "--from: from and to go together"},
 		{"to before from", []string{"requests", "--from", "2025-03-01", "--to", "2025-01-01"}, "before"},
-		{"format", []string{"telegram", "--period", "2025", "--format", "xml"}, `--format "xml"`},
+		{"format", []string{"telegram", "--period", "2025", "--format", "xml"}, `--format: "xml"`},
 		{"country", []string{"telegram", "--period", "2025", "--country", "XX"}, `--country: "XX" is not an ISO 3166-1 alpha-2`},
 		{"lower-case country", []string{"requests", "--period", "2025", "--country", "fr"}, `"fr"`},
 		{"unknown report", []string{"gdpr", "--period", "2025"}, `"gdpr"`},
@@ -626,7 +626,7 @@ func TestTimelineShowsEveryEvent(t *testing.T) {
 	}{
 		{"unknown request", []string{uuid.NewString()}, "no such request"},
 		{"not a UUID", []string{"PN-2025-0042"}, "must be a UUID"},
-		{"bad format", []string{id, "--format", "pdf"}, `--format "pdf"`},
+		{"bad format", []string{id, "--format", "pdf"}, `--format: "pdf"`},
 		{"no id", nil, "accepts 1 arg"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -108,12 +108,19 @@ folder records nothing the second time. The demo refuses a ledger that holds oth
 				return fmt.Errorf("%d of %d published rows differ from the telegram view", len(mismatches), rows)
 			}
 			fmt.Fprintf(out, "All %d published rows of Telegram's figures come out of the telegram view exactly.\n\n", rows)
-			if err := f.write(out, telegram.Table(period)); err != nil {
-				return err
-			}
-			for _, t := range []projections.Table{requests.Table(period), transparency.Table(period), dsaSummary(f, dsa, period), f.table(eevidence, period)} {
-				fmt.Fprintln(out)
-				if err := f.write(out, t); err != nil {
+			views := []struct {
+				name string
+				view projections.TableView
+			}{{"telegram", telegram}, {"requests", requests}, {"transparency", transparency}, {"dsa", dsa}, {"eevidence", eevidence}}
+			for i, v := range views {
+				t := projections.ReportTable(v.view, period, last, f.parameters(v.name))
+				if v.name == "dsa" && f.format == "table" {
+					t = dsaSummary(t)
+				}
+				if i > 0 {
+					fmt.Fprintln(out)
+				}
+				if err := t.Write(out, f.format); err != nil {
 					return err
 				}
 			}
@@ -128,11 +135,7 @@ folder records nothing the second time. The demo refuses a ledger that holds oth
 
 // dsaSummary keeps the demo's DSA report short as a table: the TOTAL block and each Member
 // State's total; 'ledger report dsa' shows every row.
-func dsaSummary(f *reportFlags, v *projections.DSA, period projections.Range) projections.Table {
-	t := f.table(v, period)
-	if f.format != "table" {
-		return t
-	}
+func dsaSummary(t projections.Table) projections.Table {
 	out := t
 	out.Rows = nil
 	for _, r := range t.Rows {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
 
@@ -86,7 +87,7 @@ func TestReproducingAnUnknownReportFails(t *testing.T) {
 			t.Errorf("--as-of-published %s: no error", id)
 		}
 	}
-	if _, _, err := ledgerRun(t, dir, "", "report", "telegram", "--period", "2024", "--publish"); err == nil || errors.Is(err, errNotReproduced) {
+	if _, _, err := ledgerRun(t, dir, "", "report", "telegram", "--period", "2024", "--publish"); err == nil || errors.Is(err, projections.ErrNotReproduced) {
 		t.Errorf("publishing an empty ledger: %v, want a refusal", err)
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +26,7 @@ type reportFlags struct {
 	period, from, to string
 	country, format  string
 	asOf             string
-	service          string // the service a DSA report names
+	service          string // the service a DSA report names in column B
 }
 
 func (f *reportFlags) register(cmd *cobra.Command, defaultPeriod string) {
@@ -47,78 +45,27 @@ func (f *reportFlags) registerAsOf(cmd *cobra.Command) {
 
 // check validates the flags before any work is done.
 func (f *reportFlags) check() (projections.Range, error) {
-	if err := checkFormat(f.format); err != nil {
-		return projections.Range{}, err
+	r, err := projections.CheckReport(f.parameters(""))
+	return r, flagError(err)
+}
+
+// flagError names the flag a parameter's error is about: "--period: ...".
+func flagError(err error) error {
+	var fe *events.FieldError
+	if errors.As(err, &fe) && fe.Field != "" {
+		return fmt.Errorf("--%s: %s", fe.Field, fe.Rule)
 	}
-	if f.country != "" {
-		if err := events.Country(f.country).Validate("--country"); err != nil {
-			return projections.Range{}, err
-		}
-	}
-	switch {
-	case f.from != "" || f.to != "":
-		if f.from == "" || f.to == "" {
-			return projections.Range{}, fmt.Errorf("--from and --to go together")
-		}
-		return projections.ParseDates(f.from, f.to)
-	case f.period != "":
-		return projections.ParsePeriod(f.period)
-	}
-	return projections.Range{}, fmt.Errorf("a report needs --period, or --from and --to")
+	return err
 }
 
 func (f *reportFlags) write(w io.Writer, t projections.Table) error {
-	return f.filter(t).Write(w, f.format)
-}
-
-// filter keeps the rows of --country. The DSA template names Member States by their Eurostat
-// code (Greece is EL) in its Scope column.
-func (f *reportFlags) filter(t projections.Table) projections.Table {
-	if f.country == "" {
-		return t
+	if f.country != "" {
+		t = projections.OfCountries(t, f.country)
 	}
-	for _, col := range []string{"Scope", "scope"} {
-		if slices.Contains(t.Columns, col) {
-			return t.Where(col, events.Country(f.country).Eurostat())
-		}
-	}
-	return t.Where("country", f.country)
+	return t.Write(w, f.format)
 }
 
-// table renders a view for the chosen format: a view with a shorter form for people
-// (TextTable) gives that as "table", its full form as csv and json.
-func (f *reportFlags) table(v reportView, period projections.Range) projections.Table {
-	if tv, ok := v.(textTabler); ok && f.format == "table" {
-		return tv.TextTable(period)
-	}
-	return v.Table(period)
-}
-
-// textTabler is a view whose table for people differs from its published form.
-type textTabler interface {
-	TextTable(projections.Range) projections.Table
-}
-
-func checkFormat(format string) error {
-	if !slices.Contains(projections.Formats, format) {
-		return fmt.Errorf("--format %q: want one of %s", format, strings.Join(projections.Formats, ", "))
-	}
-	return nil
-}
-
-// reportView is a projection that can render a period.
-type reportView interface {
-	projections.Projection
-	Table(projections.Range) projections.Table
-}
-
-var reportViews = map[string]func(*reportFlags) reportView{
-	"telegram":     func(*reportFlags) reportView { return projections.NewTelegram() },
-	"requests":     func(*reportFlags) reportView { return projections.NewRequests() },
-	"transparency": func(*reportFlags) reportView { return projections.NewTransparency() },
-	"dsa":          func(f *reportFlags) reportView { return projections.NewDSA(f.service) },
-	"eevidence":    func(*reportFlags) reportView { return projections.NewEEvidence() },
-}
+func checkFormat(format string) error { return flagError(projections.CheckFormat(format)) }
 
 func newReport(g *globals) *cobra.Command {
 	f := &reportFlags{}
@@ -162,7 +109,7 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 			}
 			return cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs)(cmd, args)
 		},
-		ValidArgs: slices.Sorted(maps.Keys(reportViews)),
+		ValidArgs: projections.ReportViewNames(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if asOfPublished != "" {
 				return g.reproduce(cmd, asOfPublished)
@@ -203,18 +150,8 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 // render replays the ledger up to asOf into the view and writes the report; it returns the
 // position of the last event the figures include.
 func (f *reportFlags) render(ctx context.Context, src projections.Source, view string, asOf projections.AsOf, w io.Writer) (uint64, error) {
-	period, err := f.check()
-	if err != nil {
-		return 0, err
-	}
-	v := reportViews[view](f)
-	last, err := projections.ReplayAsOf(ctx, src, 1, asOf, v)
-	if err != nil {
-		return 0, err
-	}
-	t := f.table(v, period)
-	t.Title += fmt.Sprintf(", as of sequence %d", last)
-	return last, f.write(w, t)
+	last, err := projections.RenderReport(ctx, src, f.parameters(view), asOf, w)
+	return last, flagError(err)
 }
 
 // parameters are the flags that shape a report's bytes, as a published report records them.
@@ -224,10 +161,6 @@ func (f *reportFlags) parameters(view string) events.ReportParameters {
 		p.Service = f.service
 	}
 	return p
-}
-
-func flagsOf(p events.ReportParameters) *reportFlags {
-	return &reportFlags{period: p.Period, from: p.From, to: p.To, country: p.Country, format: p.Format, service: p.Service}
 }
 
 // publish writes the report, a checkpoint covering the events behind it (where the backend
@@ -273,9 +206,6 @@ func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view, a
 	return nil
 }
 
-// errNotReproduced: the ledger no longer gives the bytes a report was published with.
-var errNotReproduced = errors.New("the reproduced report differs from the published one")
-
 // reproduce rebuilds a published report from the events it was computed from.
 func (g *globals) reproduce(cmd *cobra.Command, id string) error {
 	u, err := uuid.Parse(id)
@@ -287,17 +217,9 @@ func (g *globals) reproduce(cmd *cobra.Command, id string) error {
 		return err
 	}
 	defer l.store.Close()
-	p, err := loadPublished(cmd, l, u.String())
+	p, err := projections.LoadPublished(cmd.Context(), l.store, u.String())
 	if err != nil {
 		return err
 	}
-	var out bytes.Buffer
-	if _, err := flagsOf(p.Parameters).render(cmd.Context(), l.store, p.Parameters.View, projections.AsOf{Sequence: p.AsOf}, &out); err != nil {
-		return err
-	}
-	if sum := sha256.Sum256(out.Bytes()); hex.EncodeToString(sum[:]) != p.SHA256 {
-		return fmt.Errorf("%w: sha256 %x, published %s", errNotReproduced, sum, p.SHA256)
-	}
-	_, err = cmd.OutOrStdout().Write(out.Bytes())
-	return err
+	return flagError(projections.Reproduce(cmd.Context(), l.store, p, cmd.OutOrStdout()))
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
 )
 
@@ -33,63 +32,17 @@ recorded since publication that changed it (sequence and event name).`,
 				return err
 			}
 			defer l.store.Close()
-			p, err := loadPublished(cmd, l, u.String())
+			p, err := projections.LoadPublished(cmd.Context(), l.store, u.String())
 			if err != nil {
 				return err
 			}
-			f := flagsOf(p.Parameters)
-			period, err := f.check()
+			t, err := projections.RestatePublished(cmd.Context(), l.store, u.String(), p)
 			if err != nil {
-				return err
+				return flagError(err)
 			}
-			var view projections.TableView = reportViews[p.Parameters.View](f)
-			if tv, ok := view.(interface {
-				projections.Projection
-				textTabler
-			}); ok {
-				// Rows are told apart by their first two columns, which the short form has.
-				view = textView{tv}
-			}
-			t, err := projections.Restatement(cmd.Context(), l.store, view, period, p.AsOf, f.filter)
-			if err != nil {
-				return err
-			}
-			t.Title = fmt.Sprintf("Restatement of published report %s (%s)", u, t.Title)
 			return t.Write(cmd.OutOrStdout(), format)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output: "+strings.Join(projections.Formats, ", "))
 	return cmd
 }
-
-// loadPublished reads the ReportPublished event of a published report.
-func loadPublished(cmd *cobra.Command, l *ledger, id string) (*events.ReportPublished, error) {
-	recs, err := l.store.Load(cmd.Context(), events.AggregateReport, id)
-	if err != nil {
-		return nil, err
-	}
-	if len(recs) == 0 {
-		return nil, fmt.Errorf("report %s: no such published report", id)
-	}
-	e, err := recs[0].Payload()
-	if err != nil {
-		return nil, err
-	}
-	p, ok := e.(*events.ReportPublished)
-	if !ok {
-		return nil, fmt.Errorf("report %s: its first event is %s, not ReportPublished", id, e.EventName())
-	}
-	return p, nil
-}
-
-// textView restates a view through its table for people.
-type textView struct {
-	v interface {
-		projections.Projection
-		textTabler
-	}
-}
-
-func (t textView) Handles(name string) bool                    { return t.v.Handles(name) }
-func (t textView) Apply(rec events.Recorded, e events.Event)   { t.v.Apply(rec, e) }
-func (t textView) Table(p projections.Range) projections.Table { return t.v.TextTable(p) }

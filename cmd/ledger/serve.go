@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/complianceledger/ledger/server"
+	"github.com/complianceledger/ledger/server/auth"
+)
+
+func newServe(g *globals) *cobra.Command {
+	var (
+		listen, logFormat, logLevel string
+		maxBody                     int64
+		shutdownTimeout, poll       time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the HTTP API: commands, reports, timelines, workload, health and metrics",
+		Long: `Serve the HTTP API on --listen (see GET /openapi.json for every route). The embedded
+JetStream server runs in this process unless --nats-url names another; views are replayed at
+start and kept current from the stream. Callers need a bearer token from 'ledger token create'.
+
+On SIGINT or SIGTERM the server stops accepting connections, finishes every request in flight
+(a command is answered only after the store acknowledged it with fsync), then closes the store.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := serveLogger(cmd, logFormat, logLevel)
+			if err != nil {
+				return err
+			}
+			slog.SetDefault(log)
+			l, err := g.open(cmd.Context(), 0)
+			if err != nil {
+				return err
+			}
+			defer l.store.Close()
+			tokens, err := auth.Open(filepath.Join(g.dataDir, auth.FileName))
+			if err != nil {
+				return err
+			}
+			if list, err := tokens.List(); err == nil && len(list) == 0 {
+				log.Warn("no tokens yet: every route but health, readiness and the OpenAPI document answers 401; see 'ledger token create'")
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ledger serve: listening on http://%s\n", ln.Addr())
+			cfg := server.Config{
+				Store: l.store, Pseudonymizer: l.pseudo, Tokens: tokens, Logger: log,
+				MaxBody: maxBody, Poll: poll,
+			}
+			if l.proofs != nil {
+				if v, err := g.verifier(""); err == nil {
+					cfg.Proofs, cfg.Verifier = l.proofs, v
+				} else {
+					log.Info("GET /v1/verify is off until the ledger has a checkpoint key (ledger checkpoint)", "err", err)
+				}
+			}
+			srv := server.New(cfg)
+			err = srv.Serve(cmd.Context(), ln, shutdownTimeout)
+			if cerr := l.store.Close(); err == nil {
+				err = cerr
+			}
+			log.Info("stopped")
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
+	cmd.Flags().Int64Var(&maxBody, "max-body", server.DefaultMaxBody, "largest command body in bytes")
+	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
+	cmd.Flags().DurationVar(&poll, "poll", time.Second, "how often views look for events written by other processes")
+	cmd.Flags().StringVar(&logFormat, "log-format", "json", "log format on stderr: json or text")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func serveLogger(cmd *cobra.Command, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	w := cmd.ErrOrStderr()
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want json or text", format)
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/complianceledger/ledger/server/auth"
+)
+
+func newToken(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Create, list and revoke the bearer tokens of the HTTP API",
+		Long: `Tokens live in the data folder (tokens.json, mode 0600) as hashes only. A token's name is
+the actor recorded on every event its caller causes; its role says what it may do:
+
+  intake      receive_request, verify_requester, fail_verification, acknowledge_receipt,
+              withdraw_request; reads reports, timelines, workload
+  legal       complete_legal_review, record_decision, decide_user_notification,
+              correct_entry, close_request; reads as intake
+  disclosure  disclose_data, notify_user; reads as intake
+  auditor     reads everything (reports, timelines, workload, metrics); records nothing
+  regulator   aggregated reports only (requests, telegram, transparency), limited to the
+              --country list when given
+  service     metrics over HTTP; events over NATS (its bcrypt hash is its NATS password)`,
+	}
+	cmd.AddCommand(newTokenCreate(g), newTokenList(g), newTokenRevoke(g))
+	return cmd
+}
+
+func (g *globals) tokens() (*auth.Tokens, error) {
+	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	return auth.Open(filepath.Join(g.dataDir, auth.FileName))
+}
+
+func newTokenCreate(g *globals) *cobra.Command {
+	var (
+		role      string
+		countries []string
+	)
+	cmd := &cobra.Command{
+		Use:   "create NAME --role ROLE",
+		Short: "Create a token and print it once; only its hash is kept",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tokens, err := g.tokens()
+			if err != nil {
+				return err
+			}
+			plain, tok, err := tokens.Create(args[0], auth.Role(role), countries)
+			if err != nil {
+				return flagError(err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), plain)
+			fmt.Fprintf(cmd.ErrOrStderr(), "created token %s for %s (role %s); it is shown this once\n", tok.ID, tok.Name, tok.Role)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&role, "role", "", "intake, legal, disclosure, auditor, regulator or service")
+	cmd.Flags().StringSliceVar(&countries, "country", nil, "regulator only: the countries it may see (repeat or comma-separate)")
+	cmd.MarkFlagRequired("role")
+	return cmd
+}
+
+func newTokenList(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the tokens: name, role, countries, id and creation time (never the token)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tokens, err := g.tokens()
+			if err != nil {
+				return err
+			}
+			list, err := tokens.List()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "name\trole\tcountries\tid\tcreated")
+			for _, t := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Role, strings.Join(t.Countries, ","), t.ID, t.Created.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newTokenRevoke(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke NAME",
+		Short: "Revoke a token; a running server refuses it within a second",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tokens, err := g.tokens()
+			if err != nil {
+				return err
+			}
+			return tokens.Revoke(args[0])
+		},
+	}
+}

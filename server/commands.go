@@ -1,0 +1,106 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/complianceledger/ledger/aggregates"
+	"github.com/complianceledger/ledger/command"
+	"github.com/complianceledger/ledger/server/auth"
+)
+
+// idempotencyKey is what the Idempotency-Key header may hold: it becomes the command id, which
+// travels in the Nats-Msg-Id header and the event.
+var idempotencyKey = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// requestNamespace derives the id of a new request from its caller and idempotency key,
+// so that retrying a receive_request that named no request_id finds the first attempt.
+var requestNamespace = uuid.MustParse("0193f3b4-5d6e-7c1a-9b2f-6c65646765f1")
+
+// DecodeCommand reads a command's body as `ledger submit` reads a line, and applies the
+// Idempotency-Key header: it becomes the command id, and a body that names a different one
+// is refused. It changes nothing in the ledger.
+func DecodeCommand(body []byte, key string) (aggregates.Command, error) {
+	c, err := aggregates.DecodeCommand(body)
+	if err != nil {
+		return nil, err
+	}
+	m := c.Header()
+	if key != "" {
+		if !idempotencyKey.MatchString(key) {
+			return nil, invalid("Idempotency-Key", "want 1 to 128 letters, digits, '.', '_', ':' or '-'")
+		}
+		if m.CommandID != "" && m.CommandID != key {
+			return nil, invalid("command_id", "differs from the Idempotency-Key header; give one, or both alike")
+		}
+		m.CommandID = key
+	}
+	return c, nil
+}
+
+// commandResult is the answer to a recorded command.
+type commandResult struct {
+	command.Result
+	Actor string `json:"actor"`
+}
+
+func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, caller auth.Token) error {
+	name := "unknown"
+	outcome := outcomeError
+	defer func() { s.metrics.commands.WithLabelValues(name, outcome).Inc() }()
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	if err != nil {
+		outcome = outcomeInvalid
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return invalid("", "the body could not be read: %v", err)
+	}
+	c, err := DecodeCommand(body, r.Header.Get("Idempotency-Key"))
+	if err != nil {
+		outcome = outcomeInvalid
+		return err
+	}
+	name = aggregates.CommandName(c)
+	if role := commandRoles[name]; role != caller.Role {
+		outcome = outcomeRefused
+		return forbidden("command", "%s is recorded by role %s, not %s", name, role, caller.Role)
+	}
+	m := c.Header()
+	if _, ok := c.(*aggregates.ReceiveRequest); ok && m.RequestID == "" && m.CommandID != "" {
+		m.RequestID = uuid.NewSHA1(requestNamespace, []byte(caller.Name+"\x00"+m.CommandID)).String()
+	}
+
+	// Check every field before any I/O, so bad input never reaches the store.
+	if err := s.handler.Prepare(caller.Name, c); err != nil {
+		outcome = outcomeInvalid
+		return err
+	}
+	start := time.Now()
+	res, err := s.handler.Handle(r.Context(), caller.Name, c)
+	switch ae := classify(err); {
+	case err == nil && res.Duplicate:
+		outcome = outcomeDuplicate
+		return writeJSON(w, http.StatusOK, commandResult{res, caller.Name})
+	case err == nil:
+		s.metrics.appended.Observe(time.Since(start).Seconds())
+		outcome = outcomeRecorded
+		s.views.saw(res.Sequence)
+		s.views.kick()
+		w.Header().Set("Location", "/v1/requests/"+res.RequestID+"/timeline")
+		return writeJSON(w, http.StatusCreated, commandResult{res, caller.Name})
+	case ae.Status < 500:
+		outcome = outcomeRefused
+		if ae.Status == http.StatusBadRequest {
+			outcome = outcomeInvalid
+		}
+	}
+	return err
+}

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections"
+	"github.com/complianceledger/ledger/proof"
+	"github.com/complianceledger/ledger/server/auth"
+)
+
+// Proofs is what verification needs: the raw log and the checkpoint stream.
+type Proofs interface {
+	proof.Log
+	proof.CheckpointStore
+}
+
+// publishedReport reads the {id} of a published report's route.
+func (s *Server) publishedReport(r *http.Request) (string, *events.ReportPublished, error) {
+	u, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return "", nil, invalid("id", "must be a published report's id (UUID)")
+	}
+	id := u.String()
+	p, err := projections.LoadPublished(r.Context(), s.cfg.Store, id)
+	if errors.Is(err, projections.ErrNotPublished) {
+		return "", nil, &apiError{Status: http.StatusNotFound, Code: "not_found", Field: "id", Rule: "no such published report"}
+	}
+	return id, p, err
+}
+
+// published answers GET /v1/published/{id}: the published report's exact bytes, rebuilt from
+// the events it was computed from and checked against its SHA-256.
+func (s *Server) published(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	_, p, err := s.publishedReport(r)
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if err := projections.Reproduce(r.Context(), s.cfg.Store, p, &out); err != nil {
+		if errors.Is(err, projections.ErrNotReproduced) {
+			return &apiError{Status: http.StatusConflict, Code: "not_reproduced", Field: "id", Rule: "the ledger no longer gives the published bytes; see its restatement and verify", Message: err.Error()}
+		}
+		return err
+	}
+	w.Header().Set("Content-Type", contentTypes[p.Parameters.Format])
+	w.Header().Set("Ledger-Report-SHA256", p.SHA256)
+	_, err = w.Write(out.Bytes())
+	return err
+}
+
+// restatement answers GET /v1/published/{id}/restatement: each cell that changed since
+// publication and the events that changed it.
+func (s *Server) restatement(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
+	q, err := query(r, "format")
+	if err != nil {
+		return err
+	}
+	f, err := format(q)
+	if err != nil {
+		return err
+	}
+	id, p, err := s.publishedReport(r)
+	if err != nil {
+		return err
+	}
+	t, err := projections.RestatePublished(r.Context(), s.cfg.Store, id, p)
+	if err != nil {
+		return err
+	}
+	return writeTable(w, t, f, 0)
+}
+
+// verify answers GET /v1/verify: the Merkle tree recomputed from the stream against every
+// checkpoint, as `ledger verify` does.
+func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	if s.cfg.Proofs == nil || s.cfg.Verifier == nil {
+		return &apiError{Status: http.StatusNotImplemented, Code: "not_available", Rule: "this ledger keeps no checkpoints or has no checkpoint key (ledger checkpoint)"}
+	}
+	rep, err := proof.Verify(r.Context(), s.cfg.Proofs, s.cfg.Proofs, s.cfg.Verifier)
+	if err != nil {
+		return err
+	}
+	findings := make([]string, len(rep.Findings))
+	for i, f := range rep.Findings {
+		findings[i] = f.Text
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"ok": rep.OK(), "events": rep.Events, "last_sequence": rep.LastSequence, "checkpoints": rep.Checkpoints,
+		"checkpoint_size": rep.Size, "uncovered": rep.Uncovered, "findings": findings, "key": s.cfg.Verifier.Name(),
+	})
+}

@@ -1,0 +1,148 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/complianceledger/ledger/server/auth"
+)
+
+// Route is one endpoint and the roles that may call it; no roles means no token is needed.
+type Route struct {
+	Method, Path string
+	Roles        []auth.Role
+	handle       func(s *Server, w http.ResponseWriter, r *http.Request, caller auth.Token) error
+}
+
+var (
+	staff     = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure}
+	readers   = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure, auth.Auditor}
+	reporters = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure, auth.Auditor, auth.Regulator}
+	everyone  = auth.Roles
+)
+
+// routes is the API. The officers (intake, legal, disclosure) record commands, each role
+// only its own (commandRoles), and read what their work needs; the auditor reads everything
+// and records nothing; a regulator reads aggregated reports only; a service scrapes metrics
+// (it reads events over NATS, not here).
+var routes = []Route{
+	{Method: "GET", Path: "/healthz", handle: (*Server).healthz},
+	{Method: "GET", Path: "/readyz", handle: (*Server).readyz},
+	{Method: "GET", Path: "/openapi.json", handle: (*Server).openAPI},
+	{Method: "GET", Path: "/metrics", Roles: []auth.Role{auth.Auditor, auth.Service}, handle: (*Server).scrape},
+	{Method: "GET", Path: "/v1/whoami", Roles: everyone, handle: (*Server).whoami},
+	{Method: "POST", Path: "/v1/commands", Roles: staff, handle: (*Server).postCommand},
+	{Method: "GET", Path: "/v1/reports/{view}", Roles: reporters, handle: (*Server).report},
+	{Method: "GET", Path: "/v1/requests/{id}/timeline", Roles: readers, handle: (*Server).timeline},
+	{Method: "GET", Path: "/v1/workload", Roles: readers, handle: (*Server).workload},
+	{Method: "GET", Path: "/v1/published/{id}", Roles: readers, handle: (*Server).published},
+	{Method: "GET", Path: "/v1/published/{id}/restatement", Roles: readers, handle: (*Server).restatement},
+	{Method: "GET", Path: "/v1/verify", Roles: []auth.Role{auth.Auditor}, handle: (*Server).verify},
+}
+
+// Routes lists the API's endpoints with the roles allowed on each.
+func Routes() []Route { return slices.Clone(routes) }
+
+// commandRoles says which role records each command: one role per command, so that the
+// four-eyes split of intake and decision holds by construction as well as by rule.
+var commandRoles = map[string]auth.Role{
+	"receive_request":          auth.Intake,
+	"verify_requester":         auth.Intake,
+	"fail_verification":        auth.Intake,
+	"acknowledge_receipt":      auth.Intake,
+	"withdraw_request":         auth.Intake,
+	"complete_legal_review":    auth.Legal,
+	"record_decision":          auth.Legal,
+	"decide_user_notification": auth.Legal,
+	"correct_entry":            auth.Legal,
+	"close_request":            auth.Legal,
+	"disclose_data":            auth.Disclosure,
+	"notify_user":              auth.Disclosure,
+	// Orders of EU Member States: refusing one, telling the enforcing state and extending a
+	// preservation are legal acts; giving effect (producing, removing, preserving) is the
+	// disclosure team's.
+	"refuse_order":               auth.Legal,
+	"notify_enforcing_authority": auth.Legal,
+	"extend_preservation":        auth.Legal,
+	"give_effect":                auth.Disclosure,
+}
+
+// CommandRole returns the role that records the named command ("" for none).
+func CommandRole(name string) auth.Role { return commandRoles[name] }
+
+// regulatorViews are the report views a regulator may read: figures per country, never an
+// account reference or a single request. A view added later stays closed until listed here.
+var regulatorViews = []string{"requests", "telegram", "transparency", "dsa", "eevidence"}
+
+// statusWriter remembers the status for logs and metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// wrap authenticates and authorises a route's caller, runs it, turns its error into an
+// API error, and logs and counts the request.
+func (s *Server) wrap(rt Route) http.Handler {
+	pattern := rt.Method + " " + rt.Path
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		var caller auth.Token
+		err := func() error {
+			if len(rt.Roles) == 0 {
+				return rt.handle(s, sw, r, caller)
+			}
+			var err error
+			if caller, err = s.authenticate(r); err != nil {
+				return err
+			}
+			if !slices.Contains(rt.Roles, caller.Role) {
+				return forbidden("", "role %s may not call %s", caller.Role, pattern)
+			}
+			return rt.handle(s, sw, r, caller)
+		}()
+		if err != nil {
+			s.fail(sw, r, err)
+		}
+		s.metrics.requests.WithLabelValues(pattern, http.StatusText(sw.status)).Inc()
+		level := slog.LevelInfo
+		if sw.status == http.StatusInternalServerError {
+			level = slog.LevelError
+		}
+		s.log.Log(r.Context(), level, "http",
+			"method", r.Method, "route", rt.Path, "path", r.URL.Path, "status", sw.status,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"caller", caller.Name, "role", string(caller.Role))
+	})
+}
+
+func (s *Server) authenticate(r *http.Request) (auth.Token, error) {
+	h := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || token == "" {
+		return auth.Token{}, &apiError{Status: http.StatusUnauthorized, Code: "unauthenticated", Field: "Authorization", Rule: "a bearer token is required"}
+	}
+	caller, err := s.cfg.Tokens.Authenticate(token)
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		return auth.Token{}, &apiError{Status: http.StatusUnauthorized, Code: "unauthenticated", Field: "Authorization", Rule: "unknown or revoked token"}
+	}
+	return caller, err
+}

@@ -1,0 +1,142 @@
+// Package server is the ledger's HTTP API: every command as POST /v1/commands, the reports,
+// timelines and workload as queries, health, readiness, metrics and the OpenAPI document.
+// Callers authenticate with bearer tokens (package auth); what each role may do is the route
+// table in routes.go. The actor of every event is the authenticated caller.
+package server
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/complianceledger/ledger/command"
+	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/server/auth"
+)
+
+// Store is what the server needs from a store: append and load for commands, read for the
+// views. A store that also says its last sequence (LastSequencer) lets the server report
+// projection lag and skip empty reads.
+type Store interface {
+	command.EventStore
+	Read(ctx context.Context, from uint64) iter.Seq2[events.Recorded, error]
+}
+
+// LastSequencer is a store that can say its last sequence cheaply.
+type LastSequencer interface {
+	LastSequence(ctx context.Context) (uint64, error)
+}
+
+// Authenticator turns a bearer token into the caller it belongs to.
+type Authenticator interface {
+	Authenticate(token string) (auth.Token, error)
+}
+
+// Config assembles a server; Store, Pseudonymizer and Tokens are required.
+type Config struct {
+	Store         Store
+	Pseudonymizer *events.Pseudonymizer
+	Tokens        Authenticator
+	Logger        *slog.Logger         // nil: slog.Default()
+	Registry      *prometheus.Registry // nil: a new one with Go and process collectors
+	MaxBody       int64                // bytes of a command; 0: 1 MiB
+	Poll          time.Duration        // how often views look for events written elsewhere; 0: 1s
+	Source        string               // CloudEvents source of recorded events; "" the handler's default
+	Proofs        Proofs               // nil: GET /v1/verify answers 501
+	Verifier      note.Verifier        // the checkpoint key's verifier; nil as Proofs
+}
+
+// Server serves the API. Start its views with Run (or Serve, which does both).
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	handler *command.Handler
+	views   *views
+	metrics *metrics
+	mux     *http.ServeMux
+}
+
+// DefaultMaxBody bounds a command's body; the largest real commands are a few kilobytes.
+const DefaultMaxBody = 1 << 20
+
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.Poll == 0 {
+		cfg.Poll = time.Second
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		handler: command.NewHandler(cfg.Store, cfg.Pseudonymizer, command.Options{Source: cfg.Source}),
+		mux:     http.NewServeMux(),
+	}
+	s.views = newViews(cfg.Store, cfg.Poll, cfg.Logger)
+	s.metrics = newMetrics(cfg.Registry, s.views)
+	for _, rt := range routes {
+		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, apiError{Code: "not_found", Rule: "no such route; see /openapi.json"})
+	})
+	return s
+}
+
+// Handler is the API as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Run keeps the views current until ctx ends: a full replay first, then following the
+// stream. /readyz answers 200 once the replay is done.
+func (s *Server) Run(ctx context.Context) error { return s.views.run(ctx) }
+
+// Serve runs the views and serves HTTP on ln until ctx ends, then shuts down gracefully:
+// it stops accepting, lets every command in flight finish (its answer is sent only after
+// the store acknowledged it), and returns. The caller closes the store afterwards.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	viewsCtx, stopViews := context.WithCancel(context.WithoutCancel(ctx))
+	viewsDone := make(chan error, 1)
+	go func() { viewsDone <- s.Run(viewsCtx) }()
+
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// Requests outlive a cancelled ctx: a command being appended must finish.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	s.log.Info("serving", "addr", ln.Addr().String())
+
+	var err error
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		s.log.Info("shutting down: finishing requests in flight")
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		err = hs.Shutdown(sctx)
+		cancel()
+		<-served
+	}
+	stopViews()
+	if verr := <-viewsDone; verr != nil && !errors.Is(verr, context.Canceled) {
+		s.log.Warn("views stopped", "err", verr)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,193 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/complianceledger/ledger/projections"
+)
+
+// views are the read models kept warm: one full replay at start, then the stream followed
+// from the last applied event, woken by every command this server records and by a poll
+// for events written elsewhere (another `ledger serve`, `ledger submit`).
+type views struct {
+	src  Store
+	poll time.Duration
+	log  *slog.Logger
+
+	mu       sync.RWMutex // guards the views below while an event is applied
+	reports  map[string]projections.TableView
+	workload *projections.Workload
+
+	applied atomic.Uint64 // last sequence applied
+	known   atomic.Uint64 // highest stream sequence known to exist
+	ready   atomic.Bool   // the first replay finished
+
+	wake   chan struct{} // buffered 1: "look again soon" (a command was recorded)
+	urgent chan struct{} // buffered 1: "look again now" (a query waits)
+
+	advMu    sync.Mutex
+	advanced chan struct{} // closed and replaced whenever applied moves
+}
+
+func newViews(src Store, poll time.Duration, log *slog.Logger) *views {
+	v := &views{
+		src: src, poll: poll, log: log,
+		reports:  map[string]projections.TableView{},
+		workload: projections.NewWorkload(),
+		wake:     make(chan struct{}, 1),
+		urgent:   make(chan struct{}, 1),
+		advanced: make(chan struct{}),
+	}
+	for _, name := range projections.ReportViewNames() {
+		v.reports[name], _ = projections.NewReportView(name)
+	}
+	return v
+}
+
+// run follows the stream until ctx ends.
+func (v *views) run(ctx context.Context) error {
+	tick := time.NewTicker(v.poll)
+	defer tick.Stop()
+	for {
+		if err := v.catchUp(ctx); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			v.log.Warn("views: following the stream", "err", err, "applied", v.applied.Load())
+		} else if !v.ready.Load() {
+			v.ready.Store(true)
+			v.log.Info("views: replayed", "applied", v.applied.Load())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-v.urgent:
+		case <-tick.C:
+		case <-v.wake:
+			// Gather the commands of the next moment into one read: each read costs the
+			// server a consumer, and nobody waits for these events yet.
+			select {
+			case <-time.After(settle):
+			case <-v.urgent:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+}
+
+// settle is how long the follower lets recorded commands gather before reading them.
+const settle = 50 * time.Millisecond
+
+// catchUp applies every event after the last applied one.
+func (v *views) catchUp(ctx context.Context) error {
+	if ls, ok := v.src.(LastSequencer); ok {
+		last, err := ls.LastSequence(ctx)
+		if err != nil {
+			return err
+		}
+		v.saw(last)
+		if last <= v.applied.Load() {
+			return nil
+		}
+	}
+	all := make([]projections.Projection, 0, len(v.reports)+1)
+	for _, r := range v.reports {
+		all = append(all, r)
+	}
+	all = append(all, v.workload)
+	for rec, err := range v.src.Read(ctx, v.applied.Load()+1) {
+		if err != nil {
+			return err
+		}
+		v.mu.Lock()
+		err := projections.Feed(rec, all...)
+		if err == nil {
+			v.applied.Store(rec.Sequence)
+		}
+		v.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		v.saw(rec.Sequence)
+		v.signal()
+	}
+	return nil
+}
+
+func (v *views) signal() {
+	v.advMu.Lock()
+	close(v.advanced)
+	v.advanced = make(chan struct{})
+	v.advMu.Unlock()
+}
+
+// saw records that the stream holds at least seq.
+func (v *views) saw(seq uint64) {
+	for {
+		k := v.known.Load()
+		if seq <= k || v.known.CompareAndSwap(k, seq) {
+			return
+		}
+	}
+}
+
+// kick asks the follower to look again soon.
+func (v *views) kick() { signalOn(v.wake) }
+
+func signalOn(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (v *views) lag() uint64 {
+	k, a := v.known.Load(), v.applied.Load()
+	if k < a {
+		return 0
+	}
+	return k - a
+}
+
+// errNotCurrent: the views did not reach a sequence in time.
+var errNotCurrent = errors.New("server: views are behind")
+
+// waitFor waits until the views include seq, so that a caller reads what this server
+// acknowledged before (read-your-writes).
+func (v *views) waitFor(ctx context.Context, seq uint64) error {
+	for v.applied.Load() < seq {
+		v.advMu.Lock()
+		ch := v.advanced
+		v.advMu.Unlock()
+		if v.applied.Load() >= seq {
+			return nil
+		}
+		signalOn(v.urgent)
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return errNotCurrent
+		}
+	}
+	return nil
+}
+
+// current waits (briefly) until the views include everything this server knows is in the
+// stream, then calls fn with them under the read lock; last is the sequence they include.
+func (v *views) current(ctx context.Context, fn func(last uint64)) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := v.waitFor(ctx, v.known.Load()); err != nil {
+		return err
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	fn(v.applied.Load())
+	return nil
+}
