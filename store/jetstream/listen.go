@@ -1,0 +1,177 @@
+package jetstream
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+)
+
+// DefaultClientListen is where `ledger serve` accepts downstream NATS clients by default.
+const DefaultClientListen = "127.0.0.1:4222"
+
+// ErrServiceUser: a ServiceUser is unusable (bad name, no password, duplicate, bad consumer).
+var ErrServiceUser = errors.New("jetstream: service user")
+
+// ServiceUser is a downstream service that may read the ledger over NATS (Config.ClientListen).
+// It may subscribe to "ledger.>", read LEDGER's info and messages, and create, read from, ack
+// and delete the durable consumers named in Consumers; it may not publish events nor change,
+// purge or delete either stream, nor touch any other consumer.
+type ServiceUser struct {
+	// Name is the NATS user name.
+	Name string
+	// Password is the plain password or, better, its bcrypt hash ("$2a$..."; nats-server
+	// compares either).
+	Password string
+	// Consumers are the durable consumer names this service owns on LEDGER; empty means one,
+	// named after the user. NATS permissions match whole subject tokens, so ownership is an
+	// exact list of names rather than a prefix.
+	Consumers []string
+}
+
+// consumerNames are the durable names u owns.
+func (u ServiceUser) consumerNames() []string {
+	if len(u.Consumers) == 0 {
+		return []string{u.Name}
+	}
+	return u.Consumers
+}
+
+// A name that is a single, wildcard-free subject token; consumer names must also be one.
+var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func checkServiceUsers(users []ServiceUser) error {
+	seen := map[string]bool{ledgerUserName: true}
+	owned := map[string]string{}
+	for _, u := range users {
+		if !tokenRE.MatchString(u.Name) {
+			return fmt.Errorf("%w %q: name must be 1-64 of A-Z a-z 0-9 _ -", ErrServiceUser, u.Name)
+		}
+		if seen[u.Name] {
+			return fmt.Errorf("%w %q: name used twice or reserved", ErrServiceUser, u.Name)
+		}
+		seen[u.Name] = true
+		if u.Password == "" {
+			return fmt.Errorf("%w %q: no password", ErrServiceUser, u.Name)
+		}
+		for _, c := range u.consumerNames() {
+			if !tokenRE.MatchString(c) {
+				return fmt.Errorf("%w %q: consumer %q must be 1-64 of A-Z a-z 0-9 _ -", ErrServiceUser, u.Name, c)
+			}
+			if other, ok := owned[c]; ok && other != u.Name {
+				return fmt.Errorf("%w %q: consumer %q already belongs to %q", ErrServiceUser, u.Name, c, other)
+			}
+			owned[c] = u.Name
+		}
+	}
+	return nil
+}
+
+// ledgerUserName is reserved: the ledger's own connection authenticates by nkey instead.
+const ledgerUserName = "ledger"
+
+// servicePermissions is everything a service user may do; anything not allowed is refused.
+// The deny list repeats the rules that matter most, so that a later widening of the allow
+// list cannot grant them by accident (deny wins in NATS).
+func servicePermissions(u ServiceUser) *server.Permissions {
+	const api = "$JS.API."
+	pub := []string{
+		api + "INFO",                            // account info: `nats` CLI and nats.go's AccountInfo
+		api + "STREAM.INFO." + StreamName,       // stream info and state (last sequence)
+		api + "DIRECT.GET." + StreamName,        // read one message by sequence or subject
+		api + "DIRECT.GET." + StreamName + ".>", // the same, last message by subject
+		api + "STREAM.MSG.GET." + StreamName,    // read one message (non-direct form)
+	}
+	for _, c := range u.consumerNames() {
+		pub = append(pub,
+			api+"CONSUMER.CREATE."+StreamName+"."+c,         // create, several filters
+			api+"CONSUMER.CREATE."+StreamName+"."+c+".>",    // create, one filter subject
+			api+"CONSUMER.DURABLE.CREATE."+StreamName+"."+c, // create, pre-2.9 clients (the CLI)
+			api+"CONSUMER.INFO."+StreamName+"."+c,           // resume: does it exist, where is it
+			api+"CONSUMER.DELETE."+StreamName+"."+c,         // start over
+			api+"CONSUMER.MSG.NEXT."+StreamName+"."+c,       // pull
+			"$JS.ACK."+StreamName+"."+c+".>",                // ack, nak, in-progress, term
+			"$JS.FC."+StreamName+"."+c+".>",                 // flow control replies (push)
+		)
+	}
+	return &server.Permissions{
+		Publish: &server.SubjectPermission{
+			Allow: pub,
+			Deny: []string{
+				subjectRoot + ".>",
+				checkpointRoot + ".>",
+				api + "STREAM.CREATE.>",
+				api + "STREAM.UPDATE.>",
+				api + "STREAM.DELETE.>",
+				api + "STREAM.PURGE.>",
+				api + "STREAM.MSG.DELETE.>",
+			},
+		},
+		Subscribe: &server.SubjectPermission{
+			// Live events, and replies to the requests above (nats.go's default inbox).
+			Allow: []string{subjectRoot + ".>", nats.InboxPrefix + ">"},
+		},
+	}
+}
+
+// clientAuth is how the embedded server authenticates when it listens: service users by
+// password, and the ledger's own in-process connection by an nkey made for this run only,
+// accepted on in-process connections only.
+type clientAuth struct {
+	users []*server.User
+	nkeys []*server.NkeyUser
+	self  nats.Option // the ledger's connection option
+}
+
+func newClientAuth(users []ServiceUser) (*clientAuth, error) {
+	if err := checkServiceUsers(users); err != nil {
+		return nil, err
+	}
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: ledger nkey: %w", err)
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: ledger nkey: %w", err)
+	}
+	a := &clientAuth{
+		nkeys: []*server.NkeyUser{{
+			Nkey:                   pub,
+			AllowedConnectionTypes: map[string]struct{}{jwt.ConnectionTypeInProcess: {}},
+			// nil Permissions: everything, as without users.
+		}},
+		self: nats.Nkey(pub, kp.Sign),
+	}
+	for _, u := range users {
+		a.users = append(a.users, &server.User{
+			Username:               u.Name,
+			Password:               u.Password,
+			Permissions:            servicePermissions(u),
+			AllowedConnectionTypes: map[string]struct{}{jwt.ConnectionTypeStandard: {}},
+		})
+	}
+	return a, nil
+}
+
+// listenAddr splits "host:port"; port 0 picks a free port.
+func listenAddr(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("jetstream: client listen address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("jetstream: client listen address %q: bad port", addr)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
