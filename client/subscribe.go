@@ -1,0 +1,138 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const (
+	defaultAckWait    = 30 * time.Second
+	defaultRetryDelay = time.Second
+)
+
+// Handler handles one event. Returning nil acknowledges it; an error has it delivered again
+// after Options.RetryDelay (before any later event: a subscription delivers in order).
+type Handler func(ctx context.Context, ev Event) error
+
+// Subscribe delivers the selected events to handler, one at a time and in stream order, from
+// where the durable consumer left off (or Options.FromSequence for a new one), and then every
+// new event as it is recorded. It returns ctx's error once ctx is done, or the first error
+// that stops delivery: a connection closed, the consumer deleted, an event it cannot decode
+// (left unacknowledged, see ErrDecode).
+//
+// Delivery is at least once: an event is acknowledged (and confirmed by the server) after
+// handler returns nil, so a crash between the two delivers it again, after Options.AckWait.
+// Nothing is skipped. Keeping one event in flight is what keeps the order across a
+// redelivery; it costs a round trip per event.
+func (c *Client) Subscribe(ctx context.Context, opts Options, handler Handler) error {
+	cons, err := c.durable(ctx, opts)
+	if err != nil {
+		return err
+	}
+	msgs, err := cons.Messages(jetstream.PullMaxMessages(1))
+	if err != nil {
+		return fmt.Errorf("client: consume %s: %w", opts.Durable, err)
+	}
+	defer msgs.Stop()
+	retry := opts.RetryDelay
+	if retry <= 0 {
+		retry = defaultRetryDelay
+	}
+	for {
+		m, err := msgs.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("client: consume %s: %w", opts.Durable, err)
+		}
+		ev, err := decode(m)
+		if err != nil {
+			// Not acked: a newer client (or a fixed one) gets it again.
+			_ = m.Nak()
+			return err
+		}
+		if err := handler(ctx, ev); err != nil {
+			if nerr := m.NakWithDelay(retry); nerr != nil && ctx.Err() == nil {
+				return fmt.Errorf("client: nak sequence %d: %w", ev.Sequence, nerr)
+			}
+			continue
+		}
+		if err := m.DoubleAck(ctx); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("client: ack sequence %d: %w", ev.Sequence, err)
+		}
+	}
+}
+
+// durable returns the service's consumer, creating it on first use. An existing one is
+// checked against opts, so that a changed filter is an error rather than a silent gap.
+func (c *Client) durable(ctx context.Context, opts Options) (jetstream.Consumer, error) {
+	if !validToken(opts.Durable) {
+		return nil, fmt.Errorf("%w: Durable must be a consumer name the ledger granted you, got %q", ErrOptions, opts.Durable)
+	}
+	subjects, err := FilterSubjects(opts)
+	if err != nil {
+		return nil, err
+	}
+	want := jetstream.ConsumerConfig{
+		Durable:        opts.Durable,
+		Description:    "ledger client",
+		FilterSubjects: subjects,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        opts.AckWait,
+		MaxAckPending:  1,
+	}
+	if want.AckWait <= 0 {
+		want.AckWait = defaultAckWait
+	}
+	if opts.FromSequence > 1 {
+		want.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		want.OptStartSeq = opts.FromSequence
+	}
+	cons, err := c.js.Consumer(ctx, StreamName, opts.Durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		cons, err = c.js.CreateConsumer(ctx, StreamName, want)
+		if errors.Is(err, jetstream.ErrConsumerExists) { // another instance made it first
+			cons, err = c.js.Consumer(ctx, StreamName, opts.Durable)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("client: consumer %s: %w", opts.Durable, err)
+	}
+	got := cons.CachedInfo().Config
+	if have := filters(got); !slices.Equal(have, subjects) {
+		return nil, fmt.Errorf("%w: %s filters %v, want %v", ErrDurableMismatch, opts.Durable, have, subjects)
+	}
+	if got.AckPolicy != jetstream.AckExplicitPolicy || got.MaxAckPending != 1 {
+		return nil, fmt.Errorf("%w: %s was not made by this client (ack policy %v, max ack pending %d)",
+			ErrDurableMismatch, opts.Durable, got.AckPolicy, got.MaxAckPending)
+	}
+	return cons, nil
+}
+
+func filters(c jetstream.ConsumerConfig) []string {
+	f := slices.Clone(c.FilterSubjects)
+	if c.FilterSubject != "" {
+		f = append(f, c.FilterSubject)
+	}
+	slices.Sort(f)
+	return f
+}
+
+// Delete removes the service's durable consumer: the next Subscribe with that name starts
+// again from Options.FromSequence.
+func (c *Client) Delete(ctx context.Context, durable string) error {
+	if err := c.js.DeleteConsumer(ctx, StreamName, durable); err != nil {
+		return fmt.Errorf("client: delete consumer %s: %w", durable, err)
+	}
+	return nil
+}
