@@ -69,13 +69,13 @@ type Config struct {
 
 // Store is the JetStream adapter of store.Store. It is safe for concurrent use.
 type Store struct {
-	nc     *nats.Conn
-	js     natsjs.JetStream
-	srv    *server.Server // nil when connected to an external server
+	nc  *nats.Conn
+	js  natsjs.JetStream
+	srv *server.Server // nil when connected to an external server
 	// clientURL is where service users connect, "" when the embedded server has no port.
 	clientURL string
-	log    *slog.Logger
-	closed atomic.Bool
+	log       *slog.Logger
+	closed    atomic.Bool
 
 	connClosed chan struct{} // closed by the connection's ClosedHandler
 	closeOnce  sync.Once
