@@ -208,3 +208,30 @@ func TestFilterSubjects(t *testing.T) {
 		}
 	}
 }
+
+func TestLedgerConnectionFollowsWithoutADurable(t *testing.T) {
+	t.Parallel()
+	s := ledgerStore(t)
+	w := newWriter(t, s)
+	rec1, _ := w.request()
+	rec2, _ := w.request()
+	c, err := client.New(s.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	var got collector
+	err = c.Subscribe(ctx, client.Options{Types: []string{"RequestReceived"}}, func(_ context.Context, ev client.Event) error {
+		if got.add(ev) == 2 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || !slices.Equal(got.seqs, []uint64{rec1, rec2}) {
+		t.Errorf("Subscribe: %v, saw %v, want %v", err, got.seqs, []uint64{rec1, rec2})
+	}
+	if last, err := c.LastSequence(testCtx(t)); err != nil || last != 4 {
+		t.Errorf("LastSequence: %d, %v", last, err)
+	}
+}

@@ -29,7 +29,14 @@ type Handler func(ctx context.Context, ev Event) error
 // handler returns nil, so a crash between the two delivers it again, after Options.AckWait.
 // Nothing is skipped. Keeping one event in flight is what keeps the order across a
 // redelivery; it costs a round trip per event.
+//
+// With no Options.Durable, Subscribe reads through an ephemeral ordered consumer instead:
+// nothing is remembered or acknowledged, and a handler error stops it. Service users may not
+// create those (their consumers are named for them); tools on the ledger's own connection may.
 func (c *Client) Subscribe(ctx context.Context, opts Options, handler Handler) error {
+	if opts.Durable == "" {
+		return c.follow(ctx, opts, handler)
+	}
 	cons, err := c.durable(ctx, opts)
 	if err != nil {
 		return err
@@ -72,11 +79,48 @@ func (c *Client) Subscribe(ctx context.Context, opts Options, handler Handler) e
 	}
 }
 
+// follow is Subscribe without a durable.
+func (c *Client) follow(ctx context.Context, opts Options, handler Handler) error {
+	subjects, err := FilterSubjects(opts)
+	if err != nil {
+		return err
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: subjects, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if opts.FromSequence > 1 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, opts.FromSequence
+	}
+	cons, err := c.js.OrderedConsumer(ctx, StreamName, cfg)
+	if err != nil {
+		return fmt.Errorf("client: ordered consumer: %w", err)
+	}
+	msgs, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("client: ordered consumer: %w", err)
+	}
+	defer msgs.Stop()
+	for {
+		m, err := msgs.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("client: ordered consumer: %w", err)
+		}
+		ev, err := decode(m)
+		if err != nil {
+			return err
+		}
+		if err := handler(ctx, ev); err != nil {
+			return err
+		}
+	}
+}
+
 // durable returns the service's consumer, creating it on first use. An existing one is
 // checked against opts, so that a changed filter is an error rather than a silent gap.
 func (c *Client) durable(ctx context.Context, opts Options) (jetstream.Consumer, error) {
 	if !validToken(opts.Durable) {
-		return nil, fmt.Errorf("%w: Durable must be a consumer name the ledger granted you, got %q", ErrOptions, opts.Durable)
+		return nil, fmt.Errorf("%w: Durable must be a consumer name, got %q", ErrOptions, opts.Durable)
 	}
 	subjects, err := FilterSubjects(opts)
 	if err != nil {
