@@ -109,6 +109,9 @@ type Options struct {
 	// AckWait is how long the server waits for a handler before redelivering; 0: 30s.
 	// Keep it above the slowest handler call.
 	AckWait time.Duration
+	// StopWhenCaughtUp makes Subscribe return nil once no selected event is left to deliver,
+	// instead of waiting for new ones.
+	StopWhenCaughtUp bool
 	// RetryDelay is how long a failed event waits before redelivery; 0: 1s.
 	RetryDelay time.Duration
 }
@@ -121,6 +124,9 @@ type Event struct {
 	// Deliveries counts how often the server has delivered this event to the durable: above
 	// 1 it was delivered before and not acknowledged (a crash or a handler error).
 	Deliveries uint64
+	// Pending is how many selected events the stream held after this one when it was
+	// delivered: 0 means the subscriber has caught up.
+	Pending uint64
 }
 
 // FilterSubjects are the stream subjects that opts select: "ledger.<aggregate>.*.<Name>" per
@@ -188,5 +194,6 @@ func decode(m jetstream.Msg) (Event, error) {
 		Recorded:   events.Recorded{Envelope: env, Sequence: md.Sequence.Stream, RecordedAt: md.Timestamp},
 		Payload:    p,
 		Deliveries: md.NumDelivered,
+		Pending:    md.NumPending,
 	}, nil
 }

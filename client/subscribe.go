@@ -21,29 +21,53 @@ type Handler func(ctx context.Context, ev Event) error
 
 // Subscribe delivers the selected events to handler, one at a time and in stream order, from
 // where the durable consumer left off (or Options.FromSequence for a new one), and then every
-// new event as it is recorded. It returns ctx's error once ctx is done, or the first error
-// that stops delivery: a connection closed, the consumer deleted, an event it cannot decode
-// (left unacknowledged, see ErrDecode).
+// new event as it is recorded. It returns ctx's error once ctx is done, nil once caught up
+// with Options.StopWhenCaughtUp, or the first error that stops delivery: a connection
+// closed, the consumer deleted, an event it cannot decode (left unacknowledged, see
+// ErrDecode).
 //
 // Delivery is at least once: an event is acknowledged (and confirmed by the server) after
 // handler returns nil, so a crash between the two delivers it again, after Options.AckWait.
 // Nothing is skipped. Keeping one event in flight is what keeps the order across a
 // redelivery; it costs a round trip per event.
 //
-// With no Options.Durable, Subscribe reads through an ephemeral ordered consumer instead:
-// nothing is remembered or acknowledged, and a handler error stops it. Service users may not
-// create those (their consumers are named for them); tools on the ledger's own connection may.
+// With no Options.Durable, Subscribe reads through a temporary consumer instead: nothing is
+// remembered or acknowledged, and a handler error stops it. Service users may not create
+// those (their consumers are named for them); tools on the ledger's own connection may.
 func (c *Client) Subscribe(ctx context.Context, opts Options, handler Handler) error {
-	if opts.Durable == "" {
-		return c.follow(ctx, opts, handler)
+	durable := opts.Durable != ""
+	var (
+		cons jetstream.Consumer
+		err  error
+	)
+	if durable {
+		cons, err = c.durable(ctx, opts)
+	} else {
+		cons, err = c.temporary(ctx, opts)
 	}
-	cons, err := c.durable(ctx, opts)
 	if err != nil {
 		return err
 	}
-	msgs, err := cons.Messages(jetstream.PullMaxMessages(1))
+	if !durable {
+		defer func() {
+			// A background context: ctx is usually done by now. The server drops it anyway
+			// after temporaryIdle.
+			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = c.js.DeleteConsumer(dctx, StreamName, cons.CachedInfo().Name)
+		}()
+	}
+	if info := cons.CachedInfo(); opts.StopWhenCaughtUp && info.NumPending == 0 && info.NumAckPending == 0 {
+		return nil
+	}
+	name := cons.CachedInfo().Name
+	pull := jetstream.PullMaxMessages(1)
+	if !durable {
+		pull = jetstream.PullMaxMessages(512)
+	}
+	msgs, err := cons.Messages(pull)
 	if err != nil {
-		return fmt.Errorf("client: consume %s: %w", opts.Durable, err)
+		return fmt.Errorf("client: consume %s: %w", name, err)
 	}
 	defer msgs.Stop()
 	retry := opts.RetryDelay
@@ -56,64 +80,62 @@ func (c *Client) Subscribe(ctx context.Context, opts Options, handler Handler) e
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("client: consume %s: %w", opts.Durable, err)
+			return fmt.Errorf("client: consume %s: %w", name, err)
 		}
 		ev, err := decode(m)
 		if err != nil {
-			// Not acked: a newer client (or a fixed one) gets it again.
-			_ = m.Nak()
+			if durable {
+				_ = m.Nak() // not acked: a newer (or fixed) client gets it again
+			}
 			return err
 		}
-		if err := handler(ctx, ev); err != nil {
+		err = handler(ctx, ev)
+		switch {
+		case err != nil && !durable:
+			return err
+		case err != nil:
 			if nerr := m.NakWithDelay(retry); nerr != nil && ctx.Err() == nil {
 				return fmt.Errorf("client: nak sequence %d: %w", ev.Sequence, nerr)
 			}
 			continue
-		}
-		if err := m.DoubleAck(ctx); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		case durable:
+			if err := m.DoubleAck(ctx); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("client: ack sequence %d: %w", ev.Sequence, err)
 			}
-			return fmt.Errorf("client: ack sequence %d: %w", ev.Sequence, err)
+		}
+		if opts.StopWhenCaughtUp && ev.Pending == 0 {
+			return nil
 		}
 	}
 }
 
-// follow is Subscribe without a durable.
-func (c *Client) follow(ctx context.Context, opts Options, handler Handler) error {
+// temporaryIdle is how long the server keeps a temporary consumer nobody reads from.
+const temporaryIdle = time.Minute
+
+// temporary makes a consumer for one Subscribe call without a durable.
+func (c *Client) temporary(ctx context.Context, opts Options) (jetstream.Consumer, error) {
 	subjects, err := FilterSubjects(opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: subjects, DeliverPolicy: jetstream.DeliverAllPolicy}
+	cfg := jetstream.ConsumerConfig{
+		Description:       "ledger client, temporary",
+		FilterSubjects:    subjects,
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: temporaryIdle,
+	}
 	if opts.FromSequence > 1 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, opts.FromSequence
 	}
-	cons, err := c.js.OrderedConsumer(ctx, StreamName, cfg)
+	cons, err := c.js.CreateConsumer(ctx, StreamName, cfg)
 	if err != nil {
-		return fmt.Errorf("client: ordered consumer: %w", err)
+		return nil, fmt.Errorf("client: temporary consumer: %w", err)
 	}
-	msgs, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("client: ordered consumer: %w", err)
-	}
-	defer msgs.Stop()
-	for {
-		m, err := msgs.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("client: ordered consumer: %w", err)
-		}
-		ev, err := decode(m)
-		if err != nil {
-			return err
-		}
-		if err := handler(ctx, ev); err != nil {
-			return err
-		}
-	}
+	return cons, nil
 }
 
 // durable returns the service's consumer, creating it on first use. An existing one is
