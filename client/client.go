@@ -95,7 +95,7 @@ func (c *Client) LastSequence(ctx context.Context) (uint64, error) {
 type Options struct {
 	// Durable names the service's consumer (one the ledger granted it). The server keeps the
 	// consumer's position: a restarted service with the same name resumes after the last
-	// event it acknowledged. Empty: an ephemeral ordered consumer that remembers nothing,
+	// event it acknowledged. Empty: a temporary consumer that remembers nothing,
 	// which service users are not allowed to create (see Subscribe).
 	Durable string
 	// Types keeps these event types only, each an event name ("DataDisclosed") or a
