@@ -121,7 +121,9 @@ func TestTailFollowsAsAServiceUserAndResumes(t *testing.T) {
 	defer stop()
 	var out lockedBuffer
 	done := make(chan error, 1)
-	go func() { done <- tailRun(fctx, dir, &out, append(service, "--durable", "billing", "--follow", "--type", "request.received.v1")...) }()
+	go func() {
+		done <- tailRun(fctx, dir, &out, append(service, "--durable", "billing", "--follow", "--type", "request.received.v1")...)
+	}()
 	second := uuid.NewString()
 	env, err := events.NewEnvelope(&events.RequestReceived{
 		Authority:  events.Authority{Name: "Politie", Kind: events.AuthorityPolice, Country: "NL"},
