@@ -292,3 +292,55 @@ func TestServiceUsersAreChecked(t *testing.T) {
 		t.Error("ServiceUsers without ClientListen accepted")
 	}
 }
+
+// A service user can create a push consumer and choose where it delivers: permissions see
+// the request's subject, not its body. Delivering LEDGER into the checkpoint stream or onto
+// the JetStream API must change nothing (observed on nats-server 2.15.2: the stream and the
+// API ignore a consumer's deliveries). A positive control shows the deliveries do happen.
+func TestServiceUserPushConsumerCannotWriteOrCallTheAPI(t *testing.T) {
+	t.Parallel()
+	s := openListening(t, ServiceUser{Name: "billing", Password: "pw"})
+	mustAppend(t, s, received(t, uuid.NewString()), 0)
+	if _, err := s.checkpointStream(testCtx(t), true); err != nil {
+		t.Fatal(err)
+	}
+	c := connectService(t, s.ClientURL(), "billing", "pw")
+	control, err := c.nc.SubscribeSync("_INBOX.control")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, deliver := range []string{
+		"_INBOX.control",
+		"ledger-checkpoints.forged.checkpoint",
+		"$JS.API.STREAM.DELETE.LEDGER_CHECKPOINTS",
+		"$JS.API.STREAM.DELETE.LEDGER",
+		"$JS.API.STREAM.PURGE.LEDGER",
+	} {
+		_, err := c.js.CreateOrUpdateConsumer(testCtx(t), StreamName, natsjs.ConsumerConfig{
+			Durable: "billing", DeliverSubject: deliver, AckPolicy: natsjs.AckNonePolicy,
+		})
+		if err != nil {
+			continue // refused: fine too
+		}
+		if deliver == "_INBOX.control" {
+			if _, err := control.NextMsg(5 * time.Second); err != nil {
+				t.Fatalf("positive control: push consumer delivered nothing: %v", err)
+			}
+		} else {
+			time.Sleep(300 * time.Millisecond)
+		}
+		if err := c.js.DeleteConsumer(testCtx(t), StreamName, "billing"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := lastSeq(t, s); got != 1 {
+		t.Errorf("LEDGER last sequence %d, want 1", got)
+	}
+	cp, err := s.js.Stream(testCtx(t), CheckpointStreamName)
+	if err != nil {
+		t.Fatalf("checkpoint stream: %v", err)
+	}
+	if n := cp.CachedInfo().State.Msgs; n != 0 {
+		t.Errorf("checkpoint stream holds %d messages, want 0", n)
+	}
+}
