@@ -109,6 +109,11 @@ type Options struct {
 	// AckWait is how long the server waits for a handler before redelivering; 0: 30s.
 	// Keep it above the slowest handler call.
 	AckWait time.Duration
+	// MaxInFlight is how many events the server may send ahead of the handler (the
+	// consumer's MaxAckPending); 0 means 1. Above 1, catching up is much faster and acks are
+	// not waited for, but an event that fails or is lost in a crash comes back after later
+	// ones: order holds only until something goes wrong.
+	MaxInFlight int
 	// StopWhenCaughtUp makes Subscribe return nil once no selected event is left to deliver,
 	// instead of waiting for new ones.
 	StopWhenCaughtUp bool

@@ -28,8 +28,8 @@ type Handler func(ctx context.Context, ev Event) error
 //
 // Delivery is at least once: an event is acknowledged (and confirmed by the server) after
 // handler returns nil, so a crash between the two delivers it again, after Options.AckWait.
-// Nothing is skipped. Keeping one event in flight is what keeps the order across a
-// redelivery; it costs a round trip per event.
+// Nothing is skipped. Keeping one event in flight (the default) is what keeps the order
+// across a redelivery; it costs a round trip per event (see Options.MaxInFlight).
 //
 // With no Options.Durable, Subscribe reads through a temporary consumer instead: nothing is
 // remembered or acknowledged, and a handler error stops it. Service users may not create
@@ -61,7 +61,8 @@ func (c *Client) Subscribe(ctx context.Context, opts Options, handler Handler) e
 		return nil
 	}
 	name := cons.CachedInfo().Name
-	pull := jetstream.PullMaxMessages(1)
+	inFlight := max(opts.MaxInFlight, 1)
+	pull := jetstream.PullMaxMessages(inFlight)
 	if !durable {
 		pull = jetstream.PullMaxMessages(512)
 	}
@@ -98,6 +99,10 @@ func (c *Client) Subscribe(ctx context.Context, opts Options, handler Handler) e
 				return fmt.Errorf("client: nak sequence %d: %w", ev.Sequence, nerr)
 			}
 			continue
+		case durable && inFlight > 1:
+			if err := m.Ack(); err != nil {
+				return fmt.Errorf("client: ack sequence %d: %w", ev.Sequence, err)
+			}
 		case durable:
 			if err := m.DoubleAck(ctx); err != nil {
 				if ctx.Err() != nil {
@@ -155,7 +160,7 @@ func (c *Client) durable(ctx context.Context, opts Options) (jetstream.Consumer,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        opts.AckWait,
-		MaxAckPending:  1,
+		MaxAckPending:  max(opts.MaxInFlight, 1),
 	}
 	if want.AckWait <= 0 {
 		want.AckWait = defaultAckWait
@@ -178,9 +183,16 @@ func (c *Client) durable(ctx context.Context, opts Options) (jetstream.Consumer,
 	if have := filters(got); !slices.Equal(have, subjects) {
 		return nil, fmt.Errorf("%w: %s filters %v, want %v", ErrDurableMismatch, opts.Durable, have, subjects)
 	}
-	if got.AckPolicy != jetstream.AckExplicitPolicy || got.MaxAckPending != 1 {
-		return nil, fmt.Errorf("%w: %s was not made by this client (ack policy %v, max ack pending %d)",
-			ErrDurableMismatch, opts.Durable, got.AckPolicy, got.MaxAckPending)
+	if got.AckPolicy != jetstream.AckExplicitPolicy || got.DeliverSubject != "" {
+		return nil, fmt.Errorf("%w: %s was not made by this client (ack policy %v, deliver subject %q)",
+			ErrDurableMismatch, opts.Durable, got.AckPolicy, got.DeliverSubject)
+	}
+	if got.MaxAckPending != want.MaxAckPending || got.AckWait != want.AckWait {
+		// Both may change on a live consumer; nothing is skipped by it.
+		got.MaxAckPending, got.AckWait = want.MaxAckPending, want.AckWait
+		if cons, err = c.js.UpdateConsumer(ctx, StreamName, got); err != nil {
+			return nil, fmt.Errorf("client: consumer %s: %w", opts.Durable, err)
+		}
 	}
 	return cons, nil
 }
