@@ -82,6 +82,11 @@ func TestNatsCLIReadsTheLedger(t *testing.T) {
 		t.Errorf("nats stream info (text): %v\n%s", err, out)
 	}
 
+	// nats stream get: one event by sequence.
+	if out, err := natsCmd(ctx, t, bin, url, "stream", "get", "LEDGER", "2").CombinedOutput(); err != nil || !bytes.Contains(out, []byte(`"type":"request.receipt_acknowledged.v1"`)) {
+		t.Errorf("nats stream get LEDGER 2: %v\n%s", err, out)
+	}
+
 	// nats sub: live events as they are recorded.
 	sub := natsCmd(ctx, t, bin, url, "sub", "ledger.>", "--count", "2")
 	var subOut lockedBuffer

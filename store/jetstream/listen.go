@@ -77,27 +77,27 @@ func checkServiceUsers(users []ServiceUser) error {
 const ledgerUserName = "ledger"
 
 // servicePermissions is everything a service user may do; anything not allowed is refused.
-// The deny list repeats the rules that matter most, so that a later widening of the allow
-// list cannot grant them by accident (deny wins in NATS).
+// It is the smallest set that nats.go's jetstream package and the `nats` CLI (stream info,
+// sub, sub --stream --durable, stream get) need, found by removing each subject and running
+// the tests: account info, direct get of the last message by subject, the pre-2.9 durable
+// create and push flow control were not needed and are not granted. The deny list repeats the rules that
+// matter most, so that a later widening of the allow list cannot grant them by accident
+// (deny wins in NATS).
 func servicePermissions(u ServiceUser) *server.Permissions {
 	const api = "$JS.API."
 	pub := []string{
-		api + "INFO",                            // account info: `nats` CLI and nats.go's AccountInfo
-		api + "STREAM.INFO." + StreamName,       // stream info and state (last sequence)
-		api + "DIRECT.GET." + StreamName,        // read one message by sequence or subject
-		api + "DIRECT.GET." + StreamName + ".>", // the same, last message by subject
-		api + "STREAM.MSG.GET." + StreamName,    // read one message (non-direct form)
+		api + "STREAM.INFO." + StreamName,    // stream config and state (last sequence)
+		api + "DIRECT.GET." + StreamName,     // one message by sequence (nats.go Stream.GetMsg)
+		api + "STREAM.MSG.GET." + StreamName, // the same, the way `nats stream get` asks
 	}
 	for _, c := range u.consumerNames() {
 		pub = append(pub,
-			api+"CONSUMER.CREATE."+StreamName+"."+c,         // create, several filters
-			api+"CONSUMER.CREATE."+StreamName+"."+c+".>",    // create, one filter subject
-			api+"CONSUMER.DURABLE.CREATE."+StreamName+"."+c, // create, pre-2.9 clients (the CLI)
-			api+"CONSUMER.INFO."+StreamName+"."+c,           // resume: does it exist, where is it
-			api+"CONSUMER.DELETE."+StreamName+"."+c,         // start over
-			api+"CONSUMER.MSG.NEXT."+StreamName+"."+c,       // pull
-			"$JS.ACK."+StreamName+"."+c+".>",                // ack, nak, in-progress, term
-			"$JS.FC."+StreamName+"."+c+".>",                 // flow control replies (push)
+			api+"CONSUMER.CREATE."+StreamName+"."+c,      // create or update, several filters
+			api+"CONSUMER.CREATE."+StreamName+"."+c+".>", // create or update, one filter
+			api+"CONSUMER.INFO."+StreamName+"."+c,        // resume: does it exist, where is it
+			api+"CONSUMER.DELETE."+StreamName+"."+c,      // start over
+			api+"CONSUMER.MSG.NEXT."+StreamName+"."+c,    // pull
+			"$JS.ACK."+StreamName+"."+c+".>",             // ack, nak, in progress, term
 		)
 	}
 	return &server.Permissions{
