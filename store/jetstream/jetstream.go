@@ -116,7 +116,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 				return nil, err
 			}
 			auth = a
-			opts = append(opts, auth.self)
+			opts = append(opts, auth.self...)
 		} else if len(cfg.ServiceUsers) > 0 {
 			return nil, errors.New("jetstream: ServiceUsers need ClientListen")
 		}

@@ -73,6 +73,10 @@ func checkServiceUsers(users []ServiceUser) error {
 	return nil
 }
 
+// ledgerInboxPrefix is where the ledger's own connection receives replies when services are
+// connected: outside "_INBOX.>", so a service cannot watch the ledger's API traffic.
+const ledgerInboxPrefix = "_LEDGER_INBOX"
+
 // ledgerUserName is reserved: the ledger's own connection authenticates by nkey instead.
 const ledgerUserName = "ledger"
 
@@ -126,7 +130,7 @@ func servicePermissions(u ServiceUser) *server.Permissions {
 type clientAuth struct {
 	users []*server.User
 	nkeys []*server.NkeyUser
-	self  nats.Option // the ledger's connection option
+	self  []nats.Option // the ledger's connection options
 }
 
 func newClientAuth(users []ServiceUser) (*clientAuth, error) {
@@ -147,7 +151,7 @@ func newClientAuth(users []ServiceUser) (*clientAuth, error) {
 			AllowedConnectionTypes: map[string]struct{}{jwt.ConnectionTypeInProcess: {}},
 			// nil Permissions: everything, as without users.
 		}},
-		self: nats.Nkey(pub, kp.Sign),
+		self: []nats.Option{nats.Nkey(pub, kp.Sign), nats.CustomInboxPrefix(ledgerInboxPrefix)},
 	}
 	for _, u := range users {
 		a.users = append(a.users, &server.User{

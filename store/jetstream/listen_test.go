@@ -3,6 +3,7 @@ package jetstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -342,5 +343,40 @@ func TestServiceUserPushConsumerCannotWriteOrCallTheAPI(t *testing.T) {
 	}
 	if n := cp.CachedInfo().State.Msgs; n != 0 {
 		t.Errorf("checkpoint stream holds %d messages, want 0", n)
+	}
+}
+
+func TestServiceUserCannotWatchTheLedgersReplies(t *testing.T) {
+	t.Parallel()
+	s := openListening(t, ServiceUser{Name: "billing", Password: "pw"})
+	c := connectService(t, s.ClientURL(), "billing", "pw")
+	inboxes, err := c.nc.SubscribeSync("_INBOX.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.NewString()
+	mustAppend(t, s, received(t, id), 0)
+	readAll(t, s, 1)
+	if m, err := inboxes.NextMsg(300 * time.Millisecond); err == nil {
+		t.Errorf("service saw the ledger's reply on %s", m.Subject)
+	}
+	if _, err := c.nc.SubscribeSync(ledgerInboxPrefix + ".>"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.mu.Lock()
+		errs := fmt.Sprint(c.errs)
+		c.mu.Unlock()
+		if strings.Contains(errs, "Permissions Violation for Subscription to") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("subscribing to the ledger's inbox was not refused: %s", errs)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
