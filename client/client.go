@@ -50,7 +50,7 @@ func Dial(ctx context.Context, url, user, password string, opts ...nats.Option) 
 	if user != "" {
 		opts = append(opts, nats.UserInfo(user, password))
 	}
-	if d, ok := ctx.Deadline(); ok {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) > 0 {
 		opts = append(opts, nats.Timeout(time.Until(d)))
 	}
 	nc, err := nats.Connect(url, opts...)

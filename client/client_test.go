@@ -3,13 +3,17 @@ package client_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/complianceledger/ledger/client"
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/store/jetstream"
 )
 
 // collector is a handler that records what it was given.
@@ -233,5 +237,73 @@ func TestLedgerConnectionFollowsWithoutADurable(t *testing.T) {
 	}
 	if last, err := c.LastSequence(testCtx(t)); err != nil || last != 4 {
 		t.Errorf("LastSequence: %d, %v", last, err)
+	}
+}
+
+// The ledger restarts under a following service: the service reconnects by itself and its
+// durable, kept in the ledger's data folder, goes on where it was.
+func TestServiceFollowsAcrossALedgerRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	open := func(listen string) *jetstream.Store {
+		t.Helper()
+		s, err := jetstream.Open(testCtx(t), jetstream.Config{
+			DataDir: dir, ClientListen: listen,
+			ServiceUsers: []jetstream.ServiceUser{{Name: serviceUser, Password: servicePassword}},
+			Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	}
+	s := open("127.0.0.1:0")
+	url := s.ClientURL()
+	w := newWriter(t, s)
+	_, ack1 := w.request()
+
+	c := dial(t, url)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	var got collector
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Subscribe(ctx, client.Options{Durable: serviceUser, Types: []string{"ReceiptAcknowledged"}}, func(_ context.Context, ev client.Event) error {
+			got.add(ev)
+			return nil
+		})
+	}()
+	waitFor := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			got.mu.Lock()
+			have := len(got.seqs)
+			got.mu.Unlock()
+			if have >= n {
+				return
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("Subscribe ended: %v", err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waited for %d events, have %d", n, have)
+			}
+		}
+	}
+	waitFor(1)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(strings.TrimPrefix(url, "nats://")) // same port
+	defer s.Close()
+	w.s = s
+	_, ack2 := w.request()
+	waitFor(2)
+	cancel()
+	<-done
+	if !slices.Equal(got.seqs, []uint64{ack1, ack2}) {
+		t.Errorf("saw %v, want %v", got.seqs, []uint64{ack1, ack2})
 	}
 }
