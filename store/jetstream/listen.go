@@ -1,11 +1,14 @@
 package jetstream
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
@@ -25,14 +28,32 @@ var ErrServiceUser = errors.New("jetstream: service user")
 // purge or delete either stream, nor touch any other consumer.
 type ServiceUser struct {
 	// Name is the NATS user name.
-	Name string
+	Name string `json:"name"`
 	// Password is the plain password or, better, its bcrypt hash ("$2a$..."; nats-server
-	// compares either).
-	Password string
+	// compares either; `nats server passwd` makes one).
+	Password string `json:"password"`
 	// Consumers are the durable consumer names this service owns on LEDGER; empty means one,
 	// named after the user. NATS permissions match whole subject tokens, so ownership is an
 	// exact list of names rather than a prefix.
-	Consumers []string
+	Consumers []string `json:"consumers,omitempty"`
+}
+
+// ReadServiceUsers reads a JSON array of ServiceUser, as a `serve` flag would name it:
+// [{"name": "billing", "password": "$2a$11$...", "consumers": ["billing"]}]. Passwords in a
+// file must be bcrypt hashes; unknown fields are errors.
+func ReadServiceUsers(r io.Reader) ([]ServiceUser, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var users []ServiceUser
+	if err := dec.Decode(&users); err != nil {
+		return nil, fmt.Errorf("%w file: %w", ErrServiceUser, err)
+	}
+	for _, u := range users {
+		if !strings.HasPrefix(u.Password, "$2") {
+			return nil, fmt.Errorf("%w %q: the file must hold a bcrypt hash of the password (nats server passwd), not the password", ErrServiceUser, u.Name)
+		}
+	}
+	return users, checkServiceUsers(users)
 }
 
 // consumerNames are the durable names u owns.

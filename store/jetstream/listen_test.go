@@ -380,3 +380,21 @@ func TestServiceUserCannotWatchTheLedgersReplies(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestReadServiceUsersWantsHashes(t *testing.T) {
+	t.Parallel()
+	users, err := ReadServiceUsers(strings.NewReader(`[{"name":"billing","password":"$2a$11$abcdefghijklmnopqrstuu0123456789012345678901234567890","consumers":["billing","billing_tail"]}]`))
+	if err != nil || len(users) != 1 || users[0].Name != "billing" || len(users[0].Consumers) != 2 {
+		t.Fatalf("ReadServiceUsers: %+v, %v", users, err)
+	}
+	for _, bad := range []string{
+		`[{"name":"billing","password":"plain"}]`,
+		`[{"name":"billing","password":"$2a$11$x","admin":true}]`,
+		`[{"name":"a.b","password":"$2a$11$x"}]`,
+		`{"name":"billing"}`,
+	} {
+		if _, err := ReadServiceUsers(strings.NewReader(bad)); !errors.Is(err, ErrServiceUser) {
+			t.Errorf("%s: %v, want ErrServiceUser", bad, err)
+		}
+	}
+}
