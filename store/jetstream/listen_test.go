@@ -398,3 +398,27 @@ func TestReadServiceUsersWantsHashes(t *testing.T) {
 		}
 	}
 }
+
+// The ledger's own key (full rights) is accepted in-process only: a copy of it is no use on
+// the TCP port.
+func TestLedgerKeyWorksInProcessOnly(t *testing.T) {
+	t.Parallel()
+	auth, err := newClientAuth(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := startEmbedded(testCtx(t), Config{DataDir: t.TempDir(), ClientListen: "127.0.0.1:0"}, auth, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	if nc, err := nats.Connect(srv.ClientURL(), append(auth.self, nats.MaxReconnects(0), nats.Timeout(time.Second))...); err == nil {
+		nc.Close()
+		t.Error("the ledger's key was accepted over TCP")
+	}
+	nc, err := nats.Connect("", append(auth.self, nats.InProcessServer(srv))...)
+	if err != nil {
+		t.Fatalf("in-process with the ledger's key: %v", err)
+	}
+	nc.Close()
+}
