@@ -34,6 +34,8 @@ func (g *globals) openStore(ctx context.Context, syncInterval time.Duration) (s 
 			DataDir:      filepath.Join(g.dataDir, "jetstream"),
 			URL:          g.natsURL,
 			SyncInterval: syncInterval,
+			ClientListen: g.natsListen,
+			ServiceUsers: g.serviceUsers,
 			Logger:       slog.Default(),
 		})
 		if err != nil {

@@ -140,7 +140,7 @@ func startServe(ctx context.Context, dir string, logs io.Writer) (*exec.Cmd, str
 	if err != nil {
 		return nil, "", err
 	}
-	child := exec.Command(exe, "--data", dir, "--nats-url=", "--store", backendJetStream, "serve", "--listen", "127.0.0.1:0", "--log-level", "warn")
+	child := exec.Command(exe, "--data", dir, "--nats-url=", "--store", backendJetStream, "serve", "--listen", "127.0.0.1:0", "--nats-listen=", "--log-level", "warn")
 	child.Stderr = logs
 	stdout, err := child.StdoutPipe()
 	if err != nil {

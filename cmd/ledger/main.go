@@ -19,6 +19,7 @@ import (
 
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/store"
+	"github.com/complianceledger/ledger/store/jetstream"
 )
 
 func main() {
@@ -37,6 +38,10 @@ type globals struct {
 	natsURL string
 	esdbURL string
 	verbose bool
+
+	// Set by serve only: the embedded server's port for downstream services, and who may use it.
+	natsListen   string
+	serviceUsers []jetstream.ServiceUser
 }
 
 func newRoot() *cobra.Command {
@@ -63,6 +68,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newServe(g))
 	root.AddCommand(newToken(g))
 	root.AddCommand(newBench(g))
+	root.AddCommand(newTail(g))
 	return root
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -11,11 +12,13 @@ import (
 
 	"github.com/complianceledger/ledger/server"
 	"github.com/complianceledger/ledger/server/auth"
+	"github.com/complianceledger/ledger/store/jetstream"
 )
 
 func newServe(g *globals) *cobra.Command {
 	var (
 		listen, logFormat, logLevel string
+		natsListen, natsUsers       string
 		maxBody                     int64
 		shutdownTimeout, poll       time.Duration
 	)
@@ -35,14 +38,23 @@ On SIGINT or SIGTERM the server stops accepting connections, finishes every requ
 				return err
 			}
 			slog.SetDefault(log)
+			tokens, err := auth.Open(filepath.Join(g.dataDir, auth.FileName))
+			if err != nil {
+				return err
+			}
+			if g.natsURL == "" && g.backend == backendJetStream {
+				if g.serviceUsers, err = serviceUsers(tokens, natsUsers); err != nil {
+					return err
+				}
+				g.natsListen = natsListen
+			}
 			l, err := g.open(cmd.Context(), 0)
 			if err != nil {
 				return err
 			}
 			defer l.store.Close()
-			tokens, err := auth.Open(filepath.Join(g.dataDir, auth.FileName))
-			if err != nil {
-				return err
+			if js, ok := l.store.(*jetstream.Store); ok && js.ClientURL() != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "ledger serve: NATS clients (service users: %d) on %s\n", len(g.serviceUsers), js.ClientURL())
 			}
 			if list, err := tokens.List(); err == nil && len(list) == 0 {
 				log.Warn("no tokens yet: every route but health, readiness and the OpenAPI document answers 401; see 'ledger token create'")
@@ -76,6 +88,8 @@ On SIGINT or SIGTERM the server stops accepting connections, finishes every requ
 	cmd.Flags().Int64Var(&maxBody, "max-body", server.DefaultMaxBody, "largest command body in bytes")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "how often views look for events written by other processes")
+	cmd.Flags().StringVar(&natsListen, "nats-listen", jetstream.DefaultClientListen, "embedded server only: address where downstream services connect over NATS (empty: none)")
+	cmd.Flags().StringVar(&natsUsers, "nats-users", "", "embedded server only: JSON file of extra NATS service users with bcrypt passwords (tokens of role service are users already)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "json", "log format on stderr: json or text")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
@@ -95,4 +109,31 @@ func serveLogger(cmd *cobra.Command, format, level string) (*slog.Logger, error)
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want json or text", format)
+}
+
+// serviceUsers are the NATS users of the embedded server: every token of role service, whose
+// token is its password (kept as a bcrypt hash, which nats-server checks), and the users of
+// the --nats-users file.
+func serviceUsers(tokens *auth.Tokens, file string) ([]jetstream.ServiceUser, error) {
+	fromTokens, err := tokens.ServiceUsers()
+	if err != nil {
+		return nil, err
+	}
+	var users []jetstream.ServiceUser
+	for _, u := range fromTokens {
+		users = append(users, jetstream.ServiceUser{Name: u.Name, Password: u.BcryptHash})
+	}
+	if file == "" {
+		return users, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("--nats-users: %w", err)
+	}
+	defer f.Close()
+	more, err := jetstream.ReadServiceUsers(f)
+	if err != nil {
+		return nil, fmt.Errorf("--nats-users %s: %w", file, err)
+	}
+	return append(users, more...), nil
 }

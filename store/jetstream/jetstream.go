@@ -56,17 +56,26 @@ type Config struct {
 	// > 0 fsyncs on that interval, which is much faster but can lose acknowledged events in
 	// a power cut (demos only).
 	SyncInterval time.Duration
+	// ClientListen applies to the embedded server only: a TCP address ("127.0.0.1:4222";
+	// port 0 picks a free one, see Store.ClientURL) where downstream services connect as
+	// ServiceUsers. Empty: no port, in-process only.
+	ClientListen string
+	// ServiceUsers may connect on ClientListen: read-only, with their own durable consumers
+	// (see ServiceUser).
+	ServiceUsers []ServiceUser
 	// Logger receives the adapter's and the embedded server's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
 
 // Store is the JetStream adapter of store.Store. It is safe for concurrent use.
 type Store struct {
-	nc     *nats.Conn
-	js     natsjs.JetStream
-	srv    *server.Server // nil when connected to an external server
-	log    *slog.Logger
-	closed atomic.Bool
+	nc  *nats.Conn
+	js  natsjs.JetStream
+	srv *server.Server // nil when connected to an external server
+	// clientURL is where service users connect, "" when the embedded server has no port.
+	clientURL string
+	log       *slog.Logger
+	closed    atomic.Bool
 
 	connClosed chan struct{} // closed by the connection's ClosedHandler
 	closeOnce  sync.Once
@@ -100,13 +109,31 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if cfg.DataDir == "" {
 			return nil, errors.New("jetstream: DataDir is required for the embedded server")
 		}
-		srv, err := startEmbedded(ctx, cfg, log)
+		var auth *clientAuth
+		if cfg.ClientListen != "" {
+			a, err := newClientAuth(cfg.ServiceUsers)
+			if err != nil {
+				return nil, err
+			}
+			auth = a
+			opts = append(opts, auth.self...)
+		} else if len(cfg.ServiceUsers) > 0 {
+			return nil, errors.New("jetstream: ServiceUsers need ClientListen")
+		}
+		srv, err := startEmbedded(ctx, cfg, auth, log)
 		if err != nil {
 			return nil, err
 		}
 		s.srv = srv
+		if cfg.ClientListen != "" {
+			s.clientURL = srv.ClientURL()
+			log.Info("jetstream: accepting NATS clients", "url", s.clientURL, "service_users", len(cfg.ServiceUsers))
+		}
 		opts = append(opts, nats.InProcessServer(srv))
 	} else {
+		if cfg.ClientListen != "" || len(cfg.ServiceUsers) > 0 {
+			return nil, errors.New("jetstream: ClientListen and ServiceUsers apply to the embedded server only; give an external server its own users")
+		}
 		if cfg.SyncInterval > 0 {
 			log.Warn("jetstream: SyncInterval applies to the embedded server only; ignored with URL")
 		}
@@ -182,6 +209,14 @@ func (s *Store) Close() error {
 
 // JetStream returns the raw JetStream API, for tests and tools.
 func (s *Store) JetStream() natsjs.JetStream { return s.js }
+
+// Conn returns the ledger's own (privileged) NATS connection, for in-process readers such as
+// `ledger tail` without --nats-url. Closing it closes the store.
+func (s *Store) Conn() *nats.Conn { return s.nc }
+
+// ClientURL is where service users connect ("nats://127.0.0.1:4222"), or "" when the
+// embedded server listens on no port (Config.ClientListen empty, or an external server).
+func (s *Store) ClientURL() string { return s.clientURL }
 
 // LastSequence returns the stream's last sequence, 0 when it is empty.
 func (s *Store) LastSequence(ctx context.Context) (uint64, error) {

@@ -13,9 +13,11 @@ import (
 // node identity across restarts.
 const embeddedServerName = "ledger"
 
-// startEmbedded runs nats-server in-process with JetStream on cfg.DataDir. It listens on
-// no port: the only client is this process, through nats.InProcessServer.
-func startEmbedded(ctx context.Context, cfg Config, log *slog.Logger) (*server.Server, error) {
+// startEmbedded runs nats-server in-process with JetStream on cfg.DataDir. Without
+// cfg.ClientListen it listens on no port: the only client is this process, through
+// nats.InProcessServer. With it, it also accepts the service users on that address, and
+// every connection, this process's too, must authenticate (auth says how).
+func startEmbedded(ctx context.Context, cfg Config, auth *clientAuth, log *slog.Logger) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName: embeddedServerName,
 		JetStream:  true,
@@ -23,6 +25,17 @@ func startEmbedded(ctx context.Context, cfg Config, log *slog.Logger) (*server.S
 		DontListen: true,
 		NoSigs:     true, // the host program owns signal handling
 		SyncAlways: cfg.SyncInterval <= 0,
+	}
+	if cfg.ClientListen != "" {
+		host, port, err := listenAddr(cfg.ClientListen)
+		if err != nil {
+			return nil, err
+		}
+		opts.DontListen = false
+		opts.Host, opts.Port = host, port
+		// Users without an account land in the global account, where LEDGER has always
+		// lived: an existing data folder keeps working.
+		opts.Users, opts.Nkeys = auth.users, auth.nkeys
 	}
 	if cfg.SyncInterval > 0 {
 		opts.SyncInterval = cfg.SyncInterval

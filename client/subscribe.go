@@ -1,0 +1,216 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const (
+	defaultAckWait    = 30 * time.Second
+	defaultRetryDelay = time.Second
+)
+
+// Handler handles one event. Returning nil acknowledges it; an error has it delivered again
+// after Options.RetryDelay (before any later event: a subscription delivers in order).
+type Handler func(ctx context.Context, ev Event) error
+
+// Subscribe delivers the selected events to handler, one at a time and in stream order, from
+// where the durable consumer left off (or Options.FromSequence for a new one), and then every
+// new event as it is recorded. It returns ctx's error once ctx is done, nil once caught up
+// with Options.StopWhenCaughtUp, or the first error that stops delivery: a connection
+// closed, the consumer deleted, an event it cannot decode (left unacknowledged, see
+// ErrDecode).
+//
+// Delivery is at least once: an event is acknowledged (and confirmed by the server) after
+// handler returns nil, so a crash between the two delivers it again, after Options.AckWait.
+// Nothing is skipped. Keeping one event in flight (the default) is what keeps the order
+// across a redelivery; it costs a round trip per event (see Options.MaxInFlight).
+//
+// With no Options.Durable, Subscribe reads through a temporary consumer instead: nothing is
+// remembered or acknowledged, and a handler error stops it. Service users may not create
+// those (their consumers are named for them); tools on the ledger's own connection may.
+func (c *Client) Subscribe(ctx context.Context, opts Options, handler Handler) error {
+	durable := opts.Durable != ""
+	var (
+		cons jetstream.Consumer
+		err  error
+	)
+	if durable {
+		cons, err = c.durable(ctx, opts)
+	} else {
+		cons, err = c.temporary(ctx, opts)
+	}
+	if err != nil {
+		return err
+	}
+	if !durable {
+		defer func() {
+			// A background context: ctx is usually done by now. The server drops it anyway
+			// after temporaryIdle.
+			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = c.js.DeleteConsumer(dctx, StreamName, cons.CachedInfo().Name)
+		}()
+	}
+	if info := cons.CachedInfo(); opts.StopWhenCaughtUp && info.NumPending == 0 && info.NumAckPending == 0 {
+		return nil
+	}
+	name := cons.CachedInfo().Name
+	inFlight := max(opts.MaxInFlight, 1)
+	pull := jetstream.PullMaxMessages(inFlight)
+	if !durable {
+		pull = jetstream.PullMaxMessages(512)
+	}
+	msgs, err := cons.Messages(pull)
+	if err != nil {
+		return fmt.Errorf("client: consume %s: %w", name, err)
+	}
+	defer msgs.Stop()
+	retry := opts.RetryDelay
+	if retry <= 0 {
+		retry = defaultRetryDelay
+	}
+	for {
+		m, err := msgs.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("client: consume %s: %w", name, err)
+		}
+		ev, err := decode(m)
+		if err != nil {
+			if durable {
+				_ = m.Nak() // not acked: a newer (or fixed) client gets it again
+			}
+			return err
+		}
+		err = handler(ctx, ev)
+		switch {
+		case err != nil && !durable:
+			return err
+		case err != nil:
+			if nerr := m.NakWithDelay(retry); nerr != nil && ctx.Err() == nil {
+				return fmt.Errorf("client: nak sequence %d: %w", ev.Sequence, nerr)
+			}
+			continue
+		case durable && inFlight > 1:
+			if err := m.Ack(); err != nil {
+				return fmt.Errorf("client: ack sequence %d: %w", ev.Sequence, err)
+			}
+		case durable:
+			if err := m.DoubleAck(ctx); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("client: ack sequence %d: %w", ev.Sequence, err)
+			}
+		}
+		if opts.StopWhenCaughtUp && ev.Pending == 0 {
+			return nil
+		}
+	}
+}
+
+// temporaryIdle is how long the server keeps a temporary consumer nobody reads from.
+const temporaryIdle = time.Minute
+
+// temporary makes a consumer for one Subscribe call without a durable.
+func (c *Client) temporary(ctx context.Context, opts Options) (jetstream.Consumer, error) {
+	subjects, err := FilterSubjects(opts)
+	if err != nil {
+		return nil, err
+	}
+	cfg := jetstream.ConsumerConfig{
+		Description:       "ledger client, temporary",
+		FilterSubjects:    subjects,
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: temporaryIdle,
+	}
+	if opts.FromSequence > 1 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, opts.FromSequence
+	}
+	cons, err := c.js.CreateConsumer(ctx, StreamName, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("client: temporary consumer: %w", err)
+	}
+	return cons, nil
+}
+
+// durable returns the service's consumer, creating it on first use. An existing one is
+// checked against opts, so that a changed filter is an error rather than a silent gap.
+func (c *Client) durable(ctx context.Context, opts Options) (jetstream.Consumer, error) {
+	if !validToken(opts.Durable) {
+		return nil, fmt.Errorf("%w: Durable must be a consumer name, got %q", ErrOptions, opts.Durable)
+	}
+	subjects, err := FilterSubjects(opts)
+	if err != nil {
+		return nil, err
+	}
+	want := jetstream.ConsumerConfig{
+		Durable:        opts.Durable,
+		Description:    "ledger client",
+		FilterSubjects: subjects,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        opts.AckWait,
+		MaxAckPending:  max(opts.MaxInFlight, 1),
+	}
+	if want.AckWait <= 0 {
+		want.AckWait = defaultAckWait
+	}
+	if opts.FromSequence > 1 {
+		want.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		want.OptStartSeq = opts.FromSequence
+	}
+	cons, err := c.js.Consumer(ctx, StreamName, opts.Durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		cons, err = c.js.CreateConsumer(ctx, StreamName, want)
+		if errors.Is(err, jetstream.ErrConsumerExists) { // another instance made it first
+			cons, err = c.js.Consumer(ctx, StreamName, opts.Durable)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("client: consumer %s: %w", opts.Durable, err)
+	}
+	got := cons.CachedInfo().Config
+	if have := filters(got); !slices.Equal(have, subjects) {
+		return nil, fmt.Errorf("%w: %s filters %v, want %v", ErrDurableMismatch, opts.Durable, have, subjects)
+	}
+	if got.AckPolicy != jetstream.AckExplicitPolicy || got.DeliverSubject != "" {
+		return nil, fmt.Errorf("%w: %s was not made by this client (ack policy %v, deliver subject %q)",
+			ErrDurableMismatch, opts.Durable, got.AckPolicy, got.DeliverSubject)
+	}
+	if got.MaxAckPending != want.MaxAckPending || got.AckWait != want.AckWait {
+		// Both may change on a live consumer; nothing is skipped by it.
+		got.MaxAckPending, got.AckWait = want.MaxAckPending, want.AckWait
+		if cons, err = c.js.UpdateConsumer(ctx, StreamName, got); err != nil {
+			return nil, fmt.Errorf("client: consumer %s: %w", opts.Durable, err)
+		}
+	}
+	return cons, nil
+}
+
+func filters(c jetstream.ConsumerConfig) []string {
+	f := slices.Clone(c.FilterSubjects)
+	if c.FilterSubject != "" {
+		f = append(f, c.FilterSubject)
+	}
+	slices.Sort(f)
+	return f
+}
+
+// Delete removes the service's durable consumer: the next Subscribe with that name starts
+// again from Options.FromSequence.
+func (c *Client) Delete(ctx context.Context, durable string) error {
+	if err := c.js.DeleteConsumer(ctx, StreamName, durable); err != nil {
+		return fmt.Errorf("client: delete consumer %s: %w", durable, err)
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/complianceledger/ledger/client"
+	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/store/jetstream"
+)
+
+func newTail(g *globals) *cobra.Command {
+	var (
+		user, password, durable, aggregate, format string
+		types                                      []string
+		from                                       uint64
+		follow                                     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "tail",
+		Short: "Print the ledger's events as a downstream service receives them",
+		Long: `Print the ledger's events, oldest first, then stop (or, with --follow, wait for new ones).
+
+With --nats-url, tail connects like a downstream service: as a service user (--user,
+--password), through one of that user's durable consumers (--durable), acknowledging each
+event it prints, so that the next run goes on where this one stopped.
+
+Without --nats-url it opens the data folder's embedded store directly (not while
+'ledger serve' runs on it: use --nats-url then) and reads through a temporary consumer,
+or through --durable if given.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "json" && format != "text" {
+				return fmt.Errorf("--format %q: want json or text", format)
+			}
+			opts := client.Options{
+				Durable: durable, Types: types, Aggregate: aggregate, FromSequence: from,
+				StopWhenCaughtUp: !follow,
+			}
+			if _, err := client.FilterSubjects(opts); err != nil {
+				return err
+			}
+			if g.natsURL != "" && user != "" && durable == "" {
+				return errors.New("--durable: a service user reads through one of its own durable consumers; name it (tail acknowledges what it prints, so give tail a consumer of its own)")
+			}
+			if password == "" {
+				password = os.Getenv("LEDGER_NATS_PASSWORD") // not the flag's default: --help would show it
+			}
+			ctx := cmd.Context()
+			c, done, err := g.tailClient(ctx, user, password)
+			if err != nil {
+				return err
+			}
+			defer done()
+			out := cmd.OutOrStdout()
+			err = c.Subscribe(ctx, opts, func(_ context.Context, ev client.Event) error {
+				return printEvent(out, format, ev)
+			})
+			if errors.Is(err, context.Canceled) {
+				return nil // Ctrl-C while following
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&user, "user", os.Getenv("LEDGER_NATS_USER"), "NATS service user, with --nats-url (env LEDGER_NATS_USER)")
+	f.StringVar(&password, "password", "", "NATS password, with --nats-url (env LEDGER_NATS_PASSWORD)")
+	f.StringVar(&durable, "durable", "", "durable consumer to read through and acknowledge: a later run resumes after the last event printed")
+	f.StringSliceVar(&types, "type", nil, "only these event types: names (DataDisclosed) or CloudEvents types (request.data_disclosed.v1); repeatable")
+	f.StringVar(&aggregate, "aggregate", "", "only events of this aggregate type (request, report)")
+	f.Uint64Var(&from, "from", 0, "start at this stream sequence (a new durable only; an existing one resumes where it stopped)")
+	f.BoolVarP(&follow, "follow", "f", false, "keep printing new events until interrupted")
+	f.StringVar(&format, "format", "text", "output: text (one line per event) or json (one object per line)")
+	return cmd
+}
+
+// tailClient connects to --nats-url, or opens the embedded store and reads through its own
+// connection. done releases whichever it opened.
+func (g *globals) tailClient(ctx context.Context, user, password string) (*client.Client, func(), error) {
+	if g.natsURL != "" {
+		c, err := client.Dial(ctx, g.natsURL, user, password)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, c.Close, nil
+	}
+	if g.backend != backendJetStream {
+		return nil, nil, fmt.Errorf("tail reads JetStream: --store %s has no stream to tail", g.backend)
+	}
+	s, err := jetstream.Open(ctx, jetstream.Config{DataDir: filepath.Join(g.dataDir, "jetstream"), Logger: slog.Default()})
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := client.New(s.Conn())
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return c, func() { s.Close() }, nil
+}
+
+// tailLine is one event in --format json: where and when the stream recorded it, and the
+// CloudEvent as stored.
+type tailLine struct {
+	Sequence   uint64          `json:"sequence"`
+	RecordedAt time.Time       `json:"recorded_at"`
+	Event      events.Envelope `json:"event"`
+}
+
+func printEvent(w io.Writer, format string, ev client.Event) error {
+	if format == "json" {
+		b, err := json.Marshal(tailLine{Sequence: ev.Sequence, RecordedAt: ev.RecordedAt.UTC(), Event: ev.Envelope})
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d\t%s\t%s\t%s/%s\tv%d\tactor=%s\ttime=%s\n",
+		ev.Sequence, ev.RecordedAt.UTC().Format(time.RFC3339Nano), ev.Type,
+		ev.AggregateType, ev.Subject, ev.AggregateVersion, ev.Actor, ev.Time.UTC().Format(time.RFC3339))
+	return err
+}

@@ -1,0 +1,202 @@
+package jetstream
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+)
+
+// DefaultClientListen is where `ledger serve` accepts downstream NATS clients by default.
+const DefaultClientListen = "127.0.0.1:4222"
+
+// ErrServiceUser: a ServiceUser is unusable (bad name, no password, duplicate, bad consumer).
+var ErrServiceUser = errors.New("jetstream: service user")
+
+// ServiceUser is a downstream service that may read the ledger over NATS (Config.ClientListen).
+// It may subscribe to "ledger.>", read LEDGER's info and messages, and create, read from, ack
+// and delete the durable consumers named in Consumers; it may not publish events nor change,
+// purge or delete either stream, nor touch any other consumer.
+type ServiceUser struct {
+	// Name is the NATS user name.
+	Name string `json:"name"`
+	// Password is the plain password or, better, its bcrypt hash ("$2a$..."; nats-server
+	// compares either; `nats server passwd` makes one).
+	Password string `json:"password"`
+	// Consumers are the durable consumer names this service owns on LEDGER; empty means one,
+	// named after the user. NATS permissions match whole subject tokens, so ownership is an
+	// exact list of names rather than a prefix.
+	Consumers []string `json:"consumers,omitempty"`
+}
+
+// ReadServiceUsers reads a JSON array of ServiceUser, as a `serve` flag would name it:
+// [{"name": "billing", "password": "$2a$11$...", "consumers": ["billing"]}]. Passwords in a
+// file must be bcrypt hashes; unknown fields are errors.
+func ReadServiceUsers(r io.Reader) ([]ServiceUser, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var users []ServiceUser
+	if err := dec.Decode(&users); err != nil {
+		return nil, fmt.Errorf("%w file: %w", ErrServiceUser, err)
+	}
+	for _, u := range users {
+		if !strings.HasPrefix(u.Password, "$2") {
+			return nil, fmt.Errorf("%w %q: the file must hold a bcrypt hash of the password (nats server passwd), not the password", ErrServiceUser, u.Name)
+		}
+	}
+	return users, checkServiceUsers(users)
+}
+
+// consumerNames are the durable names u owns.
+func (u ServiceUser) consumerNames() []string {
+	if len(u.Consumers) == 0 {
+		return []string{u.Name}
+	}
+	return u.Consumers
+}
+
+// A name that is a single, wildcard-free subject token; consumer names must also be one.
+var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func checkServiceUsers(users []ServiceUser) error {
+	seen := map[string]bool{ledgerUserName: true}
+	owned := map[string]string{}
+	for _, u := range users {
+		if !tokenRE.MatchString(u.Name) {
+			return fmt.Errorf("%w %q: name must be 1-64 of A-Z a-z 0-9 _ -", ErrServiceUser, u.Name)
+		}
+		if seen[u.Name] {
+			return fmt.Errorf("%w %q: name used twice or reserved", ErrServiceUser, u.Name)
+		}
+		seen[u.Name] = true
+		if u.Password == "" {
+			return fmt.Errorf("%w %q: no password", ErrServiceUser, u.Name)
+		}
+		for _, c := range u.consumerNames() {
+			if !tokenRE.MatchString(c) {
+				return fmt.Errorf("%w %q: consumer %q must be 1-64 of A-Z a-z 0-9 _ -", ErrServiceUser, u.Name, c)
+			}
+			if other, ok := owned[c]; ok && other != u.Name {
+				return fmt.Errorf("%w %q: consumer %q already belongs to %q", ErrServiceUser, u.Name, c, other)
+			}
+			owned[c] = u.Name
+		}
+	}
+	return nil
+}
+
+// ledgerInboxPrefix is where the ledger's own connection receives replies when services are
+// connected: outside "_INBOX.>", so a service cannot watch the ledger's API traffic.
+const ledgerInboxPrefix = "_LEDGER_INBOX"
+
+// ledgerUserName is reserved: the ledger's own connection authenticates by nkey instead.
+const ledgerUserName = "ledger"
+
+// servicePermissions is everything a service user may do; anything not allowed is refused.
+// It is the smallest set that nats.go's jetstream package and the `nats` CLI (stream info,
+// sub, sub --stream --durable, stream get) need, found by removing each subject and running
+// the tests: account info, direct get of the last message by subject, the pre-2.9 durable
+// create and push flow control were not needed and are not granted. The deny list repeats the rules that
+// matter most, so that a later widening of the allow list cannot grant them by accident
+// (deny wins in NATS).
+func servicePermissions(u ServiceUser) *server.Permissions {
+	const api = "$JS.API."
+	pub := []string{
+		api + "STREAM.INFO." + StreamName,    // stream config and state (last sequence)
+		api + "DIRECT.GET." + StreamName,     // one message by sequence (nats.go Stream.GetMsg)
+		api + "STREAM.MSG.GET." + StreamName, // the same, the way `nats stream get` asks
+	}
+	for _, c := range u.consumerNames() {
+		pub = append(pub,
+			api+"CONSUMER.CREATE."+StreamName+"."+c,      // create or update, several filters
+			api+"CONSUMER.CREATE."+StreamName+"."+c+".>", // create or update, one filter
+			api+"CONSUMER.INFO."+StreamName+"."+c,        // resume: does it exist, where is it
+			api+"CONSUMER.DELETE."+StreamName+"."+c,      // start over
+			api+"CONSUMER.MSG.NEXT."+StreamName+"."+c,    // pull
+			"$JS.ACK."+StreamName+"."+c+".>",             // ack, nak, in progress, term
+		)
+	}
+	return &server.Permissions{
+		Publish: &server.SubjectPermission{
+			Allow: pub,
+			Deny: []string{
+				subjectRoot + ".>",
+				checkpointRoot + ".>",
+				api + "STREAM.CREATE.>",
+				api + "STREAM.UPDATE.>",
+				api + "STREAM.DELETE.>",
+				api + "STREAM.PURGE.>",
+				api + "STREAM.MSG.DELETE.>",
+			},
+		},
+		Subscribe: &server.SubjectPermission{
+			// Live events, and replies to the requests above (nats.go's default inbox).
+			Allow: []string{subjectRoot + ".>", nats.InboxPrefix + ">"},
+		},
+	}
+}
+
+// clientAuth is how the embedded server authenticates when it listens: service users by
+// password, and the ledger's own in-process connection by an nkey made for this run only,
+// accepted on in-process connections only.
+type clientAuth struct {
+	users []*server.User
+	nkeys []*server.NkeyUser
+	self  []nats.Option // the ledger's connection options
+}
+
+func newClientAuth(users []ServiceUser) (*clientAuth, error) {
+	if err := checkServiceUsers(users); err != nil {
+		return nil, err
+	}
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: ledger nkey: %w", err)
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: ledger nkey: %w", err)
+	}
+	a := &clientAuth{
+		nkeys: []*server.NkeyUser{{
+			Nkey:                   pub,
+			AllowedConnectionTypes: map[string]struct{}{jwt.ConnectionTypeInProcess: {}},
+			// nil Permissions: everything, as without users.
+		}},
+		self: []nats.Option{nats.Nkey(pub, kp.Sign), nats.CustomInboxPrefix(ledgerInboxPrefix)},
+	}
+	for _, u := range users {
+		a.users = append(a.users, &server.User{
+			Username:               u.Name,
+			Password:               u.Password,
+			Permissions:            servicePermissions(u),
+			AllowedConnectionTypes: map[string]struct{}{jwt.ConnectionTypeStandard: {}},
+		})
+	}
+	return a, nil
+}
+
+// listenAddr splits "host:port"; port 0 picks a free port.
+func listenAddr(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("jetstream: client listen address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("jetstream: client listen address %q: bad port", addr)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
