@@ -111,7 +111,7 @@ func TestNatsCLIReadsTheLedger(t *testing.T) {
 			lines = append(lines, l)
 		}
 	}
-	if len(lines) != 2 || !strings.Contains(lines[0], `"type":"request.received.v1"`) || !strings.Contains(lines[1], `"type":"request.receipt_acknowledged.v1"`) {
+	if len(lines) != 2 || !strings.Contains(lines[0], `"type":"request.received.v2"`) || !strings.Contains(lines[1], `"type":"request.receipt_acknowledged.v1"`) {
 		t.Errorf("nats sub printed (want events %d and %d):\n%s", rec, ack, subOut.String())
 	}
 
@@ -135,7 +135,7 @@ func TestNatsCLIReadsTheLedger(t *testing.T) {
 		t.Errorf("nats sub --durable printed %v, want 4 events", got)
 	}
 	w.request()
-	want := []string{"request.received.v1", "request.receipt_acknowledged.v1"}
+	want := []string{"request.received.v2", "request.receipt_acknowledged.v1"}
 	if got := durable(2); !slices.Equal(got, want) {
 		t.Errorf("nats sub --durable, resumed, printed %v, want %v", got, want)
 	}

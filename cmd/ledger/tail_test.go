@@ -74,7 +74,7 @@ func TestTailPrintsTheDataFoldersEvents(t *testing.T) {
 	}
 
 	lines = tailLines(t, dir, "--type", "RequestReceived", "--from", "2", "--nats-url=")
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], "3\t") || !strings.Contains(lines[0], "\trequest.received.v1\trequest/"+b+"\tv1\tactor=ingrid\ttime=2025-02-04T09:00:00Z") {
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "3\t") || !strings.Contains(lines[0], "\trequest.received.v2\trequest/"+b+"\tv1\tactor=ingrid\ttime=2025-02-04T09:00:00Z") {
 		t.Errorf("tail --type RequestReceived --from 2:\n%s", strings.Join(lines, "\n"))
 	}
 	if lines := tailLines(t, dir, "--aggregate", "report", "--nats-url="); len(lines) != 0 {
