@@ -193,7 +193,7 @@ func (r *Runner) prune(ctx context.Context, log *slog.Logger, vr *viewRun, every
 	}
 	for _, span := range spans {
 		newestFirst(span)
-		for _, info := range span[1 : max(len(span)-1, 1)] {
+		for _, info := range span[1:max(len(span)-1, 1)] {
 			if err := r.Snapshots.DeleteSnapshot(ctx, info); err != nil {
 				log.Warn("projections: deleting an old snapshot", "snapshot", info.String(), "err", err)
 			}
