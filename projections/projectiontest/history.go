@@ -38,104 +38,130 @@ type Event struct {
 // notifications, withdrawals and closures, with business times over 2024. Recorded times
 // never go backwards and sometimes repeat, as a stream's do within a clock tick.
 func RandomHistory(rng *rand.Rand, n int) []Event {
-	type request struct {
-		id       string
-		version  uint64
-		received string // the RequestReceived's event id
-		targets  []events.AccountRef
-		delivery time.Time
-		closed   bool
-	}
-	var (
-		reqs     []*request
-		out      []Event
-		recorded = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	)
-	account := func() events.AccountRef { return events.AccountRef(fmt.Sprintf("acct_%032x", rng.IntN(40))) }
-	for seq := 1; len(out) < n; seq++ {
-		var (
-			r *request
-			e events.Event
-		)
-		open := make([]*request, 0, len(reqs))
-		for _, q := range reqs {
-			if !q.closed {
-				open = append(open, q)
-			}
-		}
-		if len(open) == 0 || rng.IntN(4) == 0 {
-			r = &request{
-				id:       uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "urn:ledger:random:%d:%d", rng.Uint64(), seq)).String(),
-				delivery: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.IntN(365*24)) * time.Hour),
-			}
-			rr := &events.RequestReceived{
-				Authority:  events.Authority{Name: "Authority", Kind: events.AuthorityPolice, Country: countries[rng.IntN(len(countries))]},
-				Instrument: instruments[rng.IntN(len(instruments))],
-				Emergency:  rng.IntN(8) == 0,
-				DataSought: []events.DataCategory{events.DataSubscriber},
-			}
-			for range 1 + rng.IntN(3) {
-				a := account()
-				r.targets = append(r.targets, a)
-				rr.Targets = append(rr.Targets, events.Target{Account: a, IdentifierType: events.IdentifierUsername})
-			}
-			if rng.IntN(2) == 0 {
-				due := r.delivery.Add(time.Duration(rng.IntN(30*24)) * time.Hour)
-				rr.DueAt = &due
-			}
-			reqs = append(reqs, r)
-			e = rr
-		} else {
-			r = open[rng.IntN(len(open))]
-			switch rng.IntN(10) {
-			case 0, 1, 2:
-				d := &events.DecisionRecorded{}
-				for _, a := range r.targets {
-					d.Targets = append(d.Targets, events.TargetDecision{Account: a, Outcome: outcomes[rng.IntN(len(outcomes))], Grounds: "random"})
-				}
-				e = d
-			case 3, 4, 5:
-				d := &events.DataDisclosed{Channel: "law_enforcement_portal", PackageSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
-				for _, a := range r.targets[:1+rng.IntN(len(r.targets))] {
-					d.Accounts = append(d.Accounts, events.DisclosedAccount{Account: a, Categories: []events.DataCategory{categories[rng.IntN(len(categories))]}})
-				}
-				e = d
-			case 6:
-				field, value := "authority.country", fmt.Sprintf("%q", countries[rng.IntN(len(countries))])
-				if rng.IntN(2) == 0 {
-					field, value = "emergency", fmt.Sprint(rng.IntN(2) == 0)
-				}
-				e = &events.EntryCorrected{Entry: r.received, Field: field, Value: json.RawMessage(value), Reason: "random"}
-			case 7:
-				e = &events.UserNotified{Accounts: r.targets[:1]}
-			case 8:
-				e, r.closed = &events.RequestWithdrawn{Reason: "random"}, true
-			default:
-				e, r.closed = &events.RequestClosed{Reason: "random"}, true
-			}
-		}
-		r.version++
-		when := r.delivery.Add(time.Duration(r.version-1) * 24 * time.Hour)
-		if rng.IntN(10) == 0 {
-			when = when.Add(-time.Duration(rng.IntN(90*24)) * time.Hour) // happened long before it was entered
-		}
-		id := uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "urn:ledger:random:event:%d:%d", rng.Uint64(), seq))
-		env, err := events.NewEnvelope(e, events.Meta{
-			ID: id, Source: "urn:ledger:test", AggregateID: r.id, AggregateVersion: r.version,
-			Time: when, Actor: officers[rng.IntN(len(officers))], CommandID: fmt.Sprintf("cmd-%d", seq),
-		})
-		if err != nil {
-			panic(fmt.Sprintf("projectiontest: %s: %v", e.EventName(), err))
-		}
-		if r.version == 1 {
-			r.received = env.ID
-		}
-		if rng.IntN(3) > 0 {
-			recorded = recorded.Add(time.Duration(1+rng.IntN(48)) * time.Hour)
-		}
-		out = append(out, Event{Envelope: env, RecordedAt: recorded})
+	g := NewGenerator(rng, 1+rng.IntN(8))
+	out := make([]Event, 0, n)
+	for len(out) < n {
+		round := g.Round()
+		out = append(out, round[:min(len(round), n-len(out))]...)
 	}
 	return out
+}
+
+// Generator makes random histories of any length in rounds: a fixed number of requests are
+// in progress at once, and each round records the next event of every one of them, in a
+// random order; a request that ends is replaced by a new one. One round therefore never
+// holds two events of one request, so it can be appended as one batch.
+type Generator struct {
+	rng      *rand.Rand
+	slots    []*request
+	seq      int
+	recorded time.Time
+}
+
+type request struct {
+	id       string
+	version  uint64
+	received string // the RequestReceived's event id
+	targets  []events.AccountRef
+	delivery time.Time
+	closed   bool
+}
+
+// NewGenerator makes a generator with parallel requests in progress at once.
+func NewGenerator(rng *rand.Rand, parallel int) *Generator {
+	return &Generator{rng: rng, slots: make([]*request, max(parallel, 1)), recorded: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+// Round returns the next event of every request in progress.
+func (g *Generator) Round() []Event {
+	out := make([]Event, 0, len(g.slots))
+	for _, i := range g.rng.Perm(len(g.slots)) {
+		if g.slots[i] == nil || g.slots[i].closed {
+			g.slots[i] = nil
+		}
+		out = append(out, g.next(&g.slots[i]))
+	}
+	return out
+}
+
+// next records one event of the request in slot, starting a new one if it is empty.
+func (g *Generator) next(slot **request) Event {
+	rng := g.rng
+	g.seq++
+	seq := g.seq
+	account := func() events.AccountRef { return events.AccountRef(fmt.Sprintf("acct_%032x", rng.IntN(40))) }
+	r := *slot
+	var e events.Event
+	if r == nil {
+		r = &request{
+			id:       uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "urn:ledger:random:%d:%d", rng.Uint64(), seq)).String(),
+			delivery: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.IntN(365*24)) * time.Hour),
+		}
+		*slot = r
+		rr := &events.RequestReceived{
+			Authority:  events.Authority{Name: "Authority", Kind: events.AuthorityPolice, Country: countries[rng.IntN(len(countries))]},
+			Instrument: instruments[rng.IntN(len(instruments))],
+			Emergency:  rng.IntN(8) == 0,
+			DataSought: []events.DataCategory{events.DataSubscriber},
+		}
+		for range 1 + rng.IntN(3) {
+			a := account()
+			r.targets = append(r.targets, a)
+			rr.Targets = append(rr.Targets, events.Target{Account: a, IdentifierType: events.IdentifierUsername})
+		}
+		if rng.IntN(2) == 0 {
+			due := r.delivery.Add(time.Duration(rng.IntN(30*24)) * time.Hour)
+			rr.DueAt = &due
+		}
+		e = rr
+	} else {
+		switch rng.IntN(10) {
+		case 0, 1, 2:
+			d := &events.DecisionRecorded{}
+			for _, a := range r.targets {
+				d.Targets = append(d.Targets, events.TargetDecision{Account: a, Outcome: outcomes[rng.IntN(len(outcomes))], Grounds: "random"})
+			}
+			e = d
+		case 3, 4, 5:
+			d := &events.DataDisclosed{Channel: "law_enforcement_portal", PackageSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
+			for _, a := range r.targets[:1+rng.IntN(len(r.targets))] {
+				d.Accounts = append(d.Accounts, events.DisclosedAccount{Account: a, Categories: []events.DataCategory{categories[rng.IntN(len(categories))]}})
+			}
+			e = d
+		case 6:
+			field, value := "authority.country", fmt.Sprintf("%q", countries[rng.IntN(len(countries))])
+			if rng.IntN(2) == 0 {
+				field, value = "emergency", fmt.Sprint(rng.IntN(2) == 0)
+			}
+			e = &events.EntryCorrected{Entry: r.received, Field: field, Value: json.RawMessage(value), Reason: "random"}
+		case 7:
+			e = &events.UserNotified{Accounts: r.targets[:1]}
+		case 8:
+			e, r.closed = &events.RequestWithdrawn{Reason: "random"}, true
+		default:
+			e, r.closed = &events.RequestClosed{Reason: "random"}, true
+		}
+	}
+	r.version++
+	when := r.delivery.Add(time.Duration(r.version-1) * 24 * time.Hour)
+	if rng.IntN(10) == 0 {
+		when = when.Add(-time.Duration(rng.IntN(90*24)) * time.Hour) // happened long before it was entered
+	}
+	id := uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "urn:ledger:random:event:%d:%d", rng.Uint64(), seq))
+	env, err := events.NewEnvelope(e, events.Meta{
+		ID: id, Source: "urn:ledger:test", AggregateID: r.id, AggregateVersion: r.version,
+		Time: when, Actor: officers[rng.IntN(len(officers))], CommandID: fmt.Sprintf("cmd-%d", seq),
+	})
+	if err != nil {
+		panic(fmt.Sprintf("projectiontest: %s: %v", e.EventName(), err))
+	}
+	if r.version == 1 {
+		r.received = env.ID
+	}
+	if rng.IntN(3) > 0 {
+		g.recorded = g.recorded.Add(time.Duration(1+rng.IntN(48)) * time.Minute)
+	}
+	return Event{Envelope: env, RecordedAt: g.recorded}
 }
 
 // Recorded numbers a history from sequence 1, as a stream would hold it.

@@ -67,6 +67,7 @@ type Store struct {
 	srv    *server.Server // nil when connected to an external server
 	log    *slog.Logger
 	closed atomic.Bool
+	snaps  snapshotStore
 
 	connClosed chan struct{} // closed by the connection's ClosedHandler
 	closeOnce  sync.Once
