@@ -81,7 +81,7 @@ func checkFormat(format string) error {
 
 // reportView is a projection that can render a period.
 type reportView interface {
-	projections.Projection
+	projections.Snapshotter
 	Table(projections.Range) projections.Table
 }
 
@@ -149,7 +149,7 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 			if publish {
 				return g.publish(cmd, l, f, args[0], actor)
 			}
-			_, err = f.render(cmd.Context(), l.store, args[0], asOf, cmd.OutOrStdout())
+			_, err = f.render(cmd.Context(), l, args[0], asOf, cmd.OutOrStdout())
 			return err
 		},
 	}
@@ -161,18 +161,19 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 	return cmd
 }
 
-// render replays the ledger up to asOf into the view and writes the report; it returns the
-// position of the last event the figures include.
-func (f *reportFlags) render(ctx context.Context, src projections.Source, view string, asOf projections.AsOf, w io.Writer) (uint64, error) {
+// render brings the view to asOf (from its nearest snapshot, replaying the events after it)
+// and writes the report; it returns the position of the last event the figures include.
+func (f *reportFlags) render(ctx context.Context, l *ledger, view string, asOf projections.AsOf, w io.Writer) (uint64, error) {
 	period, err := f.check()
 	if err != nil {
 		return 0, err
 	}
 	v := reportViews[view]()
-	last, err := projections.ReplayAsOf(ctx, src, 1, asOf, v)
+	stats, err := l.runner().Run(ctx, asOf, projections.Named{Name: view, View: v})
 	if err != nil {
 		return 0, err
 	}
+	last := stats.Last
 	t := v.Table(period)
 	t.Title += fmt.Sprintf(", as of sequence %d", last)
 	return last, f.write(w, t)
@@ -192,7 +193,7 @@ func flagsOf(p events.ReportParameters) *reportFlags {
 func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view, actor string) error {
 	ctx := cmd.Context()
 	var out bytes.Buffer
-	last, err := f.render(ctx, l.store, view, projections.AsOf{}, &out)
+	last, err := f.render(ctx, l, view, projections.AsOf{}, &out)
 	if err != nil {
 		return err
 	}
@@ -249,7 +250,7 @@ func (g *globals) reproduce(cmd *cobra.Command, id string) error {
 		return err
 	}
 	var out bytes.Buffer
-	if _, err := flagsOf(p.Parameters).render(cmd.Context(), l.store, p.Parameters.View, projections.AsOf{Sequence: p.AsOf}, &out); err != nil {
+	if _, err := flagsOf(p.Parameters).render(cmd.Context(), l, p.Parameters.View, projections.AsOf{Sequence: p.AsOf}, &out); err != nil {
 		return err
 	}
 	if sum := sha256.Sum256(out.Bytes()); hex.EncodeToString(sum[:]) != p.SHA256 {

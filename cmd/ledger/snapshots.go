@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/complianceledger/ledger/projections"
+	"github.com/complianceledger/ledger/store/jetstream"
+)
+
+// snapshotBucket gives the runner the JetStream adapter's snapshot bucket; the adapter does
+// not import projections, and the two describe a snapshot with the same fields.
+type snapshotBucket struct{ js *jetstream.Store }
+
+func (b snapshotBucket) SaveSnapshot(ctx context.Context, info projections.SnapshotInfo, data []byte) error {
+	return b.js.SaveSnapshot(ctx, jetstream.SnapshotRef(info), data)
+}
+
+func (b snapshotBucket) ListSnapshots(ctx context.Context, view string) ([]projections.SnapshotInfo, error) {
+	refs, err := b.js.ListSnapshots(ctx, view)
+	out := make([]projections.SnapshotInfo, len(refs))
+	for i, r := range refs {
+		out[i] = projections.SnapshotInfo(r)
+	}
+	return out, err
+}
+
+func (b snapshotBucket) LoadSnapshot(ctx context.Context, info projections.SnapshotInfo) ([]byte, error) {
+	return b.js.LoadSnapshot(ctx, jetstream.SnapshotRef(info))
+}
+
+func (b snapshotBucket) DeleteSnapshot(ctx context.Context, info projections.SnapshotInfo) error {
+	return b.js.DeleteSnapshot(ctx, jetstream.SnapshotRef(info))
+}
+
+// snapshots returns where the ledger keeps the views' snapshots; nil where the backend keeps
+// none (esdb), and every run then replays from the start.
+func (l *ledger) snapshots() projections.SnapshotStore {
+	if js, ok := l.store.(*jetstream.Store); ok {
+		return snapshotBucket{js}
+	}
+	return nil
+}
+
+// runner feeds views from the ledger, resuming from and saving snapshots.
+func (l *ledger) runner() *projections.Runner {
+	return &projections.Runner{Source: l.store, Snapshots: l.snapshots(), Logger: slog.Default()}
+}
+
+// snapshotViews are the views that keep snapshots, by name, as 'ledger rebuild' knows them.
+var snapshotViews = map[string]func() projections.Snapshotter{
+	"telegram":     func() projections.Snapshotter { return projections.NewTelegram() },
+	"requests":     func() projections.Snapshotter { return projections.NewRequests() },
+	"transparency": func() projections.Snapshotter { return projections.NewTransparency() },
+	"workload":     func() projections.Snapshotter { return projections.NewWorkload() },
+}
