@@ -16,7 +16,8 @@ import (
 
 func newRebuild(g *globals) *cobra.Command {
 	names := slices.Sorted(maps.Keys(snapshotViews))
-	return &cobra.Command{
+	var every uint64
+	cmd := &cobra.Command{
 		Use:   "rebuild <view|all>",
 		Short: "Drop a view's snapshots, replay it from the start, and check it equals the incremental one",
 		Long: `Bring the view up to date from its snapshots (the incremental view), drop every snapshot
@@ -37,13 +38,15 @@ Views: ` + fmt.Sprint(names) + `.`,
 				return err
 			}
 			defer l.store.Close()
-			return rebuild(cmd, l, selected)
+			return rebuild(cmd, l, selected, every)
 		},
 	}
+	cmd.Flags().Uint64Var(&every, "every", projections.DefaultSnapshotEvery, "save a snapshot each time a view passes a multiple of this many stream positions")
+	return cmd
 }
 
 // rebuild rebuilds the named views together and reports each one's comparison.
-func rebuild(cmd *cobra.Command, l *ledger, names []string) error {
+func rebuild(cmd *cobra.Command, l *ledger, names []string, every uint64) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
 	fresh := func() []projections.Named {
@@ -54,6 +57,7 @@ func rebuild(cmd *cobra.Command, l *ledger, names []string) error {
 		return views
 	}
 	r := l.runner()
+	r.Every = every
 
 	incremental := fresh()
 	inc, err := r.Run(ctx, projections.AsOf{}, incremental...)
