@@ -4,6 +4,7 @@
 package projectiontest
 
 import (
+	"cmp"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -52,6 +53,8 @@ func RandomHistory(rng *rand.Rand, n int) []Event {
 // random order; a request that ends is replaced by a new one. One round therefore never
 // holds two events of one request, so it can be appended as one batch.
 type Generator struct {
+	// Source is the events' CloudEvents source; "urn:ledger:test" unless set.
+	Source   string
 	rng      *rand.Rand
 	slots    []*request
 	seq      int
@@ -149,7 +152,7 @@ func (g *Generator) next(slot **request) Event {
 	}
 	id := uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "urn:ledger:random:event:%d:%d", rng.Uint64(), seq))
 	env, err := events.NewEnvelope(e, events.Meta{
-		ID: id, Source: "urn:ledger:test", AggregateID: r.id, AggregateVersion: r.version,
+		ID: id, Source: cmp.Or(g.Source, "urn:ledger:test"), AggregateID: r.id, AggregateVersion: r.version,
 		Time: when, Actor: officers[rng.IntN(len(officers))], CommandID: fmt.Sprintf("cmd-%d", seq),
 	})
 	if err != nil {
