@@ -4,8 +4,8 @@
 package projectiontest
 
 import (
-	"cmp"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -153,7 +153,7 @@ func (g *Generator) next(slot **request) Event {
 	id := uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "urn:ledger:random:event:%d:%d", rng.Uint64(), seq))
 	env, err := events.NewEnvelope(e, events.Meta{
 		ID: id, Source: cmp.Or(g.Source, "urn:ledger:test"), AggregateID: r.id, AggregateVersion: r.version,
-		Time: when, Actor: officers[rng.IntN(len(officers))], CommandID: fmt.Sprintf("cmd-%d", seq),
+		Time: when, Actor: officers[rng.IntN(len(officers))], CommandID: "cmd-" + id.String(),
 	})
 	if err != nil {
 		panic(fmt.Sprintf("projectiontest: %s: %v", e.EventName(), err))
