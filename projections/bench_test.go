@@ -56,3 +56,22 @@ func BenchmarkSnapshot(b *testing.B) {
 	}
 	b.ReportMetric(float64(size), "bytes")
 }
+
+// BenchmarkAsOf answers an as-of query for every view at random points of a 200k-event
+// history from in-memory snapshots every 50k events: snapshot decoding plus a replay of at
+// most 50k events.
+func BenchmarkAsOf(b *testing.B) {
+	src := &sliceSource{recs: benchHistory()}
+	snaps := &projections.MemorySnapshots{}
+	r := &projections.Runner{Source: src, Snapshots: snaps, Every: 50_000}
+	if _, err := r.Run(context.Background(), projections.AsOf{}, projectiontest.Views()...); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for b.Loop() {
+		point := projections.AsOf{Sequence: 1 + rng.Uint64N(uint64(len(src.recs)))}
+		if _, err := r.Run(context.Background(), point, projectiontest.Views()...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -101,7 +101,8 @@ func newReport(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report telegram|requests|transparency",
 		Short: "Rebuild a report by replaying the ledger; publish it; reproduce a published one",
-		Long: `Rebuild a report by replaying every event of the ledger.
+		Long: `Rebuild a report from the ledger: from the view's nearest snapshot (at or before --as-of)
+plus a replay of the events recorded after it, which equals a replay of every event.
 
 telegram: per country, fulfilled requests (an IP address or phone number was disclosed) and
           affected users (distinct accounts whose IP address or phone number was disclosed),
