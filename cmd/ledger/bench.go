@@ -74,6 +74,7 @@ Without --data the ledger goes to a temporary folder that is removed afterwards.
 				}
 				defer pprof.StopCPUProfile()
 			}
+			replayGC()
 			return benchRebuild(cmd.Context(), cmd.OutOrStdout(), l, js, n, runs, samples, every)
 		},
 	}
@@ -154,6 +155,9 @@ func benchRebuild(ctx context.Context, out io.Writer, l *ledger, js *jetstream.S
 			(float64(stats.Read)/rebuildTook.Seconds())/(float64(raw)/rawTook.Seconds()))
 	}
 
+	if samples == 0 {
+		return nil
+	}
 	// Snapshots: drop the bench ledger's, rebuild saving them, then time as-of queries.
 	snaps := l.snapshots()
 	for _, v := range views() {
@@ -170,9 +174,6 @@ func benchRebuild(ctx context.Context, out io.Writer, l *ledger, js *jetstream.S
 	took := time.Since(start)
 	fmt.Fprintf(out, "\nFull rebuild saving snapshots every %d positions: %s, %s, %d snapshots saved\n", every, took.Round(time.Millisecond), rate(stats.Read, took), stats.Saved)
 
-	if samples == 0 {
-		return nil
-	}
 	var points []projections.AsOf
 	for i := range samples {
 		if i%2 == 0 || len(times) == 0 {
