@@ -3,6 +3,8 @@ package projections
 import (
 	"context"
 	"log/slog"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/complianceledger/ledger/events"
@@ -93,9 +95,11 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 
 	saves := newSaver(ctx, r.Snapshots, log)
 	defer saves.wait()
+	var due []*viewRun // views to snapshot after the current event
 	_, err := stream(ctx, r.Source, from, asOf, func(name string) bool { return wanted[name] },
 		func(rec events.Recorded, name string, e events.Event) error {
 			stats.Read++
+			due = due[:0]
 			for _, vr := range runs {
 				if rec.Sequence <= vr.pos {
 					continue
@@ -108,9 +112,10 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 					vr.recordedAt = rec.RecordedAt
 				}
 				if r.Snapshots != nil && vr.pos/every > vr.saved/every {
-					saves.save(vr)
+					due = append(due, vr)
 				}
 			}
+			saves.save(due...)
 			return nil
 		})
 	for _, vr := range runs {
@@ -121,11 +126,13 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 		return stats, err
 	}
 	if r.Snapshots != nil && asOf == (AsOf{}) {
+		due = due[:0]
 		for _, vr := range runs {
 			if vr.pos > vr.saved {
-				saves.save(vr)
+				due = append(due, vr)
 			}
 		}
+		saves.save(due...)
 		stats.Saved = saves.wait()
 		for _, vr := range runs {
 			r.prune(ctx, log, vr, every)
@@ -232,16 +239,35 @@ func newSaver(ctx context.Context, store SnapshotStore, log *slog.Logger) *saver
 	return s
 }
 
-// save encodes vr's state now and queues it for the store.
-func (s *saver) save(vr *viewRun) {
-	info := SnapshotInfo{View: vr.Name, Version: vr.View.SnapshotVersion(), Sequence: vr.pos, RecordedAt: vr.recordedAt.UTC()}
-	state, err := vr.View.MarshalSnapshot()
-	if err != nil {
-		s.log.Warn("projections: encoding a snapshot", "snapshot", info.String(), "err", err)
+// save encodes the views' states now, several at once (applying waits for them), and
+// queues them for the store.
+func (s *saver) save(views ...*viewRun) {
+	if len(views) == 0 {
 		return
 	}
-	vr.saved = vr.pos
-	s.queue <- savedSnapshot{info, encodeSnapshot(info, state)}
+	encoded := make([]*savedSnapshot, len(views))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, vr := range views {
+		info := SnapshotInfo{View: vr.Name, Version: vr.View.SnapshotVersion(), Sequence: vr.pos, RecordedAt: vr.recordedAt.UTC()}
+		vr.saved = vr.pos
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			state, err := vr.View.MarshalSnapshot()
+			if err != nil {
+				s.log.Warn("projections: encoding a snapshot", "snapshot", info.String(), "err", err)
+				return
+			}
+			encoded[i] = &savedSnapshot{info, encodeSnapshot(info, state)}
+		})
+	}
+	wg.Wait()
+	for _, e := range encoded {
+		if e != nil {
+			s.queue <- *e
+		}
+	}
 }
 
 // wait flushes the queue and returns how many snapshots were saved; no save may follow.
