@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -57,8 +58,11 @@ type SnapshotStore interface {
 // header and checksum say. The runner ignores such a snapshot and replays instead.
 var ErrSnapshotCorrupt = errors.New("projections: corrupt snapshot")
 
-// snapshotMagic starts every snapshot; the header line after it describes the state.
-const snapshotMagic = "ledger-snapshot/1\n"
+// snapshotMagic ends every snapshot. The state comes first, then a header that repeats
+// the info with the state's checksum, the header's length (4 bytes, big-endian) and the
+// magic: a trailer rather than a prefix, so that framing megabytes of state never copies
+// them.
+const snapshotMagic = "\nledger-snapshot/1\n"
 
 type snapshotHeader struct {
 	View       string    `json:"view"`
@@ -68,28 +72,29 @@ type snapshotHeader struct {
 	SHA256     string    `json:"sha256"` // of the state bytes
 }
 
-// encodeSnapshot frames a view's state with a header that repeats the info and a checksum,
-// so that a damaged or misfiled object is recognised rather than trusted.
+// encodeSnapshot frames a view's state with a trailer that repeats the info and a checksum,
+// so that a damaged or misfiled object is recognised rather than trusted. It appends to
+// state.
 func encodeSnapshot(info SnapshotInfo, state []byte) []byte {
 	sum := sha256.Sum256(state)
 	h, _ := json.Marshal(snapshotHeader{info.View, info.Version, info.Sequence, info.RecordedAt.UTC(), hex.EncodeToString(sum[:])})
-	out := make([]byte, 0, len(snapshotMagic)+len(h)+1+len(state))
-	out = append(out, snapshotMagic...)
-	out = append(out, h...)
-	out = append(out, '\n')
-	return append(out, state...)
+	out := append(state, h...)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(h)))
+	return append(out, snapshotMagic...)
 }
 
 // decodeSnapshot checks the frame against info and returns the state bytes.
 func decodeSnapshot(info SnapshotInfo, data []byte) ([]byte, error) {
-	rest, ok := bytes.CutPrefix(data, []byte(snapshotMagic))
-	if !ok {
+	rest, ok := bytes.CutSuffix(data, []byte(snapshotMagic))
+	if !ok || len(rest) < 4 {
 		return nil, fmt.Errorf("%w: %s: not a snapshot", ErrSnapshotCorrupt, info)
 	}
-	line, state, ok := bytes.Cut(rest, []byte("\n"))
-	if !ok {
+	n := int(binary.BigEndian.Uint32(rest[len(rest)-4:]))
+	rest = rest[:len(rest)-4]
+	if n > len(rest) {
 		return nil, fmt.Errorf("%w: %s: no header", ErrSnapshotCorrupt, info)
 	}
+	state, line := rest[:len(rest)-n], rest[len(rest)-n:]
 	var h snapshotHeader
 	if err := json.Unmarshal(line, &h); err != nil {
 		return nil, fmt.Errorf("%w: %s: header: %v", ErrSnapshotCorrupt, info, err)

@@ -101,7 +101,7 @@ func TestACorruptSnapshotIsSkippedWithALogLineAndTheFiguresStayRight(t *testing.
 		name    string
 		corrupt func([]byte) []byte
 	}{
-		{"flipped byte in the state", func(b []byte) []byte { b = bytes.Clone(b); b[len(b)-3] ^= 0xff; return b }},
+		{"flipped byte in the state", func(b []byte) []byte { b = bytes.Clone(b); b[len(b)/3] ^= 0xff; return b }},
 		{"truncated", func(b []byte) []byte { return b[:len(b)/2] }},
 		{"empty", func([]byte) []byte { return nil }},
 		{"garbage", func([]byte) []byte { return []byte("not a snapshot at all") }},

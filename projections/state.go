@@ -2,8 +2,8 @@ package projections
 
 import (
 	"fmt"
-	"maps"
 	"slices"
+	"strings"
 
 	"github.com/complianceledger/ledger/events"
 )
@@ -22,10 +22,10 @@ const (
 )
 
 func (in intakes) encode(e *encoder) {
-	e.b = slices.Grow(e.b, 256*len(in))
+	e.b = slices.Grow(e.b, 320*len(in))
 	e.uint(uint64(len(in)))
-	for _, id := range sortedBy(in) {
-		e.intake(id, in[id])
+	for _, kv := range sortedBy(in) {
+		e.intake(kv.key, kv.value)
 	}
 }
 
@@ -39,8 +39,20 @@ func decodeIntakes(d *decoder) intakes {
 	return in
 }
 
-// sortedBy returns m's keys in order.
-func sortedBy[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+type entry[V any] struct {
+	key   string
+	value V
+}
+
+// sortedBy returns m's entries ordered by key, read in one pass over the map.
+func sortedBy[V any](m map[string]V) []entry[V] {
+	out := make([]entry[V], 0, len(m))
+	for k, v := range m {
+		out = append(out, entry[V]{k, v})
+	}
+	slices.SortFunc(out, func(a, b entry[V]) int { return strings.Compare(a.key, b.key) })
+	return out
+}
 
 // Telegram
 
@@ -50,9 +62,9 @@ func (v *Telegram) MarshalSnapshot() ([]byte, error) {
 	e := &encoder{}
 	v.intakes.encode(e)
 	e.uint(uint64(len(v.fulfilled)))
-	for _, id := range sortedBy(v.fulfilled) {
-		e.str(id)
-		e.time(v.fulfilled[id])
+	for _, kv := range sortedBy(v.fulfilled) {
+		e.str(kv.key)
+		e.time(kv.value)
 	}
 	e.uint(uint64(len(v.affected))) // in order of recording: a list, not a set
 	for _, a := range v.affected {
@@ -91,9 +103,9 @@ func (v *Requests) MarshalSnapshot() ([]byte, error) {
 	e := &encoder{}
 	v.intakes.encode(e)
 	e.uint(uint64(len(v.requests)))
-	for _, id := range sortedBy(v.requests) {
-		e.str(id)
-		e.bool(v.requests[id].produced)
+	for _, kv := range sortedBy(v.requests) {
+		e.str(kv.key)
+		e.bool(kv.value.produced)
 	}
 	return e.b, nil
 }
@@ -125,9 +137,9 @@ func (v *Transparency) MarshalSnapshot() ([]byte, error) {
 	e := &encoder{}
 	v.intakes.encode(e)
 	e.uint(uint64(len(v.requests)))
-	for _, id := range sortedBy(v.requests) {
-		f := v.requests[id]
-		e.str(id)
+	for _, kv := range sortedBy(v.requests) {
+		f := kv.value
+		e.str(kv.key)
 		e.bool(f.decided)
 		e.int(f.approved)
 		e.bool(f.rejected)
@@ -166,9 +178,9 @@ func (v *Workload) MarshalSnapshot() ([]byte, error) {
 	e := &encoder{}
 	v.intakes.encode(e)
 	e.uint(uint64(len(v.open)))
-	for _, id := range sortedBy(v.open) {
-		o := v.open[id]
-		e.str(id)
+	for _, kv := range sortedBy(v.open) {
+		o := kv.value
+		e.str(kv.key)
 		e.str(o.stage)
 		e.str(o.officer)
 	}
