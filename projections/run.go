@@ -229,7 +229,11 @@ func newSaver(ctx context.Context, store SnapshotStore, log *slog.Logger) *saver
 	go func() {
 		defer close(s.done)
 		for q := range s.queue {
-			if err := store.SaveSnapshot(ctx, q.info, q.data); err != nil {
+			err := store.SaveSnapshot(ctx, q.info, q.data)
+			if err != nil && ctx.Err() == nil { // one retry: a busy server can time a write out
+				err = store.SaveSnapshot(ctx, q.info, q.data)
+			}
+			if err != nil {
 				log.Warn("projections: saving a snapshot", "snapshot", q.info.String(), "err", err)
 				continue
 			}
