@@ -5,12 +5,20 @@ import (
 	"context"
 	"math/rand/v2"
 	"slices"
-	"testing"
 	"time"
 
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
 )
+
+// T is the part of testing.TB that Check uses; this package does not import testing, so
+// that 'ledger bench' can use its generator.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+}
 
 // Setup is a stream under test and where its snapshots go.
 type Setup struct {
@@ -33,7 +41,7 @@ type Setup struct {
 //   - as-of equals a full replay stopped there: at random stream sequences and recorded
 //     times, the nearest snapshot plus a replay of fewer than Every events (the stream's sequences are dense) gives the bytes of
 //     the events up to that point folded into fresh views.
-func Check(t testing.TB, rng *rand.Rand, s Setup) {
+func Check(t T, rng *rand.Rand, s Setup) {
 	t.Helper()
 	ctx := context.Background()
 	n := len(s.History)
@@ -146,7 +154,7 @@ func time1(rng *rand.Rand) time.Duration {
 }
 
 // fold feeds recs into fresh views with no runner and no snapshot: the reference.
-func fold(t testing.TB, recs []events.Recorded) []projections.Named {
+func fold(t T, recs []events.Recorded) []projections.Named {
 	views := Views()
 	ps := make([]projections.Projection, len(views))
 	for i, v := range views {
