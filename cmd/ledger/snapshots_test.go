@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -153,5 +154,57 @@ func TestRebuildEqualsIncrementalAndReportsAsOfUseSnapshots(t *testing.T) {
 	// A second rebuild finds the snapshots the first one saved, drops and replays again.
 	if out := mustRun(t, dir, "", "rebuild", "telegram"); !strings.Contains(out, "identical") || strings.Contains(out, "Dropped 0 ") {
 		t.Errorf("second rebuild:\n%s", out)
+	}
+}
+
+func TestADamagedSnapshotInTheBucketIsSkippedWithALogLine(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(9, 9))
+	h := projectiontest.RandomHistory(rng, 120)
+	(&appender{t: t, s: s, h: h, last: map[string]uint64{}}).grow(120)
+	bucket := snapshotBucket{s}
+	var log bytes.Buffer
+	r := &projections.Runner{Source: s, Snapshots: bucket, Every: 50, Logger: slog.New(slog.NewTextHandler(&log, nil))}
+	want := projectiontest.Views()
+	if _, err := r.Run(context.Background(), projections.AsOf{}, want...); err != nil {
+		t.Fatal(err)
+	}
+	// Overwrite the telegram tail (sequence 120) with other bytes under the same name.
+	infos, err := bucket.ListSnapshots(context.Background(), "telegram")
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := false
+	for _, info := range infos {
+		if info.Sequence == 120 {
+			data, err := bucket.LoadSnapshot(context.Background(), info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data[len(data)/2] ^= 0x55
+			if err := bucket.SaveSnapshot(context.Background(), info, data); err != nil {
+				t.Fatal(err)
+			}
+			damaged = true
+		}
+	}
+	if !damaged {
+		t.Fatalf("no telegram snapshot at 120 in %v", infos)
+	}
+	got := projectiontest.Views()
+	stats, err := r.Run(context.Background(), projections.AsOf{}, got...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Restored["telegram"] != 100 || stats.Restored["requests"] != 120 {
+		t.Errorf("restored from %v; want telegram from 100 (the one before the damaged one), requests from 120", stats.Restored)
+	}
+	if !strings.Contains(log.String(), "ignoring unreadable snapshot") || !strings.Contains(log.String(), "telegram/telegram.v1@120") {
+		t.Errorf("no log line names the damaged snapshot:\n%s", log.String())
+	}
+	if !bytes.Equal(projectiontest.Render(got), projectiontest.Render(want)) {
+		t.Error("figures after skipping the damaged snapshot differ")
 	}
 }
