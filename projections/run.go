@@ -2,6 +2,8 @@ package projections
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -37,7 +39,7 @@ type Named struct {
 // RunStats says what a run did.
 type RunStats struct {
 	Last     uint64            // the last sequence the views include (0: none)
-	From     uint64            // the first sequence read
+	From     uint64            // the first sequence replayed (the snapshots' own last events are read too, to check them)
 	Read     int               // events read and applied
 	Restored map[string]uint64 // per view, the sequence of the snapshot it started from (0: none)
 	Saved    int               // snapshots written
@@ -48,6 +50,8 @@ type viewRun struct {
 	Named
 	wants      map[string]bool
 	pos        uint64    // last sequence applied or restored
+	lastID     string    // the id of the event at pos
+	checked    bool      // the stream's event at pos is the snapshot's (or nothing was restored)
 	recordedAt time.Time // the latest recorded time applied or restored
 	saved      uint64    // sequence of the last snapshot saved or restored
 }
@@ -70,7 +74,7 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 	wanted := map[string]bool{}
 	from := uint64(0)
 	for i, v := range views {
-		vr := &viewRun{Named: v, wants: map[string]bool{}}
+		vr := &viewRun{Named: v, wants: map[string]bool{}, checked: true}
 		for _, k := range events.Catalogue() {
 			if v.View.Handles(k.Name) {
 				vr.wants[k.Name] = true
@@ -79,7 +83,8 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 		}
 		if r.Snapshots != nil {
 			if info, ok := r.restore(ctx, log, asOf, v); ok {
-				vr.pos, vr.recordedAt, vr.saved = info.Sequence, info.RecordedAt, info.Sequence
+				vr.pos, vr.recordedAt, vr.saved, vr.lastID = info.Sequence, info.RecordedAt, info.Sequence, info.LastEvent
+				vr.checked = info.LastEvent == ""
 			}
 		}
 		stats.Restored[v.Name] = vr.pos
@@ -92,22 +97,36 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 		return stats, nil
 	}
 	stats.From = from
+	// Read from the earliest snapshot's own event, to check it is still the stream's.
+	read := from
+	for _, vr := range runs {
+		if !vr.checked {
+			read = min(read, vr.pos)
+		}
+	}
 
 	saves := newSaver(ctx, r.Snapshots, log)
 	defer saves.wait()
 	var due []*viewRun // views to snapshot after the current event
-	_, err := stream(ctx, r.Source, from, asOf, func(name string) bool { return wanted[name] },
+	_, err := stream(ctx, r.Source, read, asOf, func(name string) bool { return wanted[name] },
 		func(rec events.Recorded, name string, e events.Event) error {
-			stats.Read++
+			if rec.Sequence >= from {
+				stats.Read++
+			}
 			due = due[:0]
 			for _, vr := range runs {
+				if !vr.checked && rec.Sequence >= vr.pos {
+					if err := vr.check(rec); err != nil {
+						return err
+					}
+				}
 				if rec.Sequence <= vr.pos {
 					continue
 				}
 				if vr.wants[name] {
 					vr.View.Apply(rec, e)
 				}
-				vr.pos = rec.Sequence
+				vr.pos, vr.lastID = rec.Sequence, rec.ID
 				if rec.RecordedAt.After(vr.recordedAt) {
 					vr.recordedAt = rec.RecordedAt
 				}
@@ -120,6 +139,9 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 		})
 	for _, vr := range runs {
 		stats.Last = max(stats.Last, vr.pos)
+		if err == nil && !vr.checked {
+			err = fmt.Errorf("%w: view %s: the stream ends before sequence %d, the snapshot's last event", ErrSnapshotMismatch, vr.Name, vr.pos)
+		}
 	}
 	if err != nil {
 		stats.Saved = saves.wait()
@@ -140,6 +162,22 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 	}
 	stats.Saved = saves.wait()
 	return stats, nil
+}
+
+// ErrSnapshotMismatch: a view's snapshot was not built from this stream (its last event is
+// not the stream's event at that sequence: the stream was replaced). Nothing is trusted;
+// 'ledger rebuild' drops the snapshots and replays.
+var ErrSnapshotMismatch = errors.New("projections: snapshot does not belong to this stream")
+
+// check compares the stream's first event at or after the view's snapshot position with the
+// snapshot's last event.
+func (vr *viewRun) check(rec events.Recorded) error {
+	vr.checked = true
+	if rec.Sequence != vr.pos || rec.ID != vr.lastID {
+		return fmt.Errorf("%w: view %s: its snapshot ends with event %s at sequence %d; the stream holds %s at %d (run 'ledger rebuild %s')",
+			ErrSnapshotMismatch, vr.Name, vr.lastID, vr.pos, rec.ID, rec.Sequence, vr.Name)
+	}
+	return nil
 }
 
 // restore loads the newest readable snapshot of v's version at or before asOf into v.
@@ -253,7 +291,7 @@ func (s *saver) save(views ...*viewRun) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i, vr := range views {
-		info := SnapshotInfo{View: vr.Name, Version: vr.View.SnapshotVersion(), Sequence: vr.pos, RecordedAt: vr.recordedAt.UTC()}
+		info := SnapshotInfo{View: vr.Name, Version: vr.View.SnapshotVersion(), Sequence: vr.pos, RecordedAt: vr.recordedAt.UTC(), LastEvent: vr.lastID}
 		vr.saved = vr.pos
 		sem <- struct{}{}
 		wg.Go(func() {

@@ -38,6 +38,9 @@ type SnapshotInfo struct {
 	Version    string
 	Sequence   uint64
 	RecordedAt time.Time
+	// LastEvent is the id of the event at Sequence: a restored view checks that the stream
+	// still holds it there.
+	LastEvent string
 }
 
 func (i SnapshotInfo) String() string {
@@ -69,6 +72,7 @@ type snapshotHeader struct {
 	Version    string    `json:"version"`
 	Sequence   uint64    `json:"sequence"`
 	RecordedAt time.Time `json:"recorded_at"`
+	LastEvent  string    `json:"last_event"`
 	SHA256     string    `json:"sha256"` // of the state bytes
 }
 
@@ -77,7 +81,7 @@ type snapshotHeader struct {
 // state.
 func encodeSnapshot(info SnapshotInfo, state []byte) []byte {
 	sum := sha256.Sum256(state)
-	h, _ := json.Marshal(snapshotHeader{info.View, info.Version, info.Sequence, info.RecordedAt.UTC(), hex.EncodeToString(sum[:])})
+	h, _ := json.Marshal(snapshotHeader{info.View, info.Version, info.Sequence, info.RecordedAt.UTC(), info.LastEvent, hex.EncodeToString(sum[:])})
 	out := append(state, h...)
 	out = binary.BigEndian.AppendUint32(out, uint32(len(h)))
 	return append(out, snapshotMagic...)
@@ -99,7 +103,7 @@ func decodeSnapshot(info SnapshotInfo, data []byte) ([]byte, error) {
 	if err := json.Unmarshal(line, &h); err != nil {
 		return nil, fmt.Errorf("%w: %s: header: %v", ErrSnapshotCorrupt, info, err)
 	}
-	if h.View != info.View || h.Version != info.Version || h.Sequence != info.Sequence || !h.RecordedAt.Equal(info.RecordedAt) {
+	if h.View != info.View || h.Version != info.Version || h.Sequence != info.Sequence || !h.RecordedAt.Equal(info.RecordedAt) || h.LastEvent != info.LastEvent {
 		return nil, fmt.Errorf("%w: %s: header says %s/%s@%d", ErrSnapshotCorrupt, info, h.View, h.Version, h.Sequence)
 	}
 	if sum := sha256.Sum256(state); hex.EncodeToString(sum[:]) != h.SHA256 {

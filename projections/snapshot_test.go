@@ -3,6 +3,7 @@ package projections_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"iter"
 	"log/slog"
 	"math/rand/v2"
@@ -181,4 +182,22 @@ func FuzzUnmarshalSnapshotNeverPanics(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSnapshotsOfAnotherStreamAreRefused(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(13, 13))
+	snaps := &projections.MemorySnapshots{}
+	var log bytes.Buffer
+	runAll(t, &sliceSource{recs: projectiontest.Recorded(projectiontest.RandomHistory(rng, 80))}, snaps, &log)
+	for _, tc := range []struct {
+		name string
+		n    int
+	}{{"a replaced stream, longer", 120}, {"a replaced stream, shorter", 40}} {
+		other := &sliceSource{recs: projectiontest.Recorded(projectiontest.RandomHistory(rng, tc.n))}
+		_, err := (&projections.Runner{Source: other, Snapshots: snaps, Every: 50}).Run(context.Background(), projections.AsOf{}, projectiontest.Views()...)
+		if !errors.Is(err, projections.ErrSnapshotMismatch) {
+			t.Errorf("%s: run = %v, want ErrSnapshotMismatch", tc.name, err)
+		}
+	}
 }

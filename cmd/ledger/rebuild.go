@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -61,6 +62,12 @@ func rebuild(cmd *cobra.Command, l *ledger, names []string, every uint64) error 
 
 	incremental := fresh()
 	inc, err := r.Run(ctx, projections.AsOf{}, incremental...)
+	if errors.Is(err, projections.ErrSnapshotMismatch) {
+		// The snapshots belong to another stream: nothing to compare with, rebuild anyway.
+		fmt.Fprintf(out, "The snapshots do not match the stream (%v); rebuilding without comparing\n", err)
+		incremental = nil
+		inc, err = (&projections.Runner{Source: r.Source}).Run(ctx, projections.AsOf{}, fresh()...)
+	}
 	if err != nil {
 		return fmt.Errorf("incremental run: %w", err)
 	}
@@ -90,6 +97,9 @@ func rebuild(cmd *cobra.Command, l *ledger, names []string, every uint64) error 
 
 	var differ []string
 	for i, v := range rebuilt {
+		if incremental == nil {
+			break
+		}
 		a, err := v.View.MarshalSnapshot()
 		if err != nil {
 			return err

@@ -37,6 +37,7 @@ type SnapshotRef struct {
 	Version    string
 	Sequence   uint64
 	RecordedAt time.Time
+	LastEvent  string // the id of the event at Sequence
 }
 
 func (r SnapshotRef) String() string { return fmt.Sprintf("%s/%s@%d", r.View, r.Version, r.Sequence) }
@@ -94,6 +95,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, info SnapshotRef, data []byte)
 			"version":     info.Version,
 			"sequence":    strconv.FormatUint(info.Sequence, 10),
 			"recorded_at": info.RecordedAt.UTC().Format(time.RFC3339Nano),
+			"last_event":  info.LastEvent,
 		},
 	}, bytes.NewReader(data))
 	if err != nil {
@@ -123,7 +125,7 @@ func (s *Store) ListSnapshots(ctx context.Context, view string) ([]SnapshotRef, 
 		}
 		seq, serr := strconv.ParseUint(o.Metadata["sequence"], 10, 64)
 		at, terr := time.Parse(time.RFC3339Nano, o.Metadata["recorded_at"])
-		info := SnapshotRef{View: view, Version: o.Metadata["version"], Sequence: seq, RecordedAt: at}
+		info := SnapshotRef{View: view, Version: o.Metadata["version"], Sequence: seq, RecordedAt: at, LastEvent: o.Metadata["last_event"]}
 		if serr != nil || terr != nil || snapshotName(info) != o.Name {
 			s.log.Warn("jetstream: ignoring a snapshot object with unreadable metadata", "object", o.Name)
 			continue
