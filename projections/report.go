@@ -15,20 +15,44 @@ import (
 	"github.com/complianceledger/ledger/events"
 )
 
+// ReportView is a view a report is made of: it renders a period, and keeps snapshots so
+// that a report, an as-of query or a restart does not replay from the first event.
+type ReportView interface {
+	Snapshotter
+	Table(Range) Table
+}
+
 // reportViews are the views a report can be made of; each call makes an empty view.
-var reportViews = map[string]func() TableView{
-	"telegram":     func() TableView { return NewTelegram() },
-	"requests":     func() TableView { return NewRequests() },
-	"transparency": func() TableView { return NewTransparency() },
-	"dsa":          func() TableView { return NewDSA("") },
-	"eevidence":    func() TableView { return NewEEvidence() },
+var reportViews = map[string]func() ReportView{
+	"telegram":     func() ReportView { return NewTelegram() },
+	"requests":     func() ReportView { return NewRequests() },
+	"transparency": func() ReportView { return NewTransparency() },
+	"dsa":          func() ReportView { return NewDSA("") },
+	"eevidence":    func() ReportView { return NewEEvidence() },
+}
+
+// SnapshotViewNames lists every view that keeps snapshots: the report views and the
+// workload, sorted.
+func SnapshotViewNames() []string {
+	return slices.Sorted(slices.Values(append(ReportViewNames(), workloadName)))
+}
+
+// workloadName is the workload view's name among the snapshots.
+const workloadName = "workload"
+
+// NewSnapshotView returns an empty view of one of SnapshotViewNames.
+func NewSnapshotView(name string) (Snapshotter, error) {
+	if name == workloadName {
+		return NewWorkload(), nil
+	}
+	return NewReportView(name)
 }
 
 // ReportViewNames lists the report views, sorted.
 func ReportViewNames() []string { return slices.Sorted(maps.Keys(reportViews)) }
 
 // NewReportView returns an empty view of the named report.
-func NewReportView(name string) (TableView, error) {
+func NewReportView(name string) (ReportView, error) {
 	newView, ok := reportViews[name]
 	if !ok {
 		return nil, events.Invalid("view", "%q is not one of %s", name, strings.Join(ReportViewNames(), ", "))
@@ -78,24 +102,24 @@ func CheckReport(p events.ReportParameters) (Range, error) {
 	return r, nil
 }
 
-// ViewAsOf replays the ledger up to asOf into an empty view of the named report and returns
-// it with the position of the last event it includes. It is the one as-of path of reports,
-// so that snapshots can take its place without touching the callers.
-func ViewAsOf(ctx context.Context, src Source, name string, asOf AsOf) (TableView, uint64, error) {
+// ViewAsOf brings an empty view of the named report to asOf, from its nearest snapshot at
+// or before that point plus the events after it, and returns it with the position of the
+// last event it includes. It is the one as-of path of reports, for the CLI and the server.
+func ViewAsOf(ctx context.Context, r *Runner, name string, asOf AsOf) (ReportView, uint64, error) {
 	v, err := NewReportView(name)
 	if err != nil {
 		return nil, 0, err
 	}
-	last, err := ReplayAsOf(ctx, src, 1, asOf, v)
+	stats, err := r.Run(ctx, asOf, Named{Name: name, View: v})
 	if err != nil {
 		return nil, 0, err
 	}
-	return v, last, nil
+	return v, stats.Last, nil
 }
 
 // ReportTable is a view's table for the report's period and format, titled with the position
 // of the last event behind it and narrowed to the report's country.
-func ReportTable(v TableView, period Range, last uint64, p events.ReportParameters) Table {
+func ReportTable(v ReportView, period Range, last uint64, p events.ReportParameters) Table {
 	if d, ok := v.(*DSA); ok {
 		v = d.forService(p.Service)
 	}
@@ -114,7 +138,7 @@ type textTabler interface {
 }
 
 // tableFor gives a view's short form as "table" and its full form as csv and json.
-func tableFor(v TableView, period Range, format string) Table {
+func tableFor(v ReportView, period Range, format string) Table {
 	if tv, ok := v.(textTabler); ok && format == "table" {
 		return tv.TextTable(period)
 	}
@@ -137,9 +161,9 @@ func OfCountries(t Table, countries ...string) Table {
 	return t.WhereIn("country", countries...)
 }
 
-// RenderReport checks p, replays the ledger up to asOf and writes the report; it returns the
-// position of the last event the figures include.
-func RenderReport(ctx context.Context, src Source, p events.ReportParameters, asOf AsOf, w io.Writer) (uint64, error) {
+// RenderReport checks p, brings the view to asOf (see ViewAsOf) and writes the report; it
+// returns the position of the last event the figures include.
+func RenderReport(ctx context.Context, r *Runner, p events.ReportParameters, asOf AsOf, w io.Writer) (uint64, error) {
 	period, err := CheckReport(p)
 	if err != nil {
 		return 0, err
@@ -147,7 +171,7 @@ func RenderReport(ctx context.Context, src Source, p events.ReportParameters, as
 	if _, err := NewReportView(p.View); err != nil {
 		return 0, err
 	}
-	v, last, err := ViewAsOf(ctx, src, p.View, asOf)
+	v, last, err := ViewAsOf(ctx, r, p.View, asOf)
 	if err != nil {
 		return 0, err
 	}
@@ -187,9 +211,9 @@ func LoadPublished(ctx context.Context, l Loader, id string) (*events.ReportPubl
 
 // Reproduce rebuilds a published report from the events it was computed from and writes it
 // only if its bytes hash to the published SHA-256.
-func Reproduce(ctx context.Context, src Source, p *events.ReportPublished, w io.Writer) error {
+func Reproduce(ctx context.Context, r *Runner, p *events.ReportPublished, w io.Writer) error {
 	var out bytes.Buffer
-	if _, err := RenderReport(ctx, src, p.Parameters, AsOf{Sequence: p.AsOf}, &out); err != nil {
+	if _, err := RenderReport(ctx, r, p.Parameters, AsOf{Sequence: p.AsOf}, &out); err != nil {
 		return err
 	}
 	if sum := sha256.Sum256(out.Bytes()); hex.EncodeToString(sum[:]) != p.SHA256 {
@@ -206,10 +230,11 @@ func RestatePublished(ctx context.Context, src Source, id string, p *events.Repo
 	if err != nil {
 		return Table{}, err
 	}
-	view, err := NewReportView(p.Parameters.View)
+	rv, err := NewReportView(p.Parameters.View)
 	if err != nil {
 		return Table{}, err
 	}
+	var view TableView = rv
 	if tv, ok := view.(interface {
 		TableView
 		textTabler

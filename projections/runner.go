@@ -35,20 +35,28 @@ func Replay(ctx context.Context, src Source, from uint64, views ...Projection) (
 // ReplayAsOf is Replay stopped at a point of the ledger's history: the views then say what
 // the ledger knew at that moment.
 func ReplayAsOf(ctx context.Context, src Source, from uint64, asOf AsOf, views ...Projection) (uint64, error) {
-	var last uint64
-	for rec, err := range src.Read(ctx, from) {
-		if err != nil {
-			return last, fmt.Errorf("projections: replay after sequence %d: %w", last, err)
+	wants := wantedBy(views)
+	return stream(ctx, src, from, asOf, func(name string) bool { return len(wants[name]) > 0 },
+		func(rec events.Recorded, name string, e events.Event) error {
+			for _, v := range wants[name] {
+				v.Apply(rec, e)
+			}
+			return nil
+		})
+}
+
+// wantedBy lists, per event name of the catalogue, the views that read it. Asked once per
+// replay, so that decoding goroutines never call a view.
+func wantedBy(views []Projection) map[string][]Projection {
+	wants := map[string][]Projection{}
+	for _, k := range events.Catalogue() {
+		for _, v := range views {
+			if v.Handles(k.Name) {
+				wants[k.Name] = append(wants[k.Name], v)
+			}
 		}
-		if !asOf.Includes(rec) {
-			break
-		}
-		if err := Feed(rec, views...); err != nil {
-			return last, err
-		}
-		last = rec.Sequence
 	}
-	return last, nil
+	return wants
 }
 
 // ErrAsOf is returned for an as-of point that cannot be read.

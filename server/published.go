@@ -44,7 +44,7 @@ func (s *Server) published(w http.ResponseWriter, r *http.Request, _ auth.Token)
 		return err
 	}
 	var out bytes.Buffer
-	if err := projections.Reproduce(r.Context(), s.cfg.Store, p, &out); err != nil {
+	if err := projections.Reproduce(r.Context(), s.runner(), p, &out); err != nil {
 		if errors.Is(err, projections.ErrNotReproduced) {
 			return &apiError{Status: http.StatusConflict, Code: "not_reproduced", Field: "id", Rule: "the ledger no longer gives the published bytes; see its restatement and verify", Message: err.Error()}
 		}

@@ -26,7 +26,7 @@ func TestPublishedReportIsReproducedAndRestated(t *testing.T) {
 	ctx := context.Background()
 	params := events.ReportParameters{View: "requests", Period: "2025", Format: "csv"}
 	var out bytes.Buffer
-	last, err := projections.RenderReport(ctx, f.store, params, projections.AsOf{}, &out)
+	last, err := projections.RenderReport(ctx, &projections.Runner{Source: f.store}, params, projections.AsOf{}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}

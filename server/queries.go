@@ -149,8 +149,8 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, caller auth.Toke
 			t = projections.ReportTable(s.views.reports[view], period, last, p)
 		})
 	} else {
-		var v projections.TableView
-		if v, last, err = projections.ViewAsOf(r.Context(), s.cfg.Store, view, at); err == nil {
+		var v projections.ReportView
+		if v, last, err = projections.ViewAsOf(r.Context(), s.runner(), view, at); err == nil {
 			t = projections.ReportTable(v, period, last, p)
 		}
 	}

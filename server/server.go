@@ -18,6 +18,7 @@ import (
 
 	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/server/auth"
 )
 
@@ -51,6 +52,9 @@ type Config struct {
 	Source        string               // CloudEvents source of recorded events; "" the handler's default
 	Proofs        Proofs               // nil: GET /v1/verify answers 501
 	Verifier      note.Verifier        // the checkpoint key's verifier; nil as Proofs
+	// Snapshots keeps the views' snapshots: the views start from them and as_of queries
+	// answer from the nearest one. nil: every start and as_of query replays from the start.
+	Snapshots projections.SnapshotStore
 }
 
 // Server serves the API. Start its views with Run (or Serve, which does both).
@@ -82,7 +86,7 @@ func New(cfg Config) *Server {
 		handler: command.NewHandler(cfg.Store, cfg.Pseudonymizer, command.Options{Source: cfg.Source}),
 		mux:     http.NewServeMux(),
 	}
-	s.views = newViews(cfg.Store, cfg.Poll, cfg.Logger)
+	s.views = newViews(cfg.Store, s.runner(), cfg.Poll, cfg.Logger)
 	s.metrics = newMetrics(cfg.Registry, s.views)
 	for _, rt := range routes {
 		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
@@ -99,6 +103,11 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // Run keeps the views current until ctx ends: a full replay first, then following the
 // stream. /readyz answers 200 once the replay is done.
 func (s *Server) Run(ctx context.Context) error { return s.views.run(ctx) }
+
+// runner feeds views from the store, resuming from and saving snapshots.
+func (s *Server) runner() *projections.Runner {
+	return &projections.Runner{Source: s.cfg.Store, Snapshots: s.cfg.Snapshots, Logger: s.log}
+}
 
 // Serve runs the views and serves HTTP on ln until ctx ends, then shuts down gracefully:
 // it stops accepting, lets every command in flight finish (its answer is sent only after

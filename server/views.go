@@ -11,16 +11,18 @@ import (
 	"github.com/complianceledger/ledger/projections"
 )
 
-// views are the read models kept warm: one full replay at start, then the stream followed
-// from the last applied event, woken by every command this server records and by a poll
-// for events written elsewhere (another `ledger serve`, `ledger submit`).
+// views are the read models kept warm: brought to the end of the stream at start from their
+// snapshots, then the stream followed from the last applied event, woken by every command
+// this server records and by a poll for events written elsewhere (another `ledger serve`,
+// `ledger submit`).
 type views struct {
-	src  Store
-	poll time.Duration
-	log  *slog.Logger
+	src    Store
+	runner *projections.Runner
+	poll   time.Duration
+	log    *slog.Logger
 
 	mu       sync.RWMutex // guards the views below while an event is applied
-	reports  map[string]projections.TableView
+	reports  map[string]projections.ReportView
 	workload *projections.Workload
 
 	applied atomic.Uint64 // last sequence applied
@@ -34,23 +36,53 @@ type views struct {
 	advanced chan struct{} // closed and replaced whenever applied moves
 }
 
-func newViews(src Store, poll time.Duration, log *slog.Logger) *views {
+func newViews(src Store, runner *projections.Runner, poll time.Duration, log *slog.Logger) *views {
 	v := &views{
-		src: src, poll: poll, log: log,
-		reports:  map[string]projections.TableView{},
+		src: src, runner: runner, poll: poll, log: log,
+		reports:  map[string]projections.ReportView{},
 		workload: projections.NewWorkload(),
 		wake:     make(chan struct{}, 1),
 		urgent:   make(chan struct{}, 1),
 		advanced: make(chan struct{}),
 	}
+	v.reset()
+	return v
+}
+
+// reset makes every view empty.
+func (v *views) reset() {
 	for _, name := range projections.ReportViewNames() {
 		v.reports[name], _ = projections.NewReportView(name)
 	}
-	return v
+	v.workload = projections.NewWorkload()
+	v.applied.Store(0)
+}
+
+// start brings the views to the end of the stream from their snapshots, so that a restart
+// reads only what was recorded since, and saves fresh snapshots. If that fails (a snapshot
+// of another stream, say), the views start empty and catchUp replays everything.
+func (v *views) start(ctx context.Context) {
+	named := []projections.Named{{Name: "workload", View: v.workload}}
+	for name, r := range v.reports {
+		named = append(named, projections.Named{Name: name, View: r})
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	stats, err := v.runner.Run(ctx, projections.AsOf{}, named...)
+	if err != nil {
+		v.log.Warn("views: starting from snapshots failed; replaying from the first event", "err", err)
+		v.reset()
+		return
+	}
+	v.log.Info("views: started", "restored", stats.Restored, "replayed", stats.Read, "applied", stats.Last)
+	v.applied.Store(stats.Last)
+	v.saw(stats.Last)
 }
 
 // run follows the stream until ctx ends.
 func (v *views) run(ctx context.Context) error {
+	v.start(ctx)
+	v.signal()
 	tick := time.NewTicker(v.poll)
 	defer tick.Stop()
 	for {

@@ -22,7 +22,7 @@ import (
 
 func newBench(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure the ledger"}
-	cmd.AddCommand(newBenchHTTP(g))
+	cmd.AddCommand(newBenchHTTP(g), newBenchRebuild(g))
 	return cmd
 }
 

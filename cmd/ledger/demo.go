@@ -110,7 +110,7 @@ folder records nothing the second time. The demo refuses a ledger that holds oth
 			fmt.Fprintf(out, "All %d published rows of Telegram's figures come out of the telegram view exactly.\n\n", rows)
 			views := []struct {
 				name string
-				view projections.TableView
+				view projections.ReportView
 			}{{"telegram", telegram}, {"requests", requests}, {"transparency", transparency}, {"dsa", dsa}, {"eevidence", eevidence}}
 			for i, v := range views {
 				t := projections.ReportTable(v.view, period, last, f.parameters(v.name))

@@ -64,7 +64,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", os.Getenv("LEDGER_NATS_URL"), "use this NATS server or cluster (>= 2.12) instead of the embedded one (env LEDGER_NATS_URL)")
 	root.PersistentFlags().StringVar(&g.esdbURL, "esdb-url", os.Getenv("LEDGER_ESDB_URL"), "EventStoreDB/KurrentDB connection string for --store esdb (env LEDGER_ESDB_URL)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
-	root.AddCommand(withCheckpoint(g, newDemo(g)), withCheckpoint(g, newSubmit(g)), newReport(g), newRestatement(g), newTimeline(g), newWorkload(g), newKeys(g), newCheckpoint(g), newCheckpoints(g), newVerify(g), newProof(g), newVerifyProof())
+	root.AddCommand(withCheckpoint(g, newDemo(g)), withCheckpoint(g, newSubmit(g)), newReport(g), newRestatement(g), newTimeline(g), newWorkload(g), newKeys(g), newCheckpoint(g), newCheckpoints(g), newVerify(g), newProof(g), newVerifyProof(), newRebuild(g))
 	root.AddCommand(newServe(g))
 	root.AddCommand(newToken(g))
 	root.AddCommand(newBench(g))

@@ -135,7 +135,7 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 			if publish {
 				return g.publish(cmd, l, f, args[0], actor)
 			}
-			_, err = f.render(cmd.Context(), l.store, args[0], asOf, cmd.OutOrStdout())
+			_, err = f.render(cmd.Context(), l, args[0], asOf, cmd.OutOrStdout())
 			return err
 		},
 	}
@@ -149,8 +149,8 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 
 // render replays the ledger up to asOf into the view and writes the report; it returns the
 // position of the last event the figures include.
-func (f *reportFlags) render(ctx context.Context, src projections.Source, view string, asOf projections.AsOf, w io.Writer) (uint64, error) {
-	last, err := projections.RenderReport(ctx, src, f.parameters(view), asOf, w)
+func (f *reportFlags) render(ctx context.Context, l *ledger, view string, asOf projections.AsOf, w io.Writer) (uint64, error) {
+	last, err := projections.RenderReport(ctx, l.runner(), f.parameters(view), asOf, w)
 	return last, flagError(err)
 }
 
@@ -168,7 +168,7 @@ func (f *reportFlags) parameters(view string) events.ReportParameters {
 func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view, actor string) error {
 	ctx := cmd.Context()
 	var out bytes.Buffer
-	last, err := f.render(ctx, l.store, view, projections.AsOf{}, &out)
+	last, err := f.render(ctx, l, view, projections.AsOf{}, &out)
 	if err != nil {
 		return err
 	}
@@ -221,5 +221,5 @@ func (g *globals) reproduce(cmd *cobra.Command, id string) error {
 	if err != nil {
 		return err
 	}
-	return flagError(projections.Reproduce(cmd.Context(), l.store, p, cmd.OutOrStdout()))
+	return flagError(projections.Reproduce(cmd.Context(), l.runner(), p, cmd.OutOrStdout()))
 }

@@ -66,7 +66,7 @@ On SIGINT or SIGTERM the server stops accepting connections, finishes every requ
 			fmt.Fprintf(cmd.OutOrStdout(), "ledger serve: listening on http://%s\n", ln.Addr())
 			cfg := server.Config{
 				Store: l.store, Pseudonymizer: l.pseudo, Tokens: tokens, Logger: log,
-				MaxBody: maxBody, Poll: poll,
+				MaxBody: maxBody, Poll: poll, Snapshots: l.snapshots(),
 			}
 			if l.proofs != nil {
 				if v, err := g.verifier(""); err == nil {

@@ -40,7 +40,7 @@ recorded it. --by-officer sums them per officer.`,
 			}
 			defer l.store.Close()
 			view := projections.NewWorkload()
-			if _, err := projections.Replay(cmd.Context(), l.store, 1, view); err != nil {
+			if _, err := l.runner().Run(cmd.Context(), projections.AsOf{}, projections.Named{Name: "workload", View: view}); err != nil {
 				return err
 			}
 			t := view.Table(now)

@@ -76,6 +76,7 @@ type Store struct {
 	clientURL string
 	log       *slog.Logger
 	closed    atomic.Bool
+	snaps     snapshotStore
 
 	connClosed chan struct{} // closed by the connection's ClosedHandler
 	closeOnce  sync.Once

@@ -1,0 +1,323 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/complianceledger/ledger/events"
+)
+
+// DefaultSnapshotEvery is how many stream positions a view advances between two snapshots:
+// an as-of query or a restart replays at most this many events after the nearest one.
+const DefaultSnapshotEvery = 100_000
+
+// Runner feeds views from a source and keeps their snapshots. Each view resumes from its
+// newest readable snapshot of its own code version at or before the point asked, so a
+// restart or an as-of query replays only the events after it.
+//
+// Snapshots are saved when a view's position crosses a multiple of Every, and, after a run
+// to the end of the stream, at its last position (the "tail"). Within each span of Every
+// positions the oldest and the newest snapshot are kept; tails in between are deleted.
+type Runner struct {
+	Source    Source
+	Snapshots SnapshotStore // nil: no snapshots, every run replays from the start
+	Every     uint64        // 0: DefaultSnapshotEvery
+	Logger    *slog.Logger  // nil: slog.Default()
+}
+
+// Named is a view and the name its snapshots are kept under.
+type Named struct {
+	Name string
+	View Snapshotter
+}
+
+// RunStats says what a run did.
+type RunStats struct {
+	Last     uint64            // the last sequence the views include (0: none)
+	From     uint64            // the first sequence replayed (the snapshots' own last events are read too, to check them)
+	Read     int               // events read and applied
+	Restored map[string]uint64 // per view, the sequence of the snapshot it started from (0: none)
+	Saved    int               // snapshots written
+}
+
+// viewRun is one view's progress through a run.
+type viewRun struct {
+	Named
+	wants      map[string]bool
+	pos        uint64    // last sequence applied or restored
+	lastID     string    // the id of the event at pos
+	checked    bool      // the stream's event at pos is the snapshot's (or nothing was restored)
+	recordedAt time.Time // the latest recorded time applied or restored
+	saved      uint64    // sequence of the last snapshot saved or restored
+}
+
+// Run brings the views to point asOf (the zero AsOf: the end of the stream), starting each
+// from its nearest snapshot, and saves snapshots on the way. A snapshot that cannot be read
+// is logged and skipped; one of another code version is ignored. A failure to save a
+// snapshot is logged and does not fail the run: snapshots only save time.
+func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, error) {
+	log := r.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	every := r.Every
+	if every == 0 {
+		every = DefaultSnapshotEvery
+	}
+	stats := RunStats{Restored: map[string]uint64{}}
+	runs := make([]*viewRun, len(views))
+	wanted := map[string]bool{}
+	from := uint64(0)
+	for i, v := range views {
+		vr := &viewRun{Named: v, wants: map[string]bool{}, checked: true}
+		for _, k := range events.Catalogue() {
+			if v.View.Handles(k.Name) {
+				vr.wants[k.Name] = true
+				wanted[k.Name] = true
+			}
+		}
+		if r.Snapshots != nil {
+			if info, ok := r.restore(ctx, log, asOf, v); ok {
+				vr.pos, vr.recordedAt, vr.saved, vr.lastID = info.Sequence, info.RecordedAt, info.Sequence, info.LastEvent
+				vr.checked = info.LastEvent == ""
+			}
+		}
+		stats.Restored[v.Name] = vr.pos
+		if i == 0 || vr.pos+1 < from {
+			from = vr.pos + 1
+		}
+		runs[i] = vr
+	}
+	if len(views) == 0 {
+		return stats, nil
+	}
+	stats.From = from
+	// Read from the earliest snapshot's own event, to check it is still the stream's.
+	read := from
+	for _, vr := range runs {
+		if !vr.checked {
+			read = min(read, vr.pos)
+		}
+	}
+
+	saves := newSaver(ctx, r.Snapshots, log)
+	defer saves.wait()
+	var due []*viewRun // views to snapshot after the current event
+	_, err := stream(ctx, r.Source, read, asOf, func(name string) bool { return wanted[name] },
+		func(rec events.Recorded, name string, e events.Event) error {
+			if rec.Sequence >= from {
+				stats.Read++
+			}
+			due = due[:0]
+			for _, vr := range runs {
+				if !vr.checked && rec.Sequence >= vr.pos {
+					if err := vr.check(rec); err != nil {
+						return err
+					}
+				}
+				if rec.Sequence <= vr.pos {
+					continue
+				}
+				if vr.wants[name] {
+					vr.View.Apply(rec, e)
+				}
+				vr.pos, vr.lastID = rec.Sequence, rec.ID
+				if rec.RecordedAt.After(vr.recordedAt) {
+					vr.recordedAt = rec.RecordedAt
+				}
+				if r.Snapshots != nil && vr.pos/every > vr.saved/every {
+					due = append(due, vr)
+				}
+			}
+			saves.save(due...)
+			return nil
+		})
+	for _, vr := range runs {
+		stats.Last = max(stats.Last, vr.pos)
+		if err == nil && !vr.checked {
+			err = fmt.Errorf("%w: view %s: the stream ends before sequence %d, the snapshot's last event", ErrSnapshotMismatch, vr.Name, vr.pos)
+		}
+	}
+	if err != nil {
+		stats.Saved = saves.wait()
+		return stats, err
+	}
+	if r.Snapshots != nil && asOf == (AsOf{}) {
+		due = due[:0]
+		for _, vr := range runs {
+			if vr.pos > vr.saved {
+				due = append(due, vr)
+			}
+		}
+		saves.save(due...)
+		stats.Saved = saves.wait()
+		for _, vr := range runs {
+			r.prune(ctx, log, vr, every)
+		}
+	}
+	stats.Saved = saves.wait()
+	return stats, nil
+}
+
+// ErrSnapshotMismatch: a view's snapshot was not built from this stream (its last event is
+// not the stream's event at that sequence: the stream was replaced). Nothing is trusted;
+// 'ledger rebuild' drops the snapshots and replays.
+var ErrSnapshotMismatch = errors.New("projections: snapshot does not belong to this stream")
+
+// check compares the stream's first event at or after the view's snapshot position with the
+// snapshot's last event.
+func (vr *viewRun) check(rec events.Recorded) error {
+	vr.checked = true
+	if rec.Sequence != vr.pos || rec.ID != vr.lastID {
+		return fmt.Errorf("%w: view %s: its snapshot ends with event %s at sequence %d; the stream holds %s at %d (run 'ledger rebuild %s')",
+			ErrSnapshotMismatch, vr.Name, vr.lastID, vr.pos, rec.ID, rec.Sequence, vr.Name)
+	}
+	return nil
+}
+
+// restore loads the newest readable snapshot of v's version at or before asOf into v.
+func (r *Runner) restore(ctx context.Context, log *slog.Logger, asOf AsOf, v Named) (SnapshotInfo, bool) {
+	infos, err := r.Snapshots.ListSnapshots(ctx, v.Name)
+	if err != nil {
+		log.Warn("projections: cannot list snapshots; replaying from the start", "view", v.Name, "err", err)
+		return SnapshotInfo{}, false
+	}
+	version := v.View.SnapshotVersion()
+	var usable []SnapshotInfo
+	others := map[string]int{}
+	for _, info := range infos {
+		switch {
+		case info.Version != version:
+			others[info.Version]++
+		case asOf.eligible(info):
+			usable = append(usable, info)
+		}
+	}
+	for other, n := range others {
+		log.Info("projections: ignoring snapshots of another code version", "view", v.Name, "version", other, "want", version, "snapshots", n)
+	}
+	newestFirst(usable)
+	for _, info := range usable {
+		data, err := r.Snapshots.LoadSnapshot(ctx, info)
+		if err == nil {
+			var state []byte
+			if state, err = decodeSnapshot(info, data); err == nil {
+				err = v.View.UnmarshalSnapshot(state)
+			}
+		}
+		if err != nil {
+			log.Warn("projections: ignoring unreadable snapshot", "view", v.Name, "snapshot", info.String(), "err", err)
+			continue
+		}
+		log.Debug("projections: resuming from snapshot", "view", v.Name, "snapshot", info.String())
+		return info, true
+	}
+	if len(usable) == 0 {
+		log.Debug("projections: no snapshot; replaying from the start", "view", v.Name, "version", version)
+	}
+	return SnapshotInfo{}, false
+}
+
+// prune keeps, within each span of every positions, the oldest and the newest snapshot of
+// the view's version.
+func (r *Runner) prune(ctx context.Context, log *slog.Logger, vr *viewRun, every uint64) {
+	infos, err := r.Snapshots.ListSnapshots(ctx, vr.Name)
+	if err != nil {
+		return
+	}
+	spans := map[uint64][]SnapshotInfo{}
+	for _, info := range infos {
+		if info.Version == vr.View.SnapshotVersion() {
+			spans[info.Sequence/every] = append(spans[info.Sequence/every], info)
+		}
+	}
+	for _, span := range spans {
+		newestFirst(span)
+		for _, info := range span[1:max(len(span)-1, 1)] {
+			if err := r.Snapshots.DeleteSnapshot(ctx, info); err != nil {
+				log.Warn("projections: deleting an old snapshot", "snapshot", info.String(), "err", err)
+			}
+		}
+	}
+}
+
+// saver writes snapshots on a goroutine of its own, so that applying goes on while the
+// store takes the bytes. Encoding happens on the caller's goroutine, at the exact position.
+type saver struct {
+	ctx   context.Context
+	store SnapshotStore
+	log   *slog.Logger
+	queue chan savedSnapshot
+	done  chan struct{}
+	saved int
+}
+
+type savedSnapshot struct {
+	info SnapshotInfo
+	data []byte
+}
+
+func newSaver(ctx context.Context, store SnapshotStore, log *slog.Logger) *saver {
+	s := &saver{ctx: ctx, store: store, log: log, queue: make(chan savedSnapshot, 2), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for q := range s.queue {
+			err := store.SaveSnapshot(ctx, q.info, q.data)
+			if err != nil && ctx.Err() == nil { // one retry: a busy server can time a write out
+				err = store.SaveSnapshot(ctx, q.info, q.data)
+			}
+			if err != nil {
+				log.Warn("projections: saving a snapshot", "snapshot", q.info.String(), "err", err)
+				continue
+			}
+			s.saved++
+		}
+	}()
+	return s
+}
+
+// save encodes the views' states now, several at once (applying waits for them), and
+// queues them for the store.
+func (s *saver) save(views ...*viewRun) {
+	if len(views) == 0 {
+		return
+	}
+	encoded := make([]*savedSnapshot, len(views))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, vr := range views {
+		info := SnapshotInfo{View: vr.Name, Version: vr.View.SnapshotVersion(), Sequence: vr.pos, RecordedAt: vr.recordedAt.UTC(), LastEvent: vr.lastID}
+		vr.saved = vr.pos
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			state, err := vr.View.MarshalSnapshot()
+			if err != nil {
+				s.log.Warn("projections: encoding a snapshot", "snapshot", info.String(), "err", err)
+				return
+			}
+			encoded[i] = &savedSnapshot{info, encodeSnapshot(info, state)}
+		})
+	}
+	wg.Wait()
+	for _, e := range encoded {
+		if e != nil {
+			s.queue <- *e
+		}
+	}
+}
+
+// wait flushes the queue and returns how many snapshots were saved; no save may follow.
+func (s *saver) wait() int {
+	if s.queue != nil {
+		close(s.queue)
+		<-s.done
+		s.queue = nil
+	}
+	return s.saved
+}

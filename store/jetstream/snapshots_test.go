@@ -1,0 +1,65 @@
+package jetstream
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+)
+
+func TestSnapshotsAreSavedListedLoadedAndDeleted(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ctx := testCtx(t)
+	at := time.Date(2025, 1, 15, 9, 30, 0, 123, time.UTC)
+	big := bytes.Repeat([]byte("state "), 100_000) // 600 kB: several object chunks
+	refs := []SnapshotRef{
+		{View: "telegram", Version: "telegram.v1", Sequence: 100, RecordedAt: at},
+		{View: "telegram", Version: "telegram.v1", Sequence: 200, RecordedAt: at.Add(time.Hour)},
+		{View: "telegram", Version: "telegram.v0", Sequence: 100, RecordedAt: at},
+		{View: "requests", Version: "requests.v1", Sequence: 100, RecordedAt: at},
+	}
+	if got, err := s.ListSnapshots(ctx, "telegram"); err != nil || len(got) != 0 {
+		t.Fatalf("empty bucket lists %v, %v", got, err)
+	}
+	for i, r := range refs {
+		if err := s.SaveSnapshot(ctx, r, append([]byte{byte(i)}, big...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.ListSnapshots(ctx, "telegram")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got {
+		if r.View != "telegram" {
+			t.Errorf("listed %s for view telegram", r)
+		}
+	}
+	if len(got) != 3 || !slices.ContainsFunc(got, func(r SnapshotRef) bool { return r == refs[1] }) {
+		t.Errorf("listed %v, want the three telegram snapshots with their times", got)
+	}
+	data, err := s.LoadSnapshot(ctx, refs[1])
+	if err != nil || data[0] != 1 || !bytes.Equal(data[1:], big) {
+		t.Fatalf("load %s: %d bytes, %v", refs[1], len(data), err)
+	}
+	if err := s.DeleteSnapshot(ctx, refs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ListSnapshots(ctx, "telegram"); len(got) != 2 {
+		t.Errorf("after delete, listed %v", got)
+	}
+	if _, err := s.LoadSnapshot(ctx, refs[1]); err == nil {
+		t.Error("a deleted snapshot loads")
+	}
+	// The bucket is compressed and keeps its objects apart from LEDGER.
+	st, err := s.JetStream().Stream(ctx, "OBJ_"+SnapshotBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := st.CachedInfo().Config.Compression; c != natsjs.S2Compression {
+		t.Errorf("snapshot bucket compression %v, want s2", c)
+	}
+}
