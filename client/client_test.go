@@ -142,7 +142,7 @@ func TestFromSequenceAndFilters(t *testing.T) {
 	w := newWriter(t, s)
 	_, _ = w.request()
 	rec2, ack2 := w.request()
-	report := w.append("0193a5b4-0000-7000-8000-000000000001", samples()[12])
+	report := w.append("0193a5b4-0000-7000-8000-000000000001", samples()[len(samples())-1]) // ReportPublished
 	c := dial(t, s.ClientURL())
 
 	read := func(opts client.Options, n int) []client.Event {

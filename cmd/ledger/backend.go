@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -36,7 +35,7 @@ func (g *globals) openStore(ctx context.Context, syncInterval time.Duration) (s 
 			SyncInterval: syncInterval,
 			ClientListen: g.natsListen,
 			ServiceUsers: g.serviceUsers,
-			Logger:       slog.Default(),
+			Logger:       g.logger(),
 		})
 		if err != nil {
 			return nil, nil, err
@@ -46,7 +45,7 @@ func (g *globals) openStore(ctx context.Context, syncInterval time.Duration) (s 
 		if g.esdbURL == "" {
 			return nil, nil, fmt.Errorf("--store esdb needs --esdb-url (e.g. esdb://127.0.0.1:2113?tls=false)")
 		}
-		es, err := esdb.Open(ctx, esdb.Config{URL: g.esdbURL, Logger: slog.Default()})
+		es, err := esdb.Open(ctx, esdb.Config{URL: g.esdbURL, Logger: g.logger()})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -39,6 +39,10 @@ type globals struct {
 	esdbURL string
 	verbose bool
 
+	// log is this command's logger. Tests run commands in parallel in one process, so the
+	// ledger's own logging goes here rather than through the process-wide slog.Default.
+	log *slog.Logger
+
 	// Set by serve only: the embedded server's port for downstream services, and who may use it.
 	natsListen   string
 	serviceUsers []jetstream.ServiceUser
@@ -56,7 +60,8 @@ func newRoot() *cobra.Command {
 			if g.verbose {
 				level = slog.LevelDebug
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})))
+			g.log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			slog.SetDefault(g.log)
 		},
 	}
 	root.PersistentFlags().StringVar(&g.dataDir, "data", defaultDataDir(), "data folder: the embedded server's JetStream files and the ledger's keys (env LEDGER_DATA)")
@@ -70,6 +75,14 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newBench(g))
 	root.AddCommand(newTail(g))
 	return root
+}
+
+// logger is the command's logger (slog.Default before flags are parsed).
+func (g *globals) logger() *slog.Logger {
+	if g.log == nil {
+		return slog.Default()
+	}
+	return g.log
 }
 
 func envOr(name, fallback string) string {
@@ -91,6 +104,7 @@ func defaultDataDir() string {
 
 // ledger is an opened store and the key that pseudonymises account ids.
 type ledger struct {
+	log    *slog.Logger
 	store  store.Store
 	proofs proofStore // nil where the backend keeps no checkpoints
 	pseudo *events.Pseudonymizer
@@ -114,7 +128,7 @@ func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger
 	if err != nil {
 		return nil, err
 	}
-	return &ledger{store: s, proofs: proofs, pseudo: pseudo}, nil
+	return &ledger{log: g.logger(), store: s, proofs: proofs, pseudo: pseudo}, nil
 }
 
 // errNoProofs is returned by the proof commands on a backend that keeps no checkpoints.

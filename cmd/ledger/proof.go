@@ -97,7 +97,7 @@ func (g *globals) checkpoint(ctx context.Context) (proof.Signed, bool, error) {
 		return proof.Signed{}, false, err
 	}
 	defer l.store.Close()
-	return proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: slog.Default()}).Checkpoint(ctx)
+	return proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: l.log}).Checkpoint(ctx)
 }
 
 func newKeys(g *globals) *cobra.Command {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -182,7 +181,7 @@ func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view, a
 		if err != nil {
 			return err
 		}
-		cp, _, err := proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: slog.Default()}).Checkpoint(ctx)
+		cp, _, err := proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: l.log}).Checkpoint(ctx)
 		if err != nil {
 			return fmt.Errorf("checkpoint for the published report: %w", err)
 		}

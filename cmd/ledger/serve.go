@@ -38,6 +38,7 @@ On SIGINT or SIGTERM the server stops accepting connections, finishes every requ
 				return err
 			}
 			slog.SetDefault(log)
+			g.log = log
 			tokens, err := auth.Open(filepath.Join(g.dataDir, auth.FileName))
 			if err != nil {
 				return err

@@ -88,7 +88,8 @@ func TestServeLetsServiceTokensSubscribe(t *testing.T) {
 		bad.Close()
 		t.Error("a wrong service token was let in")
 	}
-	nc, err := nats.Connect(natsURL, nats.UserInfo("billing", service))
+	// bcrypt under the race detector can outlast the default 2 s connect timeout.
+	nc, err := nats.Connect(natsURL, nats.UserInfo("billing", service), nats.Timeout(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}

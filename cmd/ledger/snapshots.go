@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"runtime/debug"
 
@@ -47,7 +46,7 @@ func (l *ledger) snapshots() projections.SnapshotStore {
 // runner feeds views from the ledger, resuming from and saving snapshots.
 func (l *ledger) runner() *projections.Runner {
 	replayGC()
-	return &projections.Runner{Source: l.store, Snapshots: l.snapshots(), Logger: slog.Default()}
+	return &projections.Runner{Source: l.store, Snapshots: l.snapshots(), Logger: l.log}
 }
 
 // replayGC sets the collector for a command that replays: the views (and the embedded

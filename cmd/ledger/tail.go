@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -96,7 +95,7 @@ func (g *globals) tailClient(ctx context.Context, user, password string) (*clien
 	if g.backend != backendJetStream {
 		return nil, nil, fmt.Errorf("tail reads JetStream: --store %s has no stream to tail", g.backend)
 	}
-	s, err := jetstream.Open(ctx, jetstream.Config{DataDir: filepath.Join(g.dataDir, "jetstream"), Logger: slog.Default()})
+	s, err := jetstream.Open(ctx, jetstream.Config{DataDir: filepath.Join(g.dataDir, "jetstream"), Logger: g.logger()})
 	if err != nil {
 		return nil, nil, err
 	}
