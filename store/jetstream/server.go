@@ -36,6 +36,10 @@ func startEmbedded(ctx context.Context, cfg Config, auth *clientAuth, log *slog.
 		// Users without an account land in the global account, where LEDGER has always
 		// lived: an existing data folder keeps working.
 		opts.Users, opts.Nkeys = auth.users, auth.nkeys
+		// The server pings a new client after 2 s; a bcrypt password check on a loaded
+		// host can take longer, and a ping that arrives before the handshake's answer
+		// fails the client's connect. Keep the regular ping interval instead.
+		opts.DisableShortFirstPing = true
 	}
 	if cfg.SyncInterval > 0 {
 		opts.SyncInterval = cfg.SyncInterval
