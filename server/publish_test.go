@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +17,8 @@ import (
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/proof"
+	"github.com/complianceledger/ledger/server"
+	"github.com/complianceledger/ledger/server/auth"
 )
 
 // TestPublishOverHTTPIsReproducedByteForByte: POST /v1/reports/{view}/publish answers the
@@ -269,5 +273,65 @@ func TestProofsOverHTTPVerifyOffline(t *testing.T) {
 	}
 	if _, _, err := cp.(*proof.ConsistencyProof).Verify(first, newest, f.key.Verifier); err != nil {
 		t.Fatalf("consistency proof does not verify offline: %v", err)
+	}
+}
+
+// TestPublishWithoutCheckpoints mirrors the CLI: on a store that keeps no checkpoints
+// (Proofs nil, as store/esdb) a report is published without one and the proof routes answer
+// 501; a store that keeps them with no key on the server refuses to publish (501) and
+// writes nothing.
+func TestPublishWithoutCheckpoints(t *testing.T) {
+	f := newFixture(t)
+	_, steps := newRequest("FR")
+	f.record(steps, 0, 2)
+	tokens, err := auth.Open(filepath.Join(f.dir, auth.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(cfg server.Config) *fixture {
+		cfg.Store, cfg.Pseudonymizer, cfg.Tokens, cfg.Logger = f.store, pseudonymizer(t), tokens, quiet()
+		ts := httptest.NewServer(server.New(cfg).Handler())
+		t.Cleanup(ts.Close)
+		g := *f
+		g.url = ts.URL
+		return &g
+	}
+
+	noProofs := serve(server.Config{})
+	r := noProofs.do("POST", "/v1/reports/requests/publish?period=2025", "legal", nil)
+	if r.status != http.StatusCreated {
+		t.Fatalf("publish without proofs: %d %s", r.status, r.body)
+	}
+	p, err := projections.LoadPublished(context.Background(), f.store, r.header.Get("Ledger-Report-Id"))
+	if err != nil || p.Checkpoint != "" {
+		t.Errorf("published %+v, %v; want no checkpoint", p, err)
+	}
+	for _, path := range []string{"/v1/checkpoints", "/v1/proofs/inclusion?sequence=1", "/v1/proofs/consistency?old=1"} {
+		if r := noProofs.do("GET", path, "auditor", nil); r.status != http.StatusNotImplemented {
+			t.Errorf("%s without proofs: %d %s", path, r.status, r.body)
+		}
+	}
+
+	noKey := serve(server.Config{Proofs: f.store, Verifier: f.key.Verifier})
+	before := f.last()
+	if r := noKey.do("POST", "/v1/reports/requests/publish?period=2025", "legal", nil); r.status != http.StatusNotImplemented || f.last() != before {
+		t.Errorf("publish with proofs and no key: %d %s, stream %d -> %d", r.status, r.body, before, f.last())
+	}
+	if r := noKey.do("POST", "/v1/checkpoints", "auditor", nil); r.status != http.StatusNotImplemented {
+		t.Errorf("checkpoint with no key: %d %s", r.status, r.body)
+	}
+}
+
+// TestPublishAnEmptyLedgerIsRefused: nothing to publish or sign yet is 409, nothing written.
+func TestPublishAnEmptyLedgerIsRefused(t *testing.T) {
+	f := newFixture(t)
+	if r := f.do("POST", "/v1/reports/telegram/publish?period=2025", "legal", nil); r.status != http.StatusConflict || r.err(t).Error.Code != "empty" {
+		t.Errorf("publish: %d %s", r.status, r.body)
+	}
+	if r := f.do("POST", "/v1/checkpoints", "auditor", nil); r.status != http.StatusConflict {
+		t.Errorf("checkpoint: %d %s", r.status, r.body)
+	}
+	if f.last() != 0 {
+		t.Errorf("the stream holds %d events", f.last())
 	}
 }

@@ -28,9 +28,15 @@ var (
 )
 
 // routes is the API. The officers (intake, legal, disclosure) record commands, each role
-// only its own (commandRoles), and read what their work needs; the auditor reads everything
-// and records nothing; a regulator reads aggregated reports only; a service scrapes metrics
-// (it reads events over NATS, not here).
+// only its own (commandRoles), and read what their work needs; legal publishes reports; the
+// auditor reads everything, signs checkpoints (a signature over events, not an event) and
+// records nothing; a regulator reads aggregated reports, checkpoints and proofs; a service
+// scrapes metrics (it reads events over NATS, not here).
+//
+// CLI commands that are deliberately no route: token (credentials are managed on the host),
+// keys (the signing key never leaves the host), demo and bench (tools), tail (NATS is the
+// subscription interface), verify-proof (an offline client tool), rebuild (the host's
+// maintenance of snapshots) and serve.
 var routes = []Route{
 	{Method: "GET", Path: "/healthz", handle: (*Server).healthz},
 	{Method: "GET", Path: "/readyz", handle: (*Server).readyz},
