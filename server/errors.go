@@ -9,6 +9,8 @@ import (
 
 	"github.com/complianceledger/ledger/aggregates"
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/proof"
+	"github.com/complianceledger/ledger/publish"
 	"github.com/complianceledger/ledger/store"
 )
 
@@ -56,6 +58,10 @@ func classify(err error) *apiError {
 		return &apiError{Status: http.StatusConflict, Code: "rule_violated", Field: "command", Rule: re.Rule(), Message: err.Error()}
 	case errors.Is(err, store.ErrConcurrency):
 		return &apiError{Status: http.StatusConflict, Code: "conflict", Field: "request_id", Rule: "the request kept changing under this command; retry with the same Idempotency-Key", Message: err.Error()}
+	case errors.Is(err, publish.ErrEmpty), errors.Is(err, proof.ErrNoCheckpoint):
+		return &apiError{Status: http.StatusConflict, Code: "empty", Rule: "the ledger holds no event yet", Message: err.Error()}
+	case errors.Is(err, proof.ErrTampered):
+		return &apiError{Status: http.StatusConflict, Code: "tampered", Rule: "the stream no longer matches its signed checkpoints: nothing is signed or published over it; see GET /v1/verify", Message: err.Error()}
 	case errors.Is(err, errNotCurrent):
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Rule: "the views did not catch up with the stream in time; retry"}
 	case errors.Is(err, store.ErrClosed), errors.Is(err, context.Canceled):

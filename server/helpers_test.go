@@ -67,7 +67,7 @@ func newFixture(t testing.TB) *fixture {
 	f.key = key
 	f.srv = server.New(server.Config{
 		Store: s, Pseudonymizer: pseudonymizer(t), Tokens: tokens, Logger: quiet(), MaxBody: 8 << 10, Poll: 50 * time.Millisecond,
-		Proofs: s, Verifier: key.Verifier,
+		Proofs: s, Key: &f.key,
 	})
 	done := make(chan struct{})
 	go func() { f.srv.Run(ctx); close(done) }()

@@ -105,6 +105,14 @@ func writeTable(w http.ResponseWriter, t projections.Table, format string, last 
 	return t.Write(w, format)
 }
 
+// reportView refuses a {view} that is not a report's: 404, as for any unknown path.
+func (s *Server) reportView(view string) error {
+	if _, err := projections.NewReportView(view); err != nil {
+		return &apiError{Status: http.StatusNotFound, Code: "not_found", Field: "view", Rule: fmt.Sprintf("%q is not one of %s", view, strings.Join(projections.ReportViewNames(), ", "))}
+	}
+	return nil
+}
+
 // report answers GET /v1/reports/{view}: from the warm views, or as of a point by replay. A
 // regulator reads only the aggregated views and, when its token names countries, only their
 // rows.
@@ -114,8 +122,8 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, caller auth.Toke
 		return err
 	}
 	view := r.PathValue("view")
-	if _, err := projections.NewReportView(view); err != nil {
-		return &apiError{Status: http.StatusNotFound, Code: "not_found", Field: "view", Rule: fmt.Sprintf("%q is not one of %s", view, strings.Join(projections.ReportViewNames(), ", "))}
+	if err := s.reportView(view); err != nil {
+		return err
 	}
 	f, err := format(q)
 	if err != nil {

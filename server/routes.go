@@ -23,12 +23,20 @@ var (
 	readers   = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure, auth.Auditor}
 	reporters = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure, auth.Auditor, auth.Regulator}
 	everyone  = auth.Roles
+
+	proofReaders = []auth.Role{auth.Auditor, auth.Regulator}
 )
 
 // routes is the API. The officers (intake, legal, disclosure) record commands, each role
-// only its own (commandRoles), and read what their work needs; the auditor reads everything
-// and records nothing; a regulator reads aggregated reports only; a service scrapes metrics
-// (it reads events over NATS, not here).
+// only its own (commandRoles), and read what their work needs; legal publishes reports; the
+// auditor reads everything, signs checkpoints (a signature over events, not an event) and
+// records nothing; a regulator reads aggregated reports, checkpoints and proofs; a service
+// scrapes metrics (it reads events over NATS, not here).
+//
+// CLI commands that are deliberately no route: token (credentials are managed on the host),
+// keys (the signing key never leaves the host), demo and bench (tools), tail (NATS is the
+// subscription interface), verify-proof (an offline client tool), rebuild (the host's
+// maintenance of snapshots) and serve.
 var routes = []Route{
 	{Method: "GET", Path: "/healthz", handle: (*Server).healthz},
 	{Method: "GET", Path: "/readyz", handle: (*Server).readyz},
@@ -42,6 +50,16 @@ var routes = []Route{
 	{Method: "GET", Path: "/v1/published/{id}", Roles: readers, handle: (*Server).published},
 	{Method: "GET", Path: "/v1/published/{id}/restatement", Roles: readers, handle: (*Server).restatement},
 	{Method: "GET", Path: "/v1/verify", Roles: []auth.Role{auth.Auditor}, handle: (*Server).verify},
+	// Publishing figures is the compliance officers' act: legal's, who decide requests and
+	// answer for the figures. The auditor records nothing; a regulator never publishes.
+	{Method: "POST", Path: "/v1/reports/{view}/publish", Roles: []auth.Role{auth.Legal}, handle: (*Server).publish},
+	// Checkpoints and proofs carry hashes, and an inclusion proof one event's bytes: the
+	// auditor gets them all, a regulator checkpoints, consistency proofs and inclusion
+	// proofs of published reports' events only (never a request's event).
+	{Method: "GET", Path: "/v1/checkpoints", Roles: proofReaders, handle: (*Server).checkpoints},
+	{Method: "POST", Path: "/v1/checkpoints", Roles: []auth.Role{auth.Auditor}, handle: (*Server).writeCheckpoint},
+	{Method: "GET", Path: "/v1/proofs/inclusion", Roles: proofReaders, handle: (*Server).inclusionProof},
+	{Method: "GET", Path: "/v1/proofs/consistency", Roles: proofReaders, handle: (*Server).consistencyProof},
 }
 
 // Routes lists the API's endpoints with the roles allowed on each.

@@ -22,11 +22,23 @@ func TestEveryRouteAdmitsExactlyItsRoles(t *testing.T) {
 	f := newFixture(t)
 	id, steps := newRequest("FR")
 	f.record(steps, 0, 1)
+	// Sequence 2 is a published report and a checkpoint covers both events, so that the
+	// proof routes answer as they would in use (a regulator's inclusion proof is of a
+	// published report's event).
+	if r := f.do("POST", "/v1/reports/requests/publish?period=2025", "legal", nil); r.status != http.StatusCreated {
+		t.Fatalf("publish: %d %s", r.status, r.body)
+	}
+	if r := f.do("POST", "/v1/checkpoints", "auditor", nil); r.status != http.StatusCreated {
+		t.Fatalf("checkpoint: %d %s", r.status, r.body)
+	}
 	paths := map[string]string{
 		"/v1/reports/{view}":             "/v1/reports/requests?period=2025",
+		"/v1/reports/{view}/publish":     "/v1/reports/requests/publish?period=2025",
 		"/v1/requests/{id}/timeline":     "/v1/requests/" + id + "/timeline",
 		"/v1/published/{id}":             "/v1/published/" + id, // no such report: 404 when allowed
 		"/v1/published/{id}/restatement": "/v1/published/" + id + "/restatement",
+		"/v1/proofs/inclusion":           "/v1/proofs/inclusion?sequence=2&size=2",
+		"/v1/proofs/consistency":         "/v1/proofs/consistency?old=2",
 	}
 	forged := "ldg_0000000000000000_" + strings.Repeat("A", 43)
 	for _, rt := range server.Routes() {
@@ -41,7 +53,7 @@ func TestEveryRouteAdmitsExactlyItsRoles(t *testing.T) {
 		for _, caller := range callers {
 			t.Run(fmt.Sprintf("%s %s as %q", rt.Method, rt.Path, caller), func(t *testing.T) {
 				var body []byte
-				if rt.Method == "POST" { // a command of the caller's role, or of intake
+				if rt.Path == "/v1/commands" { // a command of the caller's role, or of intake
 					i, ok := map[string]int{"legal": 3, "disclosure": 7}[caller]
 					if !ok {
 						i = 1

@@ -1,5 +1,6 @@
 // Package server is the ledger's HTTP API: every command as POST /v1/commands, the reports,
-// timelines and workload as queries, health, readiness, metrics and the OpenAPI document.
+// timelines and workload as queries, publishing a report, checkpoints and Merkle proofs,
+// health, readiness, metrics and the OpenAPI document.
 // Callers authenticate with bearer tokens (package auth); what each role may do is the route
 // table in routes.go. The actor of every event is the authenticated caller.
 package server
@@ -19,6 +20,7 @@ import (
 	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
+	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/server/auth"
 )
 
@@ -50,8 +52,14 @@ type Config struct {
 	MaxBody       int64                // bytes of a command; 0: 1 MiB
 	Poll          time.Duration        // how often views look for events written elsewhere; 0: 1s
 	Source        string               // CloudEvents source of recorded events; "" the handler's default
-	Proofs        Proofs               // nil: GET /v1/verify answers 501
-	Verifier      note.Verifier        // the checkpoint key's verifier; nil as Proofs
+	// Proofs is the raw log and the checkpoint stream. nil (a store that keeps no
+	// checkpoints, such as store/esdb): /v1/verify, /v1/checkpoints and /v1/proofs answer
+	// 501, and reports are published without a checkpoint, as `ledger report --publish` does.
+	Proofs   Proofs
+	Verifier note.Verifier // the checkpoint key's verifier; nil: Key's, and without Key as Proofs nil
+	// Key signs checkpoints: the one written before a report is published, and
+	// POST /v1/checkpoints. With Proofs and no Key those two answer 501.
+	Key *proof.Key
 	// Snapshots keeps the views' snapshots: the views start from them and as_of queries
 	// answer from the nearest one. nil: every start and as_of query replays from the start.
 	Snapshots projections.SnapshotStore
@@ -65,6 +73,8 @@ type Server struct {
 	views   *views
 	metrics *metrics
 	mux     *http.ServeMux
+
+	checkpointer *proof.Checkpointer // nil without Proofs and Key
 }
 
 // DefaultMaxBody bounds a command's body; the largest real commands are a few kilobytes.
@@ -80,11 +90,18 @@ func New(cfg Config) *Server {
 	if cfg.Poll == 0 {
 		cfg.Poll = time.Second
 	}
+	if cfg.Verifier == nil && cfg.Key != nil {
+		cfg.Verifier = cfg.Key.Verifier
+	}
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		handler: command.NewHandler(cfg.Store, cfg.Pseudonymizer, command.Options{Source: cfg.Source}),
 		mux:     http.NewServeMux(),
+	}
+	if cfg.Proofs != nil && cfg.Key != nil {
+		// One for the server: it re-hashes the stream once, then reads only new events.
+		s.checkpointer = proof.NewCheckpointer(cfg.Proofs, cfg.Proofs, *cfg.Key, proof.CheckpointerOptions{Logger: cfg.Logger})
 	}
 	s.views = newViews(cfg.Store, s.runner(), cfg.Poll, cfg.Logger)
 	s.metrics = newMetrics(cfg.Registry, s.views)

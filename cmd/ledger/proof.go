@@ -174,25 +174,24 @@ func newCheckpoints(g *globals) *cobra.Command {
 				return err
 			}
 			defer l.store.Close()
-			notes, err := proof.ListCheckpoints(cmd.Context(), l.proofs)
+			stored, err := proof.StoredCheckpoints(cmd.Context(), l.proofs, v)
 			if err != nil {
 				return err
 			}
 			if show > 0 {
-				if show > len(notes) {
-					return fmt.Errorf("--show %d: the ledger holds %d checkpoints", show, len(notes))
+				if show > len(stored) {
+					return fmt.Errorf("--show %d: the ledger holds %d checkpoints", show, len(stored))
 				}
-				return output(cmd, out, notes[show-1], fmt.Sprintf("checkpoint %d written to %s\n", show, out))
+				return output(cmd, out, stored[show-1].Note, fmt.Sprintf("checkpoint %d written to %s\n", show, out))
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%-6s %-10s %-46s %s\n", "number", "size", "root", "signature")
-			for i, n := range notes {
-				cp, err := proof.OpenCheckpoint(n, v)
+			for _, c := range stored {
 				status := "ok"
-				if err != nil {
-					status = err.Error()
+				if c.Err != nil {
+					status = c.Err.Error()
 				}
-				fmt.Fprintf(w, "%-6d %-10d %-46s %s\n", i+1, cp.Size, base64.StdEncoding.EncodeToString(cp.Root), status)
+				fmt.Fprintf(w, "%-6d %-10d %-46s %s\n", c.Number, c.Size, base64.StdEncoding.EncodeToString(c.Root), status)
 			}
 			return nil
 		},

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -18,6 +14,7 @@ import (
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/proof"
+	"github.com/complianceledger/ledger/publish"
 )
 
 // reportFlags select the period, country and format of a report.
@@ -163,45 +160,25 @@ func (f *reportFlags) parameters(view string) events.ReportParameters {
 }
 
 // publish writes the report, a checkpoint covering the events behind it (where the backend
-// keeps checkpoints), and the ReportPublished event that ties them together.
+// keeps checkpoints), and the ReportPublished event that ties them together: package
+// publish, the same path as POST /v1/reports/{view}/publish.
 func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view, actor string) error {
-	ctx := cmd.Context()
-	var out bytes.Buffer
-	last, err := f.render(ctx, l, view, projections.AsOf{}, &out)
-	if err != nil {
-		return err
-	}
-	if last == 0 {
-		return fmt.Errorf("the ledger is empty: nothing to publish")
-	}
-	sum := sha256.Sum256(out.Bytes())
-	published := &events.ReportPublished{Parameters: f.parameters(view), AsOf: last, SHA256: hex.EncodeToString(sum[:])}
+	pub := publish.Publisher{Runner: l.runner(), Store: l.store}
 	if l.proofs != nil {
 		key, _, err := g.key(proof.DefaultOrigin)
 		if err != nil {
 			return err
 		}
-		cp, _, err := proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: l.log}).Checkpoint(ctx)
-		if err != nil {
-			return fmt.Errorf("checkpoint for the published report: %w", err)
-		}
-		published.Checkpoint = string(cp.Note)
+		pub.Checkpoint = proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: l.log}).CheckpointNote
 	}
-	id := uuid.Must(uuid.NewV7()).String()
-	env, err := events.NewEnvelope(published, events.Meta{
-		ID: uuid.Must(uuid.NewV7()), Source: "urn:ledger", AggregateID: id, AggregateVersion: 1,
-		Time: time.Now(), Actor: actor, CommandID: uuid.NewString(),
-	})
+	res, err := pub.Report(cmd.Context(), f.parameters(view), actor)
 	if err != nil {
+		return flagError(err)
+	}
+	if _, err := cmd.OutOrStdout().Write(res.Bytes); err != nil {
 		return err
 	}
-	if _, err := l.store.Append(ctx, env, 0); err != nil {
-		return fmt.Errorf("recording the publication: %w", err)
-	}
-	if _, err := cmd.OutOrStdout().Write(out.Bytes()); err != nil {
-		return err
-	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "published report %s (sha256 %s, as of sequence %d)\n", id, published.SHA256, last)
+	fmt.Fprintf(cmd.ErrOrStderr(), "published report %s (sha256 %s, as of sequence %d)\n", res.ID, res.Event.SHA256, res.Event.AsOf)
 	return nil
 }
 

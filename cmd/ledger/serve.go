@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/server"
 	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/store/jetstream"
@@ -24,7 +25,7 @@ func newServe(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the HTTP API: commands, reports, timelines, workload, health and metrics",
+		Short: "Serve the HTTP API: commands, reports and publishing, timelines, workload, proofs, health and metrics",
 		Long: `Serve the HTTP API on --listen (see GET /openapi.json for every route). The embedded
 JetStream server runs in this process unless --nats-url names another; views are replayed at
 start and kept current from the stream. Callers need a bearer token from 'ledger token create'.
@@ -70,11 +71,14 @@ On SIGINT or SIGTERM the server stops accepting connections, finishes every requ
 				MaxBody: maxBody, Poll: poll, Snapshots: l.snapshots(),
 			}
 			if l.proofs != nil {
-				if v, err := g.verifier(""); err == nil {
-					cfg.Proofs, cfg.Verifier = l.proofs, v
-				} else {
-					log.Info("GET /v1/verify is off until the ledger has a checkpoint key (ledger checkpoint)", "err", err)
+				// The checkpoint key, made on first use as every command that signs does: the
+				// server signs the checkpoint a published report carries, and POST
+				// /v1/checkpoints. The key stays in the data folder; no route gives it out.
+				key, _, err := g.key(proof.DefaultOrigin)
+				if err != nil {
+					return err
 				}
+				cfg.Proofs, cfg.Key = l.proofs, &key
 			}
 			srv := server.New(cfg)
 			err = srv.Serve(cmd.Context(), ln, shutdownTimeout)

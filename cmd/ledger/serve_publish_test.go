@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServePublishesAndProvesWhatTheCLIChecks runs `ledger serve` as a user would: legal
+// publishes a report over HTTP, an auditor signs a checkpoint and fetches it and an inclusion
+// proof of the publication; after the server stops, `ledger report --as-of-published`
+// reproduces the HTTP answer byte for byte and `ledger verify-proof` checks the proof offline
+// with the key `ledger keys` prints.
+func TestServePublishesAndProvesWhatTheCLIChecks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, dir, "", "submit", "../../examples/intake.jsonl", "--actor", "intake.amara")
+	mustRun(t, dir, "", "submit", "../../examples/decision.jsonl", "--actor", "legal.elena")
+	legal := strings.TrimSpace(mustRun(t, dir, "", "token", "create", "leo", "--role", "legal"))
+	auditor := strings.TrimSpace(mustRun(t, dir, "", "token", "create", "ada", "--role", "auditor"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	serveCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		root := newRoot()
+		root.SetArgs([]string{"serve", "--data", dir, "--nats-url=", "--listen", "127.0.0.1:0", "--nats-listen=", "--log-level", "warn"})
+		root.SetOut(&out)
+		root.SetErr(&lockedBuffer{})
+		done <- root.ExecuteContext(serveCtx)
+	}()
+	httpAddr := regexp.MustCompile(`listening on (http://\S+)`)
+	for !httpAddr.MatchString(out.String()) {
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended: %v\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	base := httpAddr.FindStringSubmatch(out.String())[1]
+	call := func(method, path, token string, want int) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, method, base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
+		}
+		return resp, b
+	}
+
+	resp, published := call("POST", "/v1/reports/telegram/publish?period=2024-Q4&format=table", legal, http.StatusCreated)
+	id := resp.Header.Get("Ledger-Report-Id")
+	if !strings.Contains(string(published), "FR") || resp.Header.Get("Ledger-Sequence") != "9" {
+		t.Fatalf("published (event %s):\n%s", resp.Header.Get("Ledger-Sequence"), published)
+	}
+	call("POST", "/v1/checkpoints", auditor, http.StatusCreated)
+	_, b := call("GET", "/v1/checkpoints", auditor, http.StatusOK)
+	var list struct {
+		Checkpoints []struct {
+			Size uint64
+			Note string
+		}
+	}
+	if err := json.Unmarshal(b, &list); err != nil || len(list.Checkpoints) == 0 || list.Checkpoints[len(list.Checkpoints)-1].Size != 9 {
+		t.Fatalf("checkpoints: %v %s", err, b)
+	}
+	_, proofDoc := call("GET", "/v1/proofs/inclusion?sequence=9", auditor, http.StatusOK)
+
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("serve after interrupt: %v", err)
+	}
+	files := t.TempDir()
+	cpFile, proofFile := filepath.Join(files, "checkpoint"), filepath.Join(files, "proof.json")
+	os.WriteFile(cpFile, []byte(list.Checkpoints[len(list.Checkpoints)-1].Note), 0o600)
+	os.WriteFile(proofFile, proofDoc, 0o600)
+
+	if got := mustRun(t, dir, "", "report", "--as-of-published", id); got != string(published) {
+		t.Errorf("reproduced:\n%s\npublished over HTTP:\n%s", got, published)
+	}
+	key := strings.TrimSpace(mustRun(t, dir, "", "keys"))
+	got := mustRun(t, t.TempDir(), "", "verify-proof", proofFile, "--key", key, "--checkpoint", cpFile)
+	if !strings.Contains(got, "OK: the event at sequence 9") || !strings.Contains(got, "actor leo") {
+		t.Errorf("verify-proof:\n%s", got)
+	}
+}
