@@ -54,13 +54,6 @@ func flagError(err error) error {
 	return err
 }
 
-func (f *reportFlags) write(w io.Writer, t projections.Table) error {
-	if f.country != "" {
-		t = projections.OfCountries(t, f.country)
-	}
-	return t.Write(w, f.format)
-}
-
 func checkFormat(format string) error { return flagError(projections.CheckFormat(format)) }
 
 func newReport(g *globals) *cobra.Command {
