@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -28,26 +27,8 @@ func TestServePublishesAndProvesWhatTheCLIChecks(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	serveCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	var out lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		root := newRoot()
-		root.SetArgs([]string{"serve", "--data", dir, "--nats-url=", "--listen", "127.0.0.1:0", "--nats-listen=", "--log-level", "warn"})
-		root.SetOut(&out)
-		root.SetErr(&lockedBuffer{})
-		done <- root.ExecuteContext(serveCtx)
-	}()
-	httpAddr := regexp.MustCompile(`listening on (http://\S+)`)
-	for !httpAddr.MatchString(out.String()) {
-		select {
-		case err := <-done:
-			t.Fatalf("serve ended: %v\n%s", err, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	base := httpAddr.FindStringSubmatch(out.String())[1]
+	srv := serveInProcess(ctx, t, dir, "--nats-listen=")
+	base := srv.base
 	call := func(method, path, token string, want int) (*http.Response, []byte) {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(ctx, method, base+path, nil)
@@ -82,8 +63,7 @@ func TestServePublishesAndProvesWhatTheCLIChecks(t *testing.T) {
 	}
 	_, proofDoc := call("GET", "/v1/proofs/inclusion?sequence=9", auditor, http.StatusOK)
 
-	stop()
-	if err := <-done; err != nil {
+	if err := srv.stop(); err != nil {
 		t.Fatalf("serve after interrupt: %v", err)
 	}
 	files := t.TempDir()

@@ -27,28 +27,9 @@ func TestServeLetsServiceTokensSubscribe(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	serveCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	var out lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		root := newRoot()
-		root.SetArgs([]string{"serve", "--data", dir, "--nats-url=", "--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--log-level", "warn"})
-		root.SetOut(&out)
-		root.SetErr(&lockedBuffer{})
-		done <- root.ExecuteContext(serveCtx)
-	}()
-	httpAddr := regexp.MustCompile(`listening on (http://\S+)`)
-	natsAddr := regexp.MustCompile(`NATS clients \(service users: 1\) on (nats://\S+)`)
-	for !httpAddr.MatchString(out.String()) || !natsAddr.MatchString(out.String()) {
-		select {
-		case err := <-done:
-			t.Fatalf("serve ended: %v\n%s", err, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	base := httpAddr.FindStringSubmatch(out.String())[1]
-	natsURL := natsAddr.FindStringSubmatch(out.String())[1]
+	srv := serveInProcess(ctx, t, dir, "--nats-listen", "127.0.0.1:0")
+	base := srv.base
+	natsURL := srv.match(t, `NATS clients \(service users: 1\) on (nats://\S+)`)
 
 	id := uuid.NewString()
 	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/commands",
@@ -99,11 +80,51 @@ func TestServeLetsServiceTokensSubscribe(t *testing.T) {
 		t.Errorf("publish into ledger.> as a service: %v, want it refused", err)
 	}
 
-	stop()
-	if err := <-done; err != nil {
+	if err := srv.stop(); err != nil {
 		t.Errorf("serve after interrupt: %v", err)
 	}
 	if lines := nonEmpty(mustRun(t, dir, "", "timeline", id, "--format", "csv")); len(lines) != 2 {
 		t.Errorf("after the service's publish attempt the request has %d events, want 1:\n%s", len(lines)-1, strings.Join(lines, "\n"))
 	}
+}
+
+// served is a `ledger serve` running in-process for a test.
+type served struct {
+	base string // http://127.0.0.1:port
+	out  *lockedBuffer
+	done chan error
+	stop func() error // interrupts it and returns how it ended
+}
+
+// serveInProcess runs `ledger serve --data dir` on a free port with args added, and waits until
+// it listens.
+func serveInProcess(ctx context.Context, t *testing.T, dir string, args ...string) *served {
+	t.Helper()
+	serveCtx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	s := &served{out: &lockedBuffer{}, done: make(chan error, 1)}
+	s.stop = func() error { cancel(); return <-s.done }
+	go func() {
+		root := newRoot()
+		root.SetArgs(append([]string{"serve", "--data", dir, "--nats-url=", "--listen", "127.0.0.1:0", "--log-level", "warn"}, args...))
+		root.SetOut(s.out)
+		root.SetErr(&lockedBuffer{})
+		s.done <- root.ExecuteContext(serveCtx)
+	}()
+	s.base = s.match(t, `listening on (http://\S+)`)
+	return s
+}
+
+// match waits for a line of serve's output and returns the pattern's first group.
+func (s *served) match(t *testing.T, pattern string) string {
+	t.Helper()
+	re := regexp.MustCompile(pattern)
+	for !re.MatchString(s.out.String()) {
+		select {
+		case err := <-s.done:
+			t.Fatalf("serve ended: %v\n%s", err, s.out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return re.FindStringSubmatch(s.out.String())[1]
 }
