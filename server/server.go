@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,6 +61,12 @@ type Config struct {
 	// Key signs checkpoints: the one written before a report is published, and
 	// POST /v1/checkpoints. With Proofs and no Key those two answer 501.
 	Key *proof.Key
+	// CheckpointTick is how often Run looks whether a checkpoint is due and signs it; 0:
+	// only on publish and POST /v1/checkpoints. CheckpointDue says when one is due (zero:
+	// 1,000 new events, or new events and a minute since the last one); its Logger is the
+	// server's.
+	CheckpointTick time.Duration
+	CheckpointDue  proof.CheckpointerOptions
 	// Snapshots keeps the views' snapshots: the views start from them and as_of queries
 	// answer from the nearest one. nil: every start and as_of query replays from the start.
 	Snapshots projections.SnapshotStore
@@ -101,7 +108,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Proofs != nil && cfg.Key != nil {
 		// One for the server: it re-hashes the stream once, then reads only new events.
-		s.checkpointer = proof.NewCheckpointer(cfg.Proofs, cfg.Proofs, *cfg.Key, proof.CheckpointerOptions{Logger: cfg.Logger})
+		due := cfg.CheckpointDue
+		due.Logger = cfg.Logger
+		s.checkpointer = proof.NewCheckpointer(cfg.Proofs, cfg.Proofs, *cfg.Key, due)
 	}
 	s.views = newViews(cfg.Store, s.runner(), cfg.Poll, cfg.Logger)
 	s.metrics = newMetrics(cfg.Registry, s.views)
@@ -119,7 +128,23 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 // Run keeps the views current until ctx ends: a full replay first, then following the
 // stream. /readyz answers 200 once the replay is done.
-func (s *Server) Run(ctx context.Context) error { return s.views.run(ctx) }
+// Run keeps the views current, and signs checkpoints as they fall due (Config.CheckpointTick),
+// until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	var signing sync.WaitGroup
+	if s.checkpointer != nil && s.cfg.CheckpointTick > 0 {
+		// The checkpointer stops only on a tampered ledger or a bad key, which no retry
+		// mends: say so loudly; the views go on.
+		signing.Go(func() {
+			if err := s.checkpointer.Run(ctx, s.cfg.CheckpointTick); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Error("checkpoints stopped", "err", err)
+			}
+		})
+	}
+	err := s.views.run(ctx)
+	signing.Wait() // the store may close once Run returns
+	return err
+}
 
 // runner feeds views from the store, resuming from and saving snapshots.
 func (s *Server) runner() *projections.Runner {

@@ -22,6 +22,7 @@ func newServe(g *globals) *cobra.Command {
 		natsListen, natsUsers       string
 		maxBody                     int64
 		shutdownTimeout, poll       time.Duration
+		checkpointTick              time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -68,7 +69,7 @@ On SIGINT or SIGTERM the server stops accepting connections, finishes every requ
 			fmt.Fprintf(cmd.OutOrStdout(), "ledger serve: listening on http://%s\n", ln.Addr())
 			cfg := server.Config{
 				Store: l.store, Pseudonymizer: l.pseudo, Tokens: tokens, Logger: log,
-				MaxBody: maxBody, Poll: poll, Snapshots: l.snapshots(),
+				MaxBody: maxBody, Poll: poll, Snapshots: l.snapshots(), CheckpointTick: checkpointTick,
 			}
 			if l.proofs != nil {
 				// The checkpoint key, made on first use as every command that signs does: the
@@ -92,6 +93,7 @@ On SIGINT or SIGTERM the server stops accepting connections, finishes every requ
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
 	cmd.Flags().Int64Var(&maxBody, "max-body", server.DefaultMaxBody, "largest command body in bytes")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
+	cmd.Flags().DurationVar(&checkpointTick, "checkpoint-tick", 10*time.Second, "how often to look whether a checkpoint is due (1,000 new events, or new events and a minute) and sign it; 0: only on publish and POST /v1/checkpoints")
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "how often views look for events written by other processes")
 	cmd.Flags().StringVar(&natsListen, "nats-listen", jetstream.DefaultClientListen, "embedded server only: address where downstream services connect over NATS (empty: none)")
 	cmd.Flags().StringVar(&natsUsers, "nats-users", "", "embedded server only: JSON file of extra NATS service users with bcrypt passwords (tokens of role service are users already)")
