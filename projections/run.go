@@ -61,14 +61,7 @@ type viewRun struct {
 // is logged and skipped; one of another code version is ignored. A failure to save a
 // snapshot is logged and does not fail the run: snapshots only save time.
 func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, error) {
-	log := r.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	every := r.Every
-	if every == 0 {
-		every = DefaultSnapshotEvery
-	}
+	log, every := r.settings()
 	stats := RunStats{Restored: map[string]uint64{}}
 	runs := make([]*viewRun, len(views))
 	wanted := map[string]bool{}
@@ -162,6 +155,45 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 	}
 	stats.Saved = saves.wait()
 	return stats, nil
+}
+
+func (r *Runner) settings() (*slog.Logger, uint64) {
+	log, every := r.Logger, r.Every
+	if log == nil {
+		log = slog.Default()
+	}
+	if every == 0 {
+		every = DefaultSnapshotEvery
+	}
+	return log, every
+}
+
+// Position is where views stand in the stream.
+type Position struct {
+	Sequence   uint64    // the last event applied
+	EventID    string    // its id, which a later run checks the stream still holds
+	RecordedAt time.Time // the latest recorded time among the events applied
+}
+
+// Save snapshots views that their owner fed itself up to pos (a server following the
+// stream, say), so that its next start resumes there; older snapshots are pruned as Run
+// prunes them. It returns how many were saved; failures are logged, as in Run.
+func (r *Runner) Save(ctx context.Context, pos Position, views ...Named) int {
+	if r.Snapshots == nil || pos.Sequence == 0 {
+		return 0
+	}
+	log, every := r.settings()
+	runs := make([]*viewRun, len(views))
+	for i, v := range views {
+		runs[i] = &viewRun{Named: v, pos: pos.Sequence, lastID: pos.EventID, recordedAt: pos.RecordedAt}
+	}
+	saves := newSaver(ctx, r.Snapshots, log)
+	saves.save(runs...)
+	saved := saves.wait()
+	for _, vr := range runs {
+		r.prune(ctx, log, vr, every)
+	}
+	return saved
 }
 
 // ErrSnapshotMismatch: a view's snapshot was not built from this stream (its last event is

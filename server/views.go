@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -24,6 +25,8 @@ type views struct {
 	mu       sync.RWMutex // guards the views below while an event is applied
 	reports  map[string]projections.ReportView
 	workload *projections.Workload
+	pos      projections.Position // where the views stand (guarded by mu)
+	saved    uint64               // the position of their last snapshot (guarded by mu)
 
 	applied atomic.Uint64 // last sequence applied
 	known   atomic.Uint64 // highest stream sequence known to exist
@@ -55,20 +58,42 @@ func (v *views) reset() {
 		v.reports[name], _ = projections.NewReportView(name)
 	}
 	v.workload = projections.NewWorkload()
+	v.pos, v.saved = projections.Position{}, 0
 	v.applied.Store(0)
+}
+
+// named lists the views under their snapshot names.
+func (v *views) named() []projections.Named {
+	named := []projections.Named{{Name: "workload", View: v.workload}}
+	for name, r := range v.reports {
+		named = append(named, projections.Named{Name: name, View: r})
+	}
+	return named
+}
+
+// snapshot saves the views where they stand, unless a snapshot of that position exists; the
+// caller holds mu.
+func (v *views) snapshot(ctx context.Context) {
+	if v.pos.Sequence <= v.saved {
+		return
+	}
+	n := v.runner.Save(ctx, v.pos, v.named()...)
+	v.saved = v.pos.Sequence
+	v.log.Info("views: snapshots saved", "sequence", v.pos.Sequence, "saved", n)
+}
+
+// snapshotEvery is how far the views advance between two snapshots while they follow.
+func (v *views) snapshotEvery() uint64 {
+	return cmp.Or(v.runner.Every, projections.DefaultSnapshotEvery)
 }
 
 // start brings the views to the end of the stream from their snapshots, so that a restart
 // reads only what was recorded since, and saves fresh snapshots. If that fails (a snapshot
 // of another stream, say), the views start empty and catchUp replays everything.
 func (v *views) start(ctx context.Context) {
-	named := []projections.Named{{Name: "workload", View: v.workload}}
-	for name, r := range v.reports {
-		named = append(named, projections.Named{Name: name, View: r})
-	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	stats, err := v.runner.Run(ctx, projections.AsOf{}, named...)
+	stats, err := v.runner.Run(ctx, projections.AsOf{}, v.named()...)
 	if err != nil {
 		v.log.Warn("views: starting from snapshots failed; replaying from the first event", "err", err)
 		v.reset()
@@ -77,9 +102,22 @@ func (v *views) start(ctx context.Context) {
 	v.log.Info("views: started", "restored", stats.Restored, "replayed", stats.Read, "applied", stats.Last)
 	v.applied.Store(stats.Last)
 	v.saw(stats.Last)
+	// Run saved the tail; a later snapshot needs the position of the events after it.
+	v.pos.Sequence, v.saved = stats.Last, stats.Last
 }
 
-// run follows the stream until ctx ends.
+// stop saves the views where they stand, so that the next start replays nothing; ctx has
+// ended, so the save gets a bounded context of its own.
+func (v *views) stop(ctx context.Context) error {
+	save, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	v.mu.Lock()
+	v.snapshot(save)
+	v.mu.Unlock()
+	return ctx.Err()
+}
+
+// run follows the stream until ctx ends, then saves snapshots.
 func (v *views) run(ctx context.Context) error {
 	v.start(ctx)
 	v.signal()
@@ -88,7 +126,7 @@ func (v *views) run(ctx context.Context) error {
 	for {
 		if err := v.catchUp(ctx); err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return v.stop(ctx)
 			}
 			v.log.Warn("views: following the stream", "err", err, "applied", v.applied.Load())
 		} else if !v.ready.Load() {
@@ -97,7 +135,7 @@ func (v *views) run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return v.stop(ctx)
 		case <-v.urgent:
 		case <-tick.C:
 		case <-v.wake:
@@ -107,7 +145,7 @@ func (v *views) run(ctx context.Context) error {
 			case <-time.After(settle):
 			case <-v.urgent:
 			case <-ctx.Done():
-				return ctx.Err()
+				return v.stop(ctx)
 			}
 		}
 	}
@@ -141,6 +179,13 @@ func (v *views) catchUp(ctx context.Context) error {
 		err := projections.Feed(rec, all...)
 		if err == nil {
 			v.applied.Store(rec.Sequence)
+			v.pos.Sequence, v.pos.EventID = rec.Sequence, rec.ID
+			if rec.RecordedAt.After(v.pos.RecordedAt) {
+				v.pos.RecordedAt = rec.RecordedAt
+			}
+			if every := v.snapshotEvery(); v.pos.Sequence/every > v.saved/every {
+				v.snapshot(ctx)
+			}
 		}
 		v.mu.Unlock()
 		if err != nil {
