@@ -68,7 +68,13 @@ func TestARestartedServerResumesFromItsSnapshots(t *testing.T) {
 	first := start()
 	first.report() // the views are current: three events, snapshotted at start
 	f.record(steps, 3, len(steps))
-	before := first.report() // the rest, followed after the start
+	// The rest, which the first server learns of by following the stream.
+	before := string(f.do("GET", "/v1/reports/requests?period=2025&format=csv", "auditor", nil).body)
+	for deadline := time.Now().Add(10 * time.Second); first.report() != before; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first server did not follow the stream:\n%s\nwant:\n%s", first.report(), before)
+		}
+	}
 	first.stop()
 	last := f.last()
 	infos, err := snaps.ListSnapshots(context.Background(), "requests")

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,7 +29,7 @@ type Tokens struct {
 
 	mu      sync.Mutex
 	byID    map[string]Token
-	modTime time.Time
+	digest  [sha256.Size]byte // of the file as last read
 	checked time.Time
 }
 
@@ -49,21 +50,24 @@ type fileFormat struct {
 func (t *Tokens) reload() error {
 	fi, err := os.Stat(t.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		t.byID, t.modTime = map[string]Token{}, time.Time{}
+		t.byID, t.digest = map[string]Token{}, [sha256.Size]byte{}
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
-	}
-	if t.byID != nil && fi.ModTime().Equal(t.modTime) {
-		return nil
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		return fmt.Errorf("auth: %s is readable by others (mode %v); want 0600", t.path, fi.Mode().Perm())
 	}
+	// The file is small: compare its bytes rather than its modification time, which the
+	// kernel keeps at clock-tick granularity, so two changes in one tick look like none.
 	b, err := os.ReadFile(t.path)
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
+	}
+	digest := sha256.Sum256(b)
+	if t.byID != nil && digest == t.digest {
+		return nil
 	}
 	var f fileFormat
 	if err := json.Unmarshal(b, &f); err != nil {
@@ -73,7 +77,7 @@ func (t *Tokens) reload() error {
 	for _, tok := range f.Tokens {
 		byID[tok.ID] = tok
 	}
-	t.byID, t.modTime = byID, fi.ModTime()
+	t.byID, t.digest = byID, digest
 	return nil
 }
 
@@ -106,7 +110,7 @@ func (t *Tokens) save() error {
 	if err := os.Rename(tmp.Name(), t.path); err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
-	t.byID = nil // read back on next use, with the file's new modification time
+	t.byID = nil // read back, with the file's new digest
 	return t.reload()
 }
 
