@@ -2,10 +2,13 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 )
 
 // TestRegulatorLimitedToFranceSeesOnlyFrance: with requests from France and Germany, a
@@ -52,6 +55,54 @@ func TestRegulatorLimitedToFranceSeesOnlyFrance(t *testing.T) {
 	if strings.Contains(string(r.body), "DE") || !strings.Contains(string(r.body), "FR,court_order,2,2,2") {
 		t.Errorf("requests csv as regulator-fr:\n%s", r.body)
 	}
+
+	// Orders of Member States: the DSA report names them by Eurostat code in its Scope
+	// column, and its TOTAL block sums every state, so France's regulator gets FR's block
+	// and no TOTAL; the e-Evidence report has a country column.
+	for i, country := range []string{"FR", "DE"} {
+		id := uuid.Must(uuid.NewV7()).String()
+		body := fmt.Sprintf(`{"command":"receive_request","request_id":%q,"at":"2025-02-0%dT09:00:00Z",`+
+			`"authority":{"name":"DSC","kind":"regulator","country":%q},"instrument":"dsa_art9",`+
+			`"targets":[{"account":"user-%d","identifier_type":"username"}],"data_sought":["content"],`+
+			`"dsa":{"category":"STATEMENT_CATEGORY_VIOLENCE","items":2}}`, id, i+3, country, i)
+		if r := f.do("POST", "/v1/commands", "intake", []byte(body)); r.status != http.StatusCreated {
+			t.Fatalf("DSA order from %s: %d %s", country, r.status, r.body)
+		}
+		body = fmt.Sprintf(`{"command":"receive_request","request_id":%q,"at":"2025-02-0%dT09:00:00Z",`+
+			`"authority":{"name":"Prosecutor","kind":"prosecutor","country":%q},"instrument":"epoc",`+
+			`"targets":[{"account":"user-%d","identifier_type":"username"}],"data_sought":["traffic"],`+
+			`"eevidence":{"data_category":"traffic"}}`, uuid.Must(uuid.NewV7()).String(), i+3, country, i)
+		if r := f.do("POST", "/v1/commands", "intake", []byte(body)); r.status != http.StatusCreated {
+			t.Fatalf("EPOC from %s: %d %s", country, r.status, r.body)
+		}
+	}
+	scopes := func(caller string) []string {
+		t.Helper()
+		r := f.do("GET", "/v1/reports/dsa?period=2025&format=json", caller, nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("dsa as %s: %d %s", caller, r.status, r.body)
+		}
+		var rows []map[string]any
+		if err := json.Unmarshal(r.body, &rows); err != nil {
+			t.Fatalf("dsa: %v\n%s", err, r.body)
+		}
+		var out []string
+		for _, row := range rows {
+			out = append(out, row["Scope"].(string))
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	if got := scopes("regulator-fr"); !slices.Equal(got, []string{"FR"}) {
+		t.Errorf("dsa as regulator-fr: scopes %v, want [FR]", got)
+	}
+	if got := scopes("auditor"); !slices.Equal(got, []string{"DE", "FR", "TOTAL"}) {
+		t.Errorf("dsa as auditor: scopes %v, want [DE FR TOTAL]", got)
+	}
+	if got := countries("regulator-fr", "eevidence"); !slices.Equal(got, []string{"FR"}) {
+		t.Errorf("eevidence as regulator-fr: countries %v, want [FR]", got)
+	}
+
 	for _, path := range []string{"/v1/workload", "/v1/requests/" + "0193f3b4-5d6e-7c1a-9b2f-6c65646765f1" + "/timeline"} {
 		if r := f.do("GET", path, "regulator-fr", nil); r.status != http.StatusForbidden {
 			t.Errorf("%s as regulator-fr: %d, want 403", path, r.status)
