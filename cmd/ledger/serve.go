@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -58,6 +60,7 @@ On SIGINT or SIGTERM the server stops accepting connections, finishes every requ
 			defer l.store.Close()
 			if js, ok := l.store.(*jetstream.Store); ok && js.ClientURL() != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "ledger serve: NATS clients (service users: %d) on %s\n", len(g.serviceUsers), js.ClientURL())
+				go followServiceUsers(cmd.Context(), js, tokens, natsUsers, g.serviceUsers, log)
 			}
 			if list, err := tokens.List(); err == nil && len(list) == 0 {
 				log.Warn("no tokens yet: every route but health, readiness and the OpenAPI document answers 401; see 'ledger token create'")
@@ -143,4 +146,39 @@ func serviceUsers(tokens *auth.Tokens, file string) ([]jetstream.ServiceUser, er
 		return nil, fmt.Errorf("--nats-users %s: %w", file, err)
 	}
 	return append(users, more...), nil
+}
+
+// followServiceUsers gives the NATS port the service users of the token file (and of the
+// --nats-users file) as they change, so that a revoked service token loses its NATS access
+// as it loses HTTP access: within a second.
+func followServiceUsers(ctx context.Context, js *jetstream.Store, tokens *auth.Tokens, file string, current []jetstream.ServiceUser, log *slog.Logger) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var failed string
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		users, err := serviceUsers(tokens, file)
+		if err == nil && slices.EqualFunc(users, current, sameServiceUser) {
+			continue
+		}
+		if err == nil {
+			err = js.SetServiceUsers(users)
+		}
+		if err != nil {
+			if err.Error() != failed { // once per failure, not every second
+				log.Warn("service users unchanged", "err", err)
+				failed = err.Error()
+			}
+			continue
+		}
+		current, failed = users, ""
+	}
+}
+
+func sameServiceUser(a, b jetstream.ServiceUser) bool {
+	return a.Name == b.Name && a.Password == b.Password && slices.Equal(a.Consumers, b.Consumers)
 }

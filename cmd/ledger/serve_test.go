@@ -80,6 +80,19 @@ func TestServeLetsServiceTokensSubscribe(t *testing.T) {
 		t.Errorf("publish into ledger.> as a service: %v, want it refused", err)
 	}
 
+	// A revoked service token loses its NATS access while serve runs.
+	mustRun(t, dir, "", "token", "revoke", "billing")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		c, err := nats.Connect(natsURL, nats.UserInfo("billing", service), nats.Timeout(time.Minute))
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("a revoked service token still connects")
+		}
+	}
+
 	if err := srv.stop(); err != nil {
 		t.Errorf("serve after interrupt: %v", err)
 	}

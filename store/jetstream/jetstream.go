@@ -74,6 +74,8 @@ type Store struct {
 	srv *server.Server // nil when connected to an external server
 	// clientURL is where service users connect, "" when the embedded server has no port.
 	clientURL string
+	optsMu    sync.Mutex      // serialises SetServiceUsers
+	srvOpts   *server.Options // the embedded server's options, as last loaded
 	log       *slog.Logger
 	closed    atomic.Bool
 	snaps     snapshotStore
@@ -121,11 +123,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		} else if len(cfg.ServiceUsers) > 0 {
 			return nil, errors.New("jetstream: ServiceUsers need ClientListen")
 		}
-		srv, err := startEmbedded(ctx, cfg, auth, log)
+		srv, srvOpts, err := startEmbedded(ctx, cfg, auth, log)
 		if err != nil {
 			return nil, err
 		}
-		s.srv = srv
+		s.srv, s.srvOpts = srv, srvOpts
 		if cfg.ClientListen != "" {
 			s.clientURL = srv.ClientURL()
 			log.Info("jetstream: accepting NATS clients", "url", s.clientURL, "service_users", len(cfg.ServiceUsers))

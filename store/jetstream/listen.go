@@ -174,15 +174,48 @@ func newClientAuth(users []ServiceUser) (*clientAuth, error) {
 		}},
 		self: []nats.Option{nats.Nkey(pub, kp.Sign), nats.CustomInboxPrefix(ledgerInboxPrefix)},
 	}
+	a.users = natsUsers(users)
+	return a, nil
+}
+
+// natsUsers are the server's users for the service users.
+func natsUsers(users []ServiceUser) []*server.User {
+	out := make([]*server.User, 0, len(users))
 	for _, u := range users {
-		a.users = append(a.users, &server.User{
+		out = append(out, &server.User{
 			Username:               u.Name,
 			Password:               u.Password,
 			Permissions:            servicePermissions(u),
 			AllowedConnectionTypes: map[string]struct{}{jwt.ConnectionTypeStandard: {}},
 		})
 	}
-	return a, nil
+	return out
+}
+
+// ErrNoClientPort: the store has no client port whose users could change (it was opened
+// without ClientListen, or on an external server).
+var ErrNoClientPort = errors.New("jetstream: no client port for service users")
+
+// SetServiceUsers replaces the service users of the embedded server's client port while it
+// runs: a new user may connect at once, and the connections of a user that is gone (a
+// revoked token) are closed by the server.
+func (s *Store) SetServiceUsers(users []ServiceUser) error {
+	s.optsMu.Lock()
+	defer s.optsMu.Unlock()
+	if s.srv == nil || s.srvOpts == nil || s.srvOpts.DontListen {
+		return ErrNoClientPort
+	}
+	if err := checkServiceUsers(users); err != nil {
+		return err
+	}
+	opts := s.srvOpts.Clone()
+	opts.Users = natsUsers(users)
+	if err := s.srv.ReloadOptions(opts); err != nil {
+		return fmt.Errorf("jetstream: reload service users: %w", err)
+	}
+	s.srvOpts = opts
+	s.log.Info("jetstream: service users changed", "service_users", len(users))
+	return nil
 }
 
 // listenAddr splits "host:port"; port 0 picks a free port.

@@ -407,7 +407,7 @@ func TestLedgerKeyWorksInProcessOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := startEmbedded(testCtx(t), Config{DataDir: t.TempDir(), ClientListen: "127.0.0.1:0"}, auth, testLogger())
+	srv, _, err := startEmbedded(testCtx(t), Config{DataDir: t.TempDir(), ClientListen: "127.0.0.1:0"}, auth, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,4 +421,42 @@ func TestLedgerKeyWorksInProcessOnly(t *testing.T) {
 		t.Fatalf("in-process with the ledger's key: %v", err)
 	}
 	nc.Close()
+}
+
+// TestServiceUsersChangeWhileTheServerRuns: a revoked service user is disconnected and
+// refused, a new one may connect, and the ledger's own connection goes on.
+func TestServiceUsersChangeWhileTheServerRuns(t *testing.T) {
+	t.Parallel()
+	s := openListening(t, ServiceUser{Name: "old", Password: "old-secret"})
+	closed := make(chan struct{})
+	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo("old", "old-secret"), nats.NoReconnect(),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+
+	if err := s.SetServiceUsers([]ServiceUser{{Name: "new", Password: "new-secret"}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the revoked user's connection is still open")
+	}
+	if c, err := nats.Connect(s.ClientURL(), nats.UserInfo("old", "old-secret")); err == nil {
+		c.Close()
+		t.Error("a revoked user could connect")
+	}
+	c, err := nats.Connect(s.ClientURL(), nats.UserInfo("new", "new-secret"))
+	if err != nil {
+		t.Fatalf("a new user could not connect: %v", err)
+	}
+	c.Close()
+	if _, err := s.LastSequence(shortCtx(t)); err != nil {
+		t.Errorf("the ledger's own connection after the change: %v", err)
+	}
+	if err := s.SetServiceUsers([]ServiceUser{{Name: "ledger", Password: "x"}}); err == nil {
+		t.Error("the reserved user name was accepted")
+	}
 }

@@ -17,7 +17,7 @@ const embeddedServerName = "ledger"
 // cfg.ClientListen it listens on no port: the only client is this process, through
 // nats.InProcessServer. With it, it also accepts the service users on that address, and
 // every connection, this process's too, must authenticate (auth says how).
-func startEmbedded(ctx context.Context, cfg Config, auth *clientAuth, log *slog.Logger) (*server.Server, error) {
+func startEmbedded(ctx context.Context, cfg Config, auth *clientAuth, log *slog.Logger) (*server.Server, *server.Options, error) {
 	opts := &server.Options{
 		ServerName: embeddedServerName,
 		JetStream:  true,
@@ -29,7 +29,7 @@ func startEmbedded(ctx context.Context, cfg Config, auth *clientAuth, log *slog.
 	if cfg.ClientListen != "" {
 		host, port, err := listenAddr(cfg.ClientListen)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		opts.DontListen = false
 		opts.Host, opts.Port = host, port
@@ -48,7 +48,7 @@ func startEmbedded(ctx context.Context, cfg Config, auth *clientAuth, log *slog.
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("jetstream: embedded server: %w", err)
+		return nil, nil, fmt.Errorf("jetstream: embedded server: %w", err)
 	}
 	srv.SetLoggerV2(serverLogger{log}, false, false, false)
 	go srv.Start()
@@ -62,20 +62,20 @@ func startEmbedded(ctx context.Context, cfg Config, auth *clientAuth, log *slog.
 		if err := ctx.Err(); err != nil {
 			srv.Shutdown()
 			srv.WaitForShutdown()
-			return nil, fmt.Errorf("jetstream: embedded server start: %w", err)
+			return nil, nil, fmt.Errorf("jetstream: embedded server start: %w", err)
 		}
 		if time.Now().After(deadline) {
 			srv.Shutdown()
 			srv.WaitForShutdown()
-			return nil, fmt.Errorf("jetstream: embedded server not ready after %s", readyTimeout)
+			return nil, nil, fmt.Errorf("jetstream: embedded server not ready after %s", readyTimeout)
 		}
 	}
 	if !srv.JetStreamEnabled() {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		return nil, fmt.Errorf("jetstream: embedded server started without JetStream (is %s writable?)", cfg.DataDir)
+		return nil, nil, fmt.Errorf("jetstream: embedded server started without JetStream (is %s writable?)", cfg.DataDir)
 	}
-	return srv, nil
+	return srv, opts, nil
 }
 
 // serverLogger sends nats-server's log to slog. Notices (the start-up banner, mostly) go to
