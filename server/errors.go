@@ -9,6 +9,7 @@ import (
 
 	"github.com/complianceledger/ledger/aggregates"
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/publish"
 	"github.com/complianceledger/ledger/store"
@@ -62,6 +63,8 @@ func classify(err error) *apiError {
 		return &apiError{Status: http.StatusConflict, Code: "empty", Rule: "the ledger holds no event yet", Message: err.Error()}
 	case errors.Is(err, proof.ErrTampered):
 		return &apiError{Status: http.StatusConflict, Code: "tampered", Rule: "the stream no longer matches its signed checkpoints: nothing is signed or published over it; see GET /v1/verify", Message: err.Error()}
+	case errors.Is(err, projections.ErrSnapshotMismatch):
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "snapshot_mismatch", Rule: "the views' snapshots were not made from this stream; an operator runs 'ledger rebuild all'", Message: err.Error()}
 	case errors.Is(err, errNotCurrent):
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Rule: "the views did not catch up with the stream in time; retry"}
 	case errors.Is(err, store.ErrClosed), errors.Is(err, context.Canceled):

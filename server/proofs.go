@@ -143,7 +143,7 @@ func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request, caller a
 		return invalid("sequence", "%d is not covered by the checkpoint of tree size %d", seq, cp.Size)
 	}
 	if caller.Role == auth.Regulator {
-		if err := s.publishedEventAt(r, seq); err != nil {
+		if err := s.publishedEventAt(r, seq, caller); err != nil {
 			return err
 		}
 	}
@@ -154,8 +154,9 @@ func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request, caller a
 	return writeProof(w, p)
 }
 
-// publishedEventAt refuses unless the event at seq records a published report.
-func (s *Server) publishedEventAt(r *http.Request, seq uint64) error {
+// publishedEventAt refuses unless the event at seq records a published report the regulator
+// may see: one of all countries, or of a country its token names.
+func (s *Server) publishedEventAt(r *http.Request, seq uint64, caller auth.Token) error {
 	var at []byte
 	err := s.cfg.Proofs.Scan(r.Context(), seq, func(n uint64, data []byte) error {
 		if n == seq {
@@ -166,8 +167,14 @@ func (s *Server) publishedEventAt(r *http.Request, seq uint64) error {
 	if err != nil && !errors.Is(err, errFound) {
 		return err
 	}
-	if env, err := events.Decode(at); at == nil || err != nil || env.AggregateType != events.AggregateReport {
-		return forbidden("sequence", "a regulator gets inclusion proofs of published reports' events only")
+	refused := forbidden("sequence", "a regulator gets inclusion proofs of published reports' events only, of its countries")
+	env, err := events.Decode(at)
+	if at == nil || err != nil || env.AggregateType != events.AggregateReport {
+		return refused
+	}
+	e, err := env.Payload()
+	if p, ok := e.(*events.ReportPublished); err != nil || !ok || (p.Parameters.Country != "" && !caller.Sees(p.Parameters.Country)) {
+		return refused
 	}
 	return nil
 }

@@ -274,6 +274,22 @@ func TestProofsOverHTTPVerifyOffline(t *testing.T) {
 	if _, _, err := cp.(*proof.ConsistencyProof).Verify(first, newest, f.key.Verifier); err != nil {
 		t.Fatalf("consistency proof does not verify offline: %v", err)
 	}
+
+	// A publication limited to Germany is not France's regulator's to prove.
+	de := f.do("POST", "/v1/reports/requests/publish?period=2025&country=DE", "legal", nil)
+	if de.status != http.StatusCreated {
+		t.Fatalf("publish DE: %d %s", de.status, de.body)
+	}
+	deSeq, _ := strconv.ParseUint(de.header.Get("Ledger-Sequence"), 10, 64)
+	if c := f.do("POST", "/v1/checkpoints", "auditor", nil); c.status != http.StatusCreated {
+		t.Fatalf("POST /v1/checkpoints: %d %s", c.status, c.body)
+	}
+	if r, _ := inclusion("regulator-fr", deSeq, 0); r.status != http.StatusForbidden {
+		t.Errorf("regulator-fr, Germany's publication: %d %s, want 403", r.status, r.body)
+	}
+	if _, p := inclusion("regulator", deSeq, 0); p == nil {
+		t.Error("an unlimited regulator could not prove Germany's publication")
+	}
 }
 
 // TestPublishWithoutCheckpoints mirrors the CLI: on a store that keeps no checkpoints

@@ -77,7 +77,11 @@ func (v *views) snapshot(ctx context.Context) {
 	if v.pos.Sequence <= v.saved {
 		return
 	}
-	n := v.runner.Save(ctx, v.pos, v.named()...)
+	named := v.named()
+	n := v.runner.Save(ctx, v.pos, named...)
+	if n < len(named) { // the failures are logged; the next mark, or the stop, tries again
+		return
+	}
 	v.saved = v.pos.Sequence
 	v.log.Info("views: snapshots saved", "sequence", v.pos.Sequence, "saved", n)
 }
@@ -260,6 +264,15 @@ func (v *views) waitFor(ctx context.Context, seq uint64) error {
 func (v *views) current(ctx context.Context, fn func(last uint64)) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	// The first replay holds the lock for as long as it takes: wait for it within the same
+	// bound, and answer "not yet" rather than hang on the lock.
+	for !v.ready.Load() {
+		select {
+		case <-ctx.Done():
+			return errNotCurrent
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	if err := v.waitFor(ctx, v.known.Load()); err != nil {
 		return err
 	}
