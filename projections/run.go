@@ -43,6 +43,9 @@ type RunStats struct {
 	Read     int               // events read and applied
 	Restored map[string]uint64 // per view, the sequence of the snapshot it started from (0: none)
 	Saved    int               // snapshots written
+	// At is where the views that reached Last stand (its event id, and the latest recorded
+	// time among the events they hold), for an owner that goes on feeding them (Save).
+	At Position
 }
 
 // viewRun is one view's progress through a run.
@@ -132,6 +135,15 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 		})
 	for _, vr := range runs {
 		stats.Last = max(stats.Last, vr.pos)
+	}
+	stats.At.Sequence = stats.Last
+	for _, vr := range runs {
+		if vr.pos == stats.Last {
+			stats.At.EventID = vr.lastID
+			if vr.recordedAt.After(stats.At.RecordedAt) {
+				stats.At.RecordedAt = vr.recordedAt
+			}
+		}
 		if err == nil && !vr.checked {
 			err = fmt.Errorf("%w: view %s: the stream ends before sequence %d, the snapshot's last event", ErrSnapshotMismatch, vr.Name, vr.pos)
 		}

@@ -106,8 +106,8 @@ func (v *views) start(ctx context.Context) {
 	v.log.Info("views: started", "restored", stats.Restored, "replayed", stats.Read, "applied", stats.Last)
 	v.applied.Store(stats.Last)
 	v.saw(stats.Last)
-	// Run saved the tail; a later snapshot needs the position of the events after it.
-	v.pos.Sequence, v.saved = stats.Last, stats.Last
+	// Run saved the tail; a later snapshot goes on from where it stands.
+	v.pos, v.saved = stats.At, stats.Last
 }
 
 // stop saves the views where they stand, so that the next start replays nothing; ctx has
