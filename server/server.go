@@ -126,10 +126,9 @@ func New(cfg Config) *Server {
 // Handler is the API as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// Run keeps the views current until ctx ends: a full replay first, then following the
-// stream. /readyz answers 200 once the replay is done.
-// Run keeps the views current, and signs checkpoints as they fall due (Config.CheckpointTick),
-// until ctx ends.
+// Run keeps the views current until ctx ends: from their snapshots (or a full replay) first,
+// then following the stream, and it signs checkpoints as they fall due
+// (Config.CheckpointTick). /readyz answers 200 once the views have caught up.
 func (s *Server) Run(ctx context.Context) error {
 	var signing sync.WaitGroup
 	if s.checkpointer != nil && s.cfg.CheckpointTick > 0 {
