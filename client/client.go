@@ -44,11 +44,16 @@ type Client struct {
 	own bool // Close closes nc
 }
 
+// InboxPrefix is where the ledger lets a service user receive replies ("_INBOX_<user>"):
+// a service may not subscribe to other inboxes, so that none watches another's replies.
+// A connection made without Dial sets it with nats.CustomInboxPrefix.
+func InboxPrefix(user string) string { return "_INBOX_" + user }
+
 // Dial connects to the ledger's NATS address as a service user.
 func Dial(ctx context.Context, url, user, password string, opts ...nats.Option) (*Client, error) {
 	opts = append([]nats.Option{nats.Name("ledger-client " + user), nats.MaxReconnects(-1)}, opts...)
 	if user != "" {
-		opts = append(opts, nats.UserInfo(user, password))
+		opts = append(opts, nats.UserInfo(user, password), nats.CustomInboxPrefix(InboxPrefix(user)))
 	}
 	if d, ok := ctx.Deadline(); ok && time.Until(d) > 0 {
 		opts = append(opts, nats.Timeout(time.Until(d)))

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
+	"github.com/complianceledger/ledger/client"
 	"github.com/complianceledger/ledger/events"
 )
 
@@ -18,7 +19,7 @@ import (
 func TestEventsOnTheWireAreCloudEvents(t *testing.T) {
 	t.Parallel()
 	s := ledgerStore(t)
-	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo(serviceUser, servicePassword))
+	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo(serviceUser, servicePassword), nats.CustomInboxPrefix(client.InboxPrefix(serviceUser)))
 	if err != nil {
 		t.Fatal(err)
 	}

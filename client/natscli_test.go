@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/complianceledger/ledger/client"
 )
 
 // natsCLI finds the `nats` command line tool (github.com/nats-io/natscli v0.5.0): $LEDGER_NATS_CLI,
@@ -38,7 +40,7 @@ func natsCLI(t *testing.T) string {
 
 // natsCmd runs the CLI as the service user against url, isolated from any saved contexts.
 func natsCmd(ctx context.Context, t *testing.T, bin, url string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--server", url, "--user", serviceUser, "--password", servicePassword}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--server", url, "--user", serviceUser, "--password", servicePassword, "--inbox-prefix", client.InboxPrefix(serviceUser)}, args...)...)
 	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "HOME="+t.TempDir(), "NATS_CONTEXT=")
 	return cmd
 }

@@ -98,6 +98,10 @@ func checkServiceUsers(users []ServiceUser) error {
 // connected: outside "_INBOX.>", so a service cannot watch the ledger's API traffic.
 const ledgerInboxPrefix = "_LEDGER_INBOX"
 
+// ServiceInboxPrefix is where a service user receives replies: "_INBOX_<user>" (the same
+// rule as client.InboxPrefix, which a test checks).
+func ServiceInboxPrefix(user string) string { return "_INBOX_" + user }
+
 // ledgerUserName is reserved: the ledger's own connection authenticates by nkey instead.
 const ledgerUserName = "ledger"
 
@@ -139,8 +143,10 @@ func servicePermissions(u ServiceUser) *server.Permissions {
 			},
 		},
 		Subscribe: &server.SubjectPermission{
-			// Live events, and replies to the requests above (nats.go's default inbox).
-			Allow: []string{subjectRoot + ".>", nats.InboxPrefix + ">"},
+			// Live events, and replies to the requests above in an inbox of its own, so
+			// that no service watches another's replies (client.Dial sets the prefix;
+			// `nats --inbox-prefix`).
+			Allow: []string{subjectRoot + ".>", ServiceInboxPrefix(u.Name) + ".>"},
 		},
 	}
 }

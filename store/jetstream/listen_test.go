@@ -13,6 +13,8 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/complianceledger/ledger/client"
 )
 
 // openListening opens an embedded store that accepts service users on a random local port.
@@ -48,7 +50,7 @@ type serviceConn struct {
 func connectService(t testing.TB, url, user, password string) *serviceConn {
 	t.Helper()
 	c := &serviceConn{}
-	nc, err := nats.Connect(url, nats.UserInfo(user, password), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+	nc, err := nats.Connect(url, nats.UserInfo(user, password), nats.CustomInboxPrefix(ServiceInboxPrefix(user)), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		c.mu.Lock()
 		c.errs = append(c.errs, err)
 		c.mu.Unlock()
@@ -306,12 +308,12 @@ func TestServiceUserPushConsumerCannotWriteOrCallTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := connectService(t, s.ClientURL(), "billing", "pw")
-	control, err := c.nc.SubscribeSync("_INBOX.control")
+	control, err := c.nc.SubscribeSync(ServiceInboxPrefix("billing") + ".control")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, deliver := range []string{
-		"_INBOX.control",
+		ServiceInboxPrefix("billing") + ".control",
 		"ledger-checkpoints.forged.checkpoint",
 		"$JS.API.STREAM.DELETE.LEDGER_CHECKPOINTS",
 		"$JS.API.STREAM.DELETE.LEDGER",
@@ -323,7 +325,7 @@ func TestServiceUserPushConsumerCannotWriteOrCallTheAPI(t *testing.T) {
 		if err != nil {
 			continue // refused: fine too
 		}
-		if deliver == "_INBOX.control" {
+		if deliver == ServiceInboxPrefix("billing")+".control" {
 			if _, err := control.NextMsg(5 * time.Second); err != nil {
 				t.Fatalf("positive control: push consumer delivered nothing: %v", err)
 			}
@@ -346,38 +348,32 @@ func TestServiceUserPushConsumerCannotWriteOrCallTheAPI(t *testing.T) {
 	}
 }
 
-func TestServiceUserCannotWatchTheLedgersReplies(t *testing.T) {
+// TestServiceUserCannotWatchOthersReplies: a service receives replies in its own inbox only:
+// not the ledger's, not another service's, not nats.go's shared "_INBOX.>".
+func TestServiceUserCannotWatchOthersReplies(t *testing.T) {
 	t.Parallel()
-	s := openListening(t, ServiceUser{Name: "billing", Password: "pw"})
+	s := openListening(t, ServiceUser{Name: "billing", Password: "pw"}, ServiceUser{Name: "audit", Password: "pw2"})
 	c := connectService(t, s.ClientURL(), "billing", "pw")
-	inboxes, err := c.nc.SubscribeSync("_INBOX.>")
-	if err != nil {
-		t.Fatal(err)
+	other := connectService(t, s.ClientURL(), "audit", "pw2")
+	if _, err := other.js.Stream(shortCtx(t), StreamName); err != nil {
+		t.Fatalf("a service's own requests get their replies: %v", err)
 	}
-	if err := c.nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	id := uuid.NewString()
-	mustAppend(t, s, received(t, id), 0)
-	readAll(t, s, 1)
-	if m, err := inboxes.NextMsg(300 * time.Millisecond); err == nil {
-		t.Errorf("service saw the ledger's reply on %s", m.Subject)
-	}
-	if _, err := c.nc.SubscribeSync(ledgerInboxPrefix + ".>"); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c.mu.Lock()
-		errs := fmt.Sprint(c.errs)
-		c.mu.Unlock()
-		if strings.Contains(errs, "Permissions Violation for Subscription to") {
-			break
+	for _, subject := range []string{"_INBOX.>", ServiceInboxPrefix("audit") + ".>", ledgerInboxPrefix + ".>"} {
+		if _, err := c.nc.SubscribeSync(subject); err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("subscribing to the ledger's inbox was not refused: %s", errs)
+		want := `Permissions Violation for Subscription to "` + subject + `"`
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			c.mu.Lock()
+			errs := fmt.Sprint(c.errs)
+			c.mu.Unlock()
+			if strings.Contains(errs, want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("subscribing to %s was not refused: %s", subject, errs)
+			}
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -458,5 +454,12 @@ func TestServiceUsersChangeWhileTheServerRuns(t *testing.T) {
 	}
 	if err := s.SetServiceUsers([]ServiceUser{{Name: "ledger", Password: "x"}}); err == nil {
 		t.Error("the reserved user name was accepted")
+	}
+}
+
+// The client package asks for the inbox this package permits.
+func TestServiceInboxPrefixIsTheClients(t *testing.T) {
+	if got, want := ServiceInboxPrefix("billing"), client.InboxPrefix("billing"); got != want {
+		t.Errorf("ServiceInboxPrefix = %q, client.InboxPrefix = %q", got, want)
 	}
 }
