@@ -84,8 +84,8 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ auth.Token) er
 	if _, err := query(r); err != nil {
 		return err
 	}
-	if s.cfg.Proofs == nil || s.cfg.Verifier == nil {
-		return &apiError{Status: http.StatusNotImplemented, Code: "not_available", Rule: "this ledger keeps no checkpoints or has no checkpoint key (ledger checkpoint)"}
+	if err := s.proofsAvailable(); err != nil {
+		return err
 	}
 	rep, err := proof.Verify(r.Context(), s.cfg.Proofs, s.cfg.Proofs, s.cfg.Verifier)
 	if err != nil {

@@ -88,9 +88,17 @@ folder records nothing the second time. The demo refuses a ledger that holds oth
 				stats.Recorded, stats.Requests, recording.Round(time.Millisecond), float64(stats.Recorded)/recording.Seconds(), stats.Duplicates)
 
 			start = time.Now()
-			telegram, requests, transparency := projections.NewTelegram(), projections.NewRequests(), projections.NewTransparency()
-			dsa, eevidence := projections.NewDSA(f.service), projections.NewEEvidence()
-			last, err := projections.Replay(cmd.Context(), l.store, 1, telegram, requests, transparency, dsa, eevidence)
+			names := []string{"telegram", "requests", "transparency", "dsa", "eevidence"} // in the order printed
+			views := make([]projections.ReportView, len(names))
+			all := make([]projections.Projection, len(names))
+			for i, name := range names {
+				if views[i], err = projections.NewReportView(name); err != nil {
+					return err
+				}
+				all[i] = views[i]
+			}
+			telegram := views[0].(*projections.Telegram)
+			last, err := projections.Replay(cmd.Context(), l.store, 1, all...)
 			if err != nil {
 				return err
 			}
@@ -108,13 +116,9 @@ folder records nothing the second time. The demo refuses a ledger that holds oth
 				return fmt.Errorf("%d of %d published rows differ from the telegram view", len(mismatches), rows)
 			}
 			fmt.Fprintf(out, "All %d published rows of Telegram's figures come out of the telegram view exactly.\n\n", rows)
-			views := []struct {
-				name string
-				view projections.ReportView
-			}{{"telegram", telegram}, {"requests", requests}, {"transparency", transparency}, {"dsa", dsa}, {"eevidence", eevidence}}
-			for i, v := range views {
-				t := projections.ReportTable(v.view, period, last, f.parameters(v.name))
-				if v.name == "dsa" && f.format == "table" {
+			for i, name := range names {
+				t := projections.ReportTable(views[i], period, last, f.parameters(name))
+				if name == "dsa" && f.format == "table" {
 					t = dsaSummary(t)
 				}
 				if i > 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/complianceledger/ledger/server"
 	"github.com/complianceledger/ledger/server/auth"
 )
 
@@ -24,32 +25,30 @@ type Step struct {
 func Lifecycle(requestID, country string, start time.Time) []Step {
 	account := "acct:" + requestID[len(requestID)-12:]
 	type obj = map[string]any
-	steps := []struct {
-		role   auth.Role
-		fields obj
-	}{
-		{auth.Intake, obj{"command": "receive_request", "authority": obj{"name": "Police", "kind": "police", "country": country},
+	steps := []obj{
+		{"command": "receive_request", "authority": obj{"name": "Police", "kind": "police", "country": country},
 			"instrument": "court_order", "targets": []obj{{"account": account, "identifier_type": "username"}},
-			"data_sought": []string{"subscriber", "ip_address"}, "due_at": start.Add(240 * time.Hour)}},
-		{auth.Intake, obj{"command": "acknowledge_receipt", "automated": true}},
-		{auth.Intake, obj{"command": "verify_requester", "method": "law_enforcement_portal", "verifier": "vera"}},
-		{auth.Legal, obj{"command": "complete_legal_review", "outcome": "valid"}},
-		{auth.Legal, obj{"command": "record_decision", "targets": []obj{{"account": account, "outcome": "produce", "approved": []string{"ip_address"}}}}},
-		{auth.Disclosure, obj{"command": "disclose_data", "accounts": []obj{{"account": account, "categories": []string{"ip_address"}}},
-			"channel": "law_enforcement_portal", "package_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}},
-		{auth.Legal, obj{"command": "decide_user_notification", "decision": "notify"}},
-		{auth.Disclosure, obj{"command": "notify_user", "accounts": []obj{{"account": account}}}},
-		{auth.Legal, obj{"command": "close_request", "reason": "done"}},
+			"data_sought": []string{"subscriber", "ip_address"}, "due_at": start.Add(240 * time.Hour)},
+		{"command": "acknowledge_receipt", "automated": true},
+		{"command": "verify_requester", "method": "law_enforcement_portal", "verifier": "vera"},
+		{"command": "complete_legal_review", "outcome": "valid"},
+		{"command": "record_decision", "targets": []obj{{"account": account, "outcome": "produce", "approved": []string{"ip_address"}}}},
+		{"command": "disclose_data", "accounts": []obj{{"account": account, "categories": []string{"ip_address"}}},
+			"channel": "law_enforcement_portal", "package_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+		{"command": "decide_user_notification", "decision": "notify"},
+		{"command": "notify_user", "accounts": []obj{{"account": account}}},
+		{"command": "close_request", "reason": "done"},
 	}
 	out := make([]Step, len(steps))
-	for i, s := range steps {
-		s.fields["request_id"] = requestID
-		s.fields["at"] = start.Add(time.Duration(i) * time.Hour).UTC().Format(time.RFC3339)
-		body, err := json.Marshal(s.fields)
+	for i, fields := range steps {
+		fields["request_id"] = requestID
+		fields["at"] = start.Add(time.Duration(i) * time.Hour).UTC().Format(time.RFC3339)
+		body, err := json.Marshal(fields)
 		if err != nil {
 			panic(err) // static shapes: cannot fail
 		}
-		out[i] = Step{Role: s.role, Command: s.fields["command"].(string), Key: fmt.Sprintf("%s-%d", requestID, i), Body: body}
+		command := fields["command"].(string)
+		out[i] = Step{Role: server.CommandRole(command), Command: command, Key: fmt.Sprintf("%s-%d", requestID, i), Body: body}
 	}
 	return out
 }
