@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/aggregates"
+	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
 )
@@ -26,7 +27,10 @@ func foldPlan(t testing.TB, plan iter.Seq[Lifecycle], views ...projections.Proje
 		state := aggregates.NewRequest(lc.RequestID)
 		for _, s := range lc.Steps {
 			c := s.Command
-			c.Header().Actor = s.Actor
+			if want := command.RoleOf(aggregates.CommandName(c)); s.Caller.Role != want {
+				t.Fatalf("request %s: %s recorded by %s of role %s, want role %s", lc.RequestID, aggregates.CommandName(c), s.Caller.Name, s.Caller.Role, want)
+			}
+			c.Header().Actor = s.Caller.Name
 			if err := aggregates.Resolve(c, pseudo); err != nil {
 				t.Fatalf("request %s: %v", lc.RequestID, err)
 			}

@@ -59,7 +59,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, caller auth.Tok
 		}
 		pub.Checkpoint = s.checkpointer.CheckpointNote
 	}
-	res, err := pub.Report(r.Context(), p, caller.Name)
+	res, err := pub.Report(r.Context(), p, caller.Caller())
 	if err != nil {
 		if classify(err).Status < 500 {
 			outcome = outcomeRefused

@@ -38,6 +38,9 @@ type globals struct {
 	natsURL string
 	esdbURL string
 	verbose bool
+	// The credential of the commands that record, and of the CLI's calls to a running server.
+	token         string
+	localOperator bool
 
 	// log is this command's logger. Tests run commands in parallel in one process, so the
 	// ledger's own logging goes here rather than through the process-wide slog.Default.
@@ -68,6 +71,8 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.backend, "store", envOr("LEDGER_STORE", backendJetStream), "where events live: jetstream or esdb (env LEDGER_STORE)")
 	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", os.Getenv("LEDGER_NATS_URL"), "use this NATS server or cluster (>= 2.12) instead of the embedded one (env LEDGER_NATS_URL)")
 	root.PersistentFlags().StringVar(&g.esdbURL, "esdb-url", os.Getenv("LEDGER_ESDB_URL"), "EventStoreDB/KurrentDB connection string for --store esdb (env LEDGER_ESDB_URL)")
+	root.PersistentFlags().StringVar(&g.token, "token", os.Getenv("LEDGER_TOKEN"), "bearer token from 'ledger token create': who records, and the credential for a running server (env LEDGER_TOKEN)")
+	root.PersistentFlags().BoolVar(&g.localOperator, "local-operator", false, "record as the OS user, logged as local:<user>, with the intake role only (no legal or disclosure act)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.AddCommand(withCheckpoint(g, newDemo(g)), withCheckpoint(g, newSubmit(g)), newReport(g), newRestatement(g), newTimeline(g), newWorkload(g), newKeys(g), newCheckpoint(g), newCheckpoints(g), newVerify(g), newProof(g), newVerifyProof(), newRebuild(g))
 	root.AddCommand(newServe(g))

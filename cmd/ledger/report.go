@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/proof"
@@ -61,7 +62,6 @@ func newReport(g *globals) *cobra.Command {
 	var (
 		publish       bool
 		asOfPublished string
-		actor         string
 	)
 	cmd := &cobra.Command{
 		Use:   "report telegram|requests|transparency|dsa|eevidence",
@@ -107,12 +107,18 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 				return err
 			}
 			var asOf projections.AsOf
+			var err error
 			if f.asOf != "" {
 				if publish {
 					return fmt.Errorf("--publish publishes the ledger as it stands; it does not go with --as-of")
 				}
-				var err error
 				if asOf, err = projections.ParseAsOf(f.asOf); err != nil {
+					return err
+				}
+			}
+			var caller command.Caller
+			if publish {
+				if caller, err = g.caller(); err != nil {
 					return err
 				}
 			}
@@ -122,7 +128,7 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 			}
 			defer l.store.Close()
 			if publish {
-				return g.publish(cmd, l, f, args[0], actor)
+				return g.publish(cmd, l, f, args[0], caller)
 			}
 			_, err = f.render(cmd.Context(), l, args[0], asOf, cmd.OutOrStdout())
 			return err
@@ -132,7 +138,6 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 	f.registerAsOf(cmd)
 	cmd.Flags().BoolVar(&publish, "publish", false, "record the report as published (see above)")
 	cmd.Flags().StringVar(&asOfPublished, "as-of-published", "", "reproduce the published report with this id, byte for byte")
-	cmd.Flags().StringVar(&actor, "actor", currentUser(), "who publishes (env LEDGER_ACTOR; default the OS user)")
 	return cmd
 }
 
@@ -155,7 +160,7 @@ func (f *reportFlags) parameters(view string) events.ReportParameters {
 // publish writes the report, a checkpoint covering the events behind it (where the backend
 // keeps checkpoints), and the ReportPublished event that ties them together: package
 // publish, the same path as POST /v1/reports/{view}/publish.
-func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view, actor string) error {
+func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view string, caller command.Caller) error {
 	pub := publish.Publisher{Runner: l.runner(), Store: l.store}
 	if l.proofs != nil {
 		key, _, err := g.key(proof.DefaultOrigin)
@@ -164,7 +169,7 @@ func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view, a
 		}
 		pub.Checkpoint = proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: l.log}).CheckpointNote
 	}
-	res, err := pub.Report(cmd.Context(), f.parameters(view), actor)
+	res, err := pub.Report(cmd.Context(), f.parameters(view), caller)
 	if err != nil {
 		return flagError(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
 
@@ -53,7 +54,7 @@ func TestTailPrintsTheDataFoldersEvents(t *testing.T) {
 		receiveLine(a, "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-1"),
 		ackLine(a, "2025-02-03T10:00:00Z"),
 		receiveLine(b, "", "2025-02-04T09:00:00Z", "BE", "court_order", "u-2"),
-	), "--actor", "ingrid")
+	), credential(t, dir, "ingrid", auth.Intake))
 
 	lines := tailLines(t, dir, "--format", "json", "--nats-url=")
 	if len(lines) != 3 {
@@ -89,7 +90,7 @@ func TestTailFollowsAsAServiceUserAndResumes(t *testing.T) {
 	mustRun(t, dir, "", "submit", writeFile(t,
 		receiveLine(first, "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-1"),
 		ackLine(first, "2025-02-03T10:00:00Z"),
-	), "--actor", "ingrid")
+	), credential(t, dir, "ingrid", auth.Intake))
 
 	// The ledger as `serve` would run it: the same data folder, accepting a service user.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
