@@ -38,6 +38,9 @@ type globals struct {
 	natsURL string
 	esdbURL string
 	verbose bool
+	// command is the top-level command running ("report" for `ledger report dsa`): what it
+	// does beside another owner of the folder depends on it (ownerPolicies).
+	command string
 	// The credential of the commands that record, and of the CLI's calls to a running server.
 	token         string
 	localOperator bool
@@ -49,6 +52,7 @@ type globals struct {
 	// Set by serve only: the embedded server's port for downstream services, and who may use it.
 	natsListen   string
 	serviceUsers []jetstream.ServiceUser
+	httpURL      string // where serve answers HTTP: what the folder's owner says of itself
 }
 
 func newRoot() *cobra.Command {
@@ -59,6 +63,9 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			for c := cmd; c.HasParent(); c = c.Parent() {
+				g.command = c.Name()
+			}
 			level := slog.LevelWarn
 			if g.verbose {
 				level = slog.LevelDebug
@@ -118,6 +125,19 @@ type ledger struct {
 // open opens the store (fsync on every write unless syncInterval > 0) and loads or creates the
 // pseudonymisation key.
 func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger, error) {
+	pseudo, err := g.pseudonymizer()
+	if err != nil {
+		return nil, err
+	}
+	s, proofs, err := g.openStore(ctx, syncInterval)
+	if err != nil {
+		return nil, g.owned(err)
+	}
+	return &ledger{log: g.logger(), store: s, proofs: proofs, pseudo: pseudo}, nil
+}
+
+// pseudonymizer turns account ids into references with the data folder's key.
+func (g *globals) pseudonymizer() (*events.Pseudonymizer, error) {
 	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
@@ -125,15 +145,7 @@ func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger
 	if err != nil {
 		return nil, err
 	}
-	pseudo, err := events.NewPseudonymizer(key)
-	if err != nil {
-		return nil, err
-	}
-	s, proofs, err := g.openStore(ctx, syncInterval)
-	if err != nil {
-		return nil, err
-	}
-	return &ledger{log: g.logger(), store: s, proofs: proofs, pseudo: pseudo}, nil
+	return events.NewPseudonymizer(key)
 }
 
 // errNoProofs is returned by the proof commands on a backend that keeps no checkpoints.

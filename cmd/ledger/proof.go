@@ -41,7 +41,9 @@ func withCheckpoint(g *globals, cmd *cobra.Command) *cobra.Command {
 			return err
 		}
 		cp, written, cerr := g.checkpoint(c.Context())
+		var owned *ownedError
 		switch {
+		case errors.As(cerr, &owned): // a server owns the folder: it signs what it recorded
 		case cerr == nil:
 			if written {
 				slog.Info("checkpoint written", "size", cp.Size, "root", base64.StdEncoding.EncodeToString(cp.Root))
@@ -235,6 +237,9 @@ every stored checkpoint with a stolen key cannot rewrite those.`,
 				hs = append(hs, proof.Held{Name: f, Note: b})
 			}
 			l, err := g.openProofs(cmd.Context())
+			if r := g.remoteOf(err); r != nil && len(hs) == 0 {
+				return r.verify(cmd.Context(), cmd.OutOrStdout(), v)
+			}
 			if err != nil {
 				return err
 			}

@@ -123,6 +123,9 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 				}
 			}
 			l, err := g.open(cmd.Context(), 0)
+			if r := g.remoteOf(err); r != nil {
+				return r.report(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f.parameters(args[0]), f.asOf, publish)
+			}
 			if err != nil {
 				return err
 			}
@@ -187,6 +190,9 @@ func (g *globals) reproduce(cmd *cobra.Command, id string) error {
 		return fmt.Errorf("--as-of-published %q: must be a report id (UUID)", id)
 	}
 	l, err := g.open(cmd.Context(), 0)
+	if r := g.remoteOf(err); r != nil {
+		return r.get(cmd.Context(), cmd.OutOrStdout(), "/v1/published/"+u.String(), nil)
+	}
 	if err != nil {
 		return err
 	}

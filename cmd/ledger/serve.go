@@ -53,6 +53,14 @@ On SIGINT or SIGTERM the server stops accepting connections, finishes every requ
 				}
 				g.natsListen = natsListen
 			}
+			// Listen first: a port in use ends the process before it touches the folder, and
+			// the folder's owner can say at once where its API is.
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
+			g.httpURL = "http://" + ln.Addr().String()
 			l, err := g.open(cmd.Context(), 0)
 			if err != nil {
 				return err
@@ -64,10 +72,6 @@ On SIGINT or SIGTERM the server stops accepting connections, finishes every requ
 			}
 			if list, err := tokens.List(); err == nil && len(list) == 0 {
 				log.Warn("no tokens yet: every route but health, readiness and the OpenAPI document answers 401; see 'ledger token create'")
-			}
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ledger serve: listening on http://%s\n", ln.Addr())
 			cfg := server.Config{

@@ -58,6 +58,9 @@ the credential's role is refused before anything is recorded.`,
 				return err
 			}
 			l, err := g.open(cmd.Context(), 0)
+			if r := g.remoteOf(err); r != nil {
+				return g.submitThrough(cmd, r, in, caller)
+			}
 			if err != nil {
 				return err
 			}
@@ -132,4 +135,27 @@ func fieldOf(err error) string {
 		return fe.Field
 	}
 	return ""
+}
+
+// submitThrough records the lines through the server that owns the folder: the same checks
+// first (every line read, the role and fields checked, accounts pseudonymised with the
+// folder's key, so that a bad file records nothing), then each line as an HTTP command.
+func (g *globals) submitThrough(cmd *cobra.Command, r *remote, in io.Reader, caller command.Caller) error {
+	pseudo, err := g.pseudonymizer()
+	if err != nil {
+		return err
+	}
+	// A handler without a store: Prepare checks and completes commands and touches no store.
+	lines, err := readCommands(in, command.NewHandler(nil, pseudo, command.Options{}), caller)
+	if err != nil {
+		return err
+	}
+	refused, err := r.submit(cmd.Context(), json.NewEncoder(cmd.OutOrStdout()), cmd.ErrOrStderr(), lines)
+	if err != nil {
+		return err
+	}
+	if refused > 0 {
+		return fmt.Errorf("%d of %d commands refused", refused, len(lines))
+	}
+	return nil
 }

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/complianceledger/ledger/server/auth"
+)
+
+// Fault tests of one owner per data folder (issue 18), on real processes: `ledger serve` and
+// every other command run as child processes of this test binary (TestMain).
+
+// child is `ledger serve` in a process of its own.
+type child struct {
+	cmd  *exec.Cmd
+	base string
+	logs *lockedBuffer
+}
+
+func startServeProcess(t *testing.T, dir string) *child {
+	t.Helper()
+	t.Setenv("LEDGER_TEST_RUN_MAIN", "1")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	logs := &lockedBuffer{}
+	cmd, base, err := startServe(ctx, dir, logs)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs.String())
+	}
+	c := &child{cmd: cmd, base: base, logs: logs}
+	t.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
+	return c
+}
+
+// stop ends the server as an operator does, with SIGTERM, and waits for it.
+func (c *child) stop(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v\n%s", err, c.logs.String())
+	}
+}
+
+// post sends one command over HTTP as token and returns the status.
+func (c *child) post(token, key string, body string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodPost, c.base+"/v1/commands", strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+func (c *child) get(t *testing.T, token, path string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// cli runs `ledger args...` on dir in a process of its own.
+func cli(t *testing.T, dir, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], append(args, "--data", dir, "--nats-url=")...)
+	cmd.Env = append(os.Environ(), "LEDGER_TEST_RUN_MAIN=1", "LEDGER_TOKEN=")
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+// TestSecondProcessOnAServedFolderLosesNothing runs every command beside a served folder in
+// processes of their own: each works through the server (with a token) or refuses naming
+// the server's pid and address; nothing acknowledged is lost, and verify is clean after.
+func TestSecondProcessOnAServedFolderLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server and CLI processes")
+	}
+	dir := t.TempDir()
+	tok := map[auth.Role]string{}
+	for _, role := range []auth.Role{auth.Intake, auth.Legal, auth.Auditor} {
+		tok[role] = strings.TrimSpace(mustRun(t, dir, "", "token", "create", string(role)+".one", "--role", string(role)))
+	}
+	srv := startServeProcess(t, dir)
+	pid := strconv.Itoa(srv.cmd.Process.Pid)
+
+	// 40 requests over HTTP and 50 through `ledger submit` beside the server.
+	var lines []string
+	for i := range 50 {
+		lines = append(lines, receiveLine(uuid.NewString(), fmt.Sprintf("cli-%d", i), "2025-02-03T09:00:00Z", "FR", "court_order", fmt.Sprintf("u-%d", i)))
+	}
+	for i := range 40 {
+		if status, body, err := srv.post(tok[auth.Intake], fmt.Sprintf("http-%d", i), receiveLine(uuid.NewString(), "", "2025-02-04T09:00:00Z", "DE", "court_order", "v-1")); err != nil || status != http.StatusCreated {
+			t.Fatalf("POST: %d %s %v", status, body, err)
+		}
+	}
+	out, stderr, err := cli(t, dir, strings.Join(lines, "\n"), "submit", "-", "--token", tok[auth.Intake])
+	if err != nil {
+		t.Fatalf("submit beside the server: %v\n%s", err, stderr)
+	}
+	if n := len(parseSubmit(t, out)); n != 50 {
+		t.Fatalf("submit answered %d lines, want 50", n)
+	}
+	// A second submit of the same lines records nothing twice.
+	if _, stderr, err := cli(t, dir, strings.Join(lines, "\n"), "submit", "-", "--token", tok[auth.Intake]); err != nil {
+		t.Fatalf("submit again: %v\n%s", err, stderr)
+	}
+
+	// Reads go through the server and give its current figures.
+	want := srv.get(t, tok[auth.Intake], "/v1/reports/requests?period=2025&format=csv")
+	if !strings.Contains(want, "DE,court_order,40,") || !strings.Contains(want, "FR,court_order,50,") {
+		t.Fatalf("the server's figures:\n%s", want)
+	}
+	if got, stderr, err := cli(t, dir, "", "report", "requests", "--period", "2025", "--format", "csv", "--token", tok[auth.Auditor]); err != nil || got != want {
+		t.Errorf("report beside the server: %v\n%s\ngot\n%s\nwant\n%s", err, stderr, got, want)
+	}
+	if got, _, err := cli(t, dir, "", "workload", "--format", "csv", "--token", tok[auth.Legal]); err != nil || !strings.Contains(got, "90") {
+		t.Errorf("workload beside the server: %v\n%s", err, got)
+	}
+	if got, stderr, err := cli(t, dir, "", "verify", "--token", tok[auth.Auditor]); err != nil || !strings.Contains(got, "90 events") {
+		t.Errorf("verify beside the server: %v\n%s%s", err, got, stderr)
+	}
+
+	// Refusals: no token, maintenance, a second server, a proof tool. Each names the owner.
+	names := regexp.MustCompile(`owned by pid ` + pid + ` \(ledger serve, HTTP ` + regexp.QuoteMeta(srv.base))
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"report", "requests", "--period", "2025"}, "give --token"},
+		{[]string{"submit", "-", "--token", tok[auth.Legal]}, ""}, // refused for its role by the checks before any call
+		{[]string{"rebuild", "all"}, "needs the folder to itself"},
+		{[]string{"demo"}, "needs the folder to itself"},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0"}, "needs the folder to itself"},
+		{[]string{"checkpoint"}, "POST /v1/checkpoints"},
+	} {
+		start := time.Now()
+		stdin := ""
+		if tc.args[0] == "submit" {
+			stdin = lines[0]
+		}
+		_, stderr, err := cli(t, dir, stdin, tc.args...)
+		if err == nil {
+			t.Errorf("ledger %s beside the server: no error", strings.Join(tc.args, " "))
+			continue
+		}
+		if tc.says != "" && (!names.MatchString(stderr) || !strings.Contains(stderr, tc.says)) {
+			t.Errorf("ledger %s: %s\nwant the owner named and %q", strings.Join(tc.args, " "), stderr, tc.says)
+		}
+		if took := time.Since(start); took > 20*time.Second {
+			t.Errorf("ledger %s took %s to refuse", strings.Join(tc.args, " "), took)
+		}
+	}
+
+	srv.stop(t)
+	if n := lastSequence(t, dir); n != 90 {
+		t.Errorf("the stream holds %d events after the server stopped, want the 90 acknowledged", n)
+	}
+	if out, stderr, err := cli(t, dir, "", "verify"); err != nil || !strings.Contains(out, "OK") {
+		t.Errorf("verify after stop: %v\n%s%s", err, out, stderr)
+	}
+}
+
+// TestKillNineUnderWritersLosesNothing kills `ledger serve` with SIGKILL while 8 clients
+// write, restarts it on the same folder (no stale lock to clean), runs `ledger report`
+// beside it, and finds every acknowledged command, once.
+func TestKillNineUnderWritersLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	dir := t.TempDir()
+	intake := strings.TrimSpace(mustRun(t, dir, "", "token", "create", "intake.one", "--role", "intake"))
+	srv := startServeProcess(t, dir)
+
+	var mu sync.Mutex
+	acked := map[string]string{} // idempotency key → request id
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key, id := fmt.Sprintf("w%d-%d", w, i), uuid.NewString()
+				status, _, err := srv.post(intake, key, receiveLine(id, "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-"+key))
+				if err != nil {
+					return // the server is gone
+				}
+				if status == http.StatusCreated {
+					mu.Lock()
+					acked[key] = id
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 300 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := srv.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	srv.cmd.Wait()
+	close(stop)
+	wg.Wait()
+	if len(acked) == 0 {
+		t.Fatal("nothing was acknowledged before the kill")
+	}
+
+	again := startServeProcess(t, dir)
+	// The report that once truncated the stream beside a restarted server.
+	if out, stderr, err := cli(t, dir, "", "report", "requests", "--period", "2025", "--format", "csv", "--token", intake); err != nil || !strings.Contains(out, "FR,court_order,") {
+		t.Fatalf("report beside the restarted server: %v\n%s%s", err, out, stderr)
+	}
+	for key, id := range acked {
+		if status, body, err := again.post(intake, key, receiveLine(id, "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-"+key)); err != nil || status != http.StatusOK || !strings.Contains(body, `"duplicate":true`) {
+			t.Fatalf("acknowledged %s (request %s) after restart: %d %s %v, want it found as recorded", key, id, status, body, err)
+		}
+	}
+	again.stop(t)
+	if n := lastSequence(t, dir); n < uint64(len(acked)) {
+		t.Errorf("the stream holds %d events, fewer than the %d acknowledged", n, len(acked))
+	}
+	out, stderr, err := cli(t, dir, "", "verify")
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	if err != nil || !strings.Contains(out, "OK") {
+		t.Errorf("verify after the kill and restart: %v\n%s%s", err, out, stderr)
+	}
+	t.Logf("%d commands acknowledged before SIGKILL, all found after restart", len(acked))
+}
