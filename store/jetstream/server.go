@@ -111,5 +111,5 @@ func (l serverLogger) Fatalf(format string, v ...any) {
 	default:
 	}
 }
-func (l serverLogger) Debugf(format string, v ...any)  { l.emit(slog.LevelDebug, format, v) }
-func (l serverLogger) Tracef(format string, v ...any)  { l.emit(slog.LevelDebug, format, v) }
+func (l serverLogger) Debugf(format string, v ...any) { l.emit(slog.LevelDebug, format, v) }
+func (l serverLogger) Tracef(format string, v ...any) { l.emit(slog.LevelDebug, format, v) }
