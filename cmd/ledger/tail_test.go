@@ -154,3 +154,29 @@ func TestTailFollowsAsAServiceUserAndResumes(t *testing.T) {
 		t.Errorf("tail --follow printed:\n%s", out.String())
 	}
 }
+
+// TestTailBesideAServerFollowsItOverNATS: the data folder is served, so tail does not open it;
+// with a service token it follows the server over its NATS port, through the service's
+// durable, as a downstream service would.
+func TestTailBesideAServerFollowsItOverNATS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	service := strings.TrimSpace(mustRun(t, dir, "", "token", "create", "billing", "--role", "service"))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	srv := serveInProcess(ctx, t, dir, "--nats-listen", "127.0.0.1:0")
+	srv.match(t, `NATS clients .* on (nats://\S+)`)
+	id := uuid.NewString()
+	mustRun(t, dir, receiveLine(id, "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-1")+"\n", "submit", "-", credential(t, dir, "ingrid", auth.Intake))
+
+	if err := tailRun(ctx, dir, &lockedBuffer{}); err == nil || !strings.Contains(err.Error(), "owned by pid") {
+		t.Errorf("tail beside the server without a token: %v, want the owner named", err)
+	}
+	lines := tailLines(t, dir, "--token", service, "--durable", "billing")
+	if len(lines) != 1 || !strings.Contains(lines[0], "request/"+id) || !strings.Contains(lines[0], "actor=ingrid") {
+		t.Fatalf("tail beside the server:\n%s", strings.Join(lines, "\n"))
+	}
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
