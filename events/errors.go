@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -37,6 +38,23 @@ func (e *FieldError) Unwrap() error { return ErrInvalid }
 // Invalid builds a FieldError; rule is a format string.
 func Invalid(field, rule string, args ...any) error {
 	return &FieldError{Field: field, Rule: fmt.Sprintf(rule, args...)}
+}
+
+// Quote quotes a value for an error message, cut to its first 40 characters: a refusal
+// names the value without echoing a megabyte of it back.
+func Quote(s string) string {
+	const most = 40
+	if utf8.RuneCountInString(s) <= most {
+		return strconv.Quote(s)
+	}
+	i := 0
+	for n := range s {
+		if i == most {
+			return strconv.Quote(s[:n]) + "…"
+		}
+		i++
+	}
+	return strconv.Quote(s)
 }
 
 // JSONError turns a decoding error of github.com/go-json-experiment/json (encoding/json/v2)
