@@ -71,6 +71,8 @@ func JSONError(err error) error {
 			return Invalid(field, "is not a known field")
 		case errors.As(err, &timeErr) || semErr.GoType == reflect.TypeFor[time.Time]():
 			return Invalid(field, "must be an RFC 3339 time such as 2024-10-01T09:30:00Z")
+		case semErr.GoType != nil && semErr.JSONKind == '0' && jsonKindOf(semErr.GoType) == "a JSON number":
+			return Invalid(field, "must be a whole number within range")
 		case semErr.GoType != nil:
 			return Invalid(field, "must be %s, not %s", jsonKindOf(semErr.GoType), semErr.JSONKind)
 		}
@@ -87,10 +89,17 @@ func JSONError(err error) error {
 	return fmt.Errorf("%w: %v", ErrInvalid, err)
 }
 
-// jsonPath writes a JSON Pointer ("/targets/0/account") as the path people read.
+// jsonPath writes a JSON Pointer ("/targets/0/account") as the path people read; a path
+// deeper than any command's is cut, so that a hostile nesting is not echoed back whole.
 func jsonPath(p jsontext.Pointer) string {
+	const deepest = 8
 	var b strings.Builder
+	depth := 0
 	for tok := range p.Tokens() {
+		if depth++; depth > deepest {
+			b.WriteString("…")
+			break
+		}
 		if _, err := strconv.Atoi(tok); err == nil {
 			fmt.Fprintf(&b, "[%s]", tok)
 			continue

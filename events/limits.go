@@ -94,9 +94,18 @@ var (
 	SyntaxText = &Syntax{Name: "text", Words: "printable text; line breaks as \\n (no tab, no CR)", spans: controls}
 )
 
-// sorted joins sets of spans in order, so that a pattern reads from U+0000 up.
+// sorted joins sets of spans in order, adjacent ones merged, so that a pattern reads from
+// U+0000 up.
 func sorted(sets ...[]span) []span {
-	return slices.SortedFunc(slices.Values(slices.Concat(sets...)), func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
+	var out []span
+	for _, s := range slices.SortedFunc(slices.Values(slices.Concat(sets...)), func(a, b span) int { return cmp.Compare(a.lo, b.lo) }) {
+		if n := len(out); n > 0 && s.lo <= out[n-1].hi+1 {
+			out[n-1].hi = max(out[n-1].hi, s.hi)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func init() {
