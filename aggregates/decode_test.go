@@ -128,6 +128,9 @@ func TestDecodeCommandRejectsBadInput(t *testing.T) {
 		{name: "empty input", line: ``, field: ""},
 		{name: "trailing data", line: `{"command":"close_request"} {"command":"close_request"}`, field: ""},
 		{name: "trailing garbage", line: `{"command":"close_request"}x`, field: ""},
+		{name: "nesting past 10,000 levels", line: `{"command":"close_request","x":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`, field: "x[0][0][0][0][0][0][0]…", mention: "max depth"},
+		{name: "a repeated key inside a list", line: `{"command":"notify_user","accounts":[{"account":"a","account":"b"}]}`, field: "accounts[0].account", mention: "more than once"},
+		{name: "invalid UTF-8", line: "{\"command\":\"close_request\",\"reason\":\"\xff\"}", field: "reason", mention: "UTF-8"},
 		{
 			name: "wrong type of a header field", line: `{"command":"verify_requester","command_id":42}`, field: "command_id",
 			bug: `jsonError names the embedded Go struct: field "Meta.command_id"`,

@@ -107,6 +107,10 @@ func jsonPath(p jsontext.Pointer) string {
 		if b.Len() > 0 {
 			b.WriteByte('.')
 		}
+		// A name no command has (an unknown field) is the caller's: quoted when long or odd.
+		if utf8.RuneCountInString(tok) > 40 || strings.ContainsFunc(tok, func(r rune) bool { return !strconv.IsPrint(r) }) {
+			tok = Quote(tok)
+		}
 		b.WriteString(tok)
 	}
 	return b.String()
