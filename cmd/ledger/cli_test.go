@@ -656,7 +656,7 @@ func TestSubmitRefusesHostileFieldsAsTheAPIDoes(t *testing.T) {
 		`{"command":"withdraw_request","request_id":"`+id+`","at":"2025-02-03T10:00:00Z","reason":"done\u202e"}`,
 		verifyLine(id, "2025-02-03T11:00:00Z"),
 	)
-	_, _, err := ledgerRun(t, dir, "", "submit", file, "--actor", "ingrid")
+	_, _, err := ledgerRun(t, dir, "", "submit", file, credential(t, dir, "ingrid", auth.Intake))
 	if err == nil {
 		t.Fatal("a file with hostile lines was accepted")
 	}
