@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -117,18 +118,36 @@ func init() {
 // LimitOf returns the limit of a field by its path, with or without indexes
 // ("targets[0].account" and "targets[].account" alike).
 func LimitOf(path string) (Limit, bool) {
-	path = anyIndex(path)
-	for _, l := range Limits {
-		if l.Field == path {
-			return l, true
-		}
-	}
-	return Limit{}, false
+	l, ok := limitsByField()[anyIndex(path)]
+	return l, ok
 }
 
-var index = regexp.MustCompile(`\[\d+\]`)
+var limitsByField = sync.OnceValue(func() map[string]Limit {
+	m := make(map[string]Limit, len(Limits))
+	for _, l := range Limits {
+		m[l.Field] = l
+	}
+	return m
+})
 
-func anyIndex(path string) string { return index.ReplaceAllString(path, "[]") }
+// anyIndex writes every index of a path as [].
+func anyIndex(path string) string {
+	if !strings.Contains(path, "[") {
+		return path
+	}
+	var b strings.Builder
+	for len(path) > 0 {
+		i := strings.IndexByte(path, '[')
+		j := strings.IndexByte(path[i+1:], ']')
+		if i < 0 || j < 0 {
+			b.WriteString(path)
+			break
+		}
+		b.WriteString(path[:i] + "[]")
+		path = path[i+1+j+1:]
+	}
+	return b.String()
+}
 
 // CheckField checks one value against the limit of the field at path (the FieldError names
 // path). An empty value passes: whether a field is required is its command's rule.
@@ -222,8 +241,9 @@ func patternRune(r rune) string {
 // error, reported as such; named string types (Country, Instrument, ...) are closed sets
 // that check themselves.
 func CheckLimits(v any) error {
-	return walkStrings(reflect.ValueOf(v), "", func(path string, s reflect.Value) error {
-		l, ok := LimitOf(path)
+	byField := limitsByField()
+	return walkStrings(reflect.ValueOf(v), "", "", func(path, key string, s reflect.Value) error {
+		l, ok := byField[key]
 		switch {
 		case ok:
 			return l.Check(path, s.String())
@@ -237,8 +257,8 @@ func CheckLimits(v any) error {
 // StringFields lists the JSON paths ("targets[].account") of every string field a value of
 // type t can hold, in the order of its JSON, with their Go types.
 func StringFields(t reflect.Type) (paths []string, types []reflect.Type) {
-	walkStrings(prototype(t), "", func(path string, s reflect.Value) error {
-		paths = append(paths, anyIndex(path))
+	walkStrings(prototype(t), "", "", func(_, key string, s reflect.Value) error {
+		paths = append(paths, key)
 		types = append(types, s.Type())
 		return nil
 	})
@@ -267,22 +287,22 @@ func prototype(t reflect.Type) reflect.Value {
 }
 
 // walkStrings calls visit for every string reached through exported, JSON-named fields,
-// slices and pointers, with its JSON path.
-func walkStrings(v reflect.Value, path string, visit func(string, reflect.Value) error) error {
+// slices and pointers, with its JSON path and the same path with [] for every index (key).
+func walkStrings(v reflect.Value, path, key string, visit func(path, key string, s reflect.Value) error) error {
 	switch v.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {
 			return nil
 		}
-		return walkStrings(v.Elem(), path, visit)
+		return walkStrings(v.Elem(), path, key, visit)
 	case reflect.String:
-		return visit(path, v)
+		return visit(path, key, v)
 	case reflect.Slice:
 		if k := v.Type().Elem().Kind(); k != reflect.String && k != reflect.Struct && k != reflect.Pointer {
 			return nil // raw JSON, numbers
 		}
 		for i := range v.Len() {
-			if err := walkStrings(v.Index(i), path+"["+strconv.Itoa(i)+"]", visit); err != nil {
+			if err := walkStrings(v.Index(i), path+"["+strconv.Itoa(i)+"]", key+"[]", visit); err != nil {
 				return err
 			}
 		}
@@ -294,16 +314,16 @@ func walkStrings(v reflect.Value, path string, visit func(string, reflect.Value)
 			if !f.IsExported() || name == "-" {
 				continue
 			}
-			p := path
+			p, k := path, key
 			switch {
 			case f.Anonymous && name == "":
 				// embedded: its fields are the outer object's
 			case name == "":
-				p = join(path, f.Name)
+				p, k = join(path, f.Name), join(key, f.Name)
 			default:
-				p = join(path, name)
+				p, k = join(path, name), join(key, name)
 			}
-			if err := walkStrings(v.Field(i), p, visit); err != nil {
+			if err := walkStrings(v.Field(i), p, k, visit); err != nil {
 				return err
 			}
 		}
