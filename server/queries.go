@@ -18,6 +18,10 @@ import (
 	"github.com/complianceledger/ledger/server/auth"
 )
 
+// The command schemas in openapi.json and the README's table of limits are generated from
+// the commands' types and events.Limits; their tests fail when either is stale.
+//go:generate go test -run ^(TestOpenAPICommandSchemasFollowTheLimits|TestREADMEListsEveryLimit)$ -update .
+
 //go:embed openapi.json
 var openAPIDocument []byte
 

@@ -641,3 +641,35 @@ func TestTimelineShowsEveryEvent(t *testing.T) {
 		})
 	}
 }
+
+// TestSubmitRefusesHostileFieldsAsTheAPIDoes: submit reads lines with the API's decoder and
+// field limits, so a repeated key, a control character or an over-long value is a bad line
+// that records nothing.
+func TestSubmitRefusesHostileFieldsAsTheAPIDoes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	id := uuid.NewString()
+	file := writeFile(t,
+		receiveLine(id, "", "2025-02-03T09:00:00Z", "FR", "court_order", "tg:1\nadmin"),
+		receiveLine(uuid.NewString(), "", "2025-02-03T09:00:00Z", "FR", "court_order", strings.Repeat("u", 257)),
+		`{"command":"acknowledge_receipt","request_id":"`+id+`","request_id":"`+uuid.NewString()+`","at":"2025-02-03T10:00:00Z"}`,
+		`{"command":"withdraw_request","request_id":"`+id+`","at":"2025-02-03T10:00:00Z","reason":"done\u202e"}`,
+		verifyLine(id, "2025-02-03T11:00:00Z"),
+	)
+	_, _, err := ledgerRun(t, dir, "", "submit", file, credential(t, dir, "ingrid", auth.Intake))
+	if err == nil {
+		t.Fatal("a file with hostile lines was accepted")
+	}
+	for _, want := range []string{
+		"4 bad line(s); nothing was recorded", "line 1: targets[0].account: must hold no control characters (U+000A",
+		"line 2: targets[0].account: must be at most 256 characters", "line 3: request_id: appears more than once",
+		"line 4: reason: must hold no control characters (U+202E",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%s", want, err)
+		}
+	}
+	if n := lastSequence(t, dir); n != 0 {
+		t.Fatalf("the stream holds %d events after a refused file", n)
+	}
+}
