@@ -165,12 +165,14 @@ func (f *reportFlags) parameters(view string) events.ReportParameters {
 // publish, the same path as POST /v1/reports/{view}/publish.
 func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view string, caller command.Caller) error {
 	pub := publish.Publisher{Runner: l.runner(), Store: l.store}
+	var cps *proof.Checkpointer
 	if l.proofs != nil {
 		key, _, err := g.key(proof.DefaultOrigin)
 		if err != nil {
 			return err
 		}
-		pub.Checkpoint = proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: l.log}).CheckpointNote
+		cps = proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: l.log})
+		pub.Checkpoint = cps.CheckpointNote
 	}
 	res, err := pub.Report(cmd.Context(), f.parameters(view), caller)
 	if err != nil {
@@ -180,6 +182,13 @@ func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view st
 		return err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "published report %s (sha256 %s, as of sequence %d)\n", res.ID, res.Event.SHA256, res.Event.AsOf)
+	if cps != nil {
+		// The checkpoint the report carries was signed before its ReportPublished event;
+		// sign that event too, so that the command leaves nothing unsigned.
+		if _, _, err := cps.Checkpoint(cmd.Context()); err != nil {
+			return fmt.Errorf("report %s published, but its ReportPublished event is not signed yet ('ledger checkpoint' signs it): %w", res.ID, err)
+		}
+	}
 	return nil
 }
 
