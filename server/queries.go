@@ -194,6 +194,15 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 	if err != nil {
 		return err
 	}
+	if ls, ok := s.cfg.Store.(LastSequencer); ok && at != (projections.AsOf{}) {
+		end, err := ls.LastSequence(r.Context())
+		if err != nil {
+			return err
+		}
+		if err := projections.Reached(at, projections.Position{Sequence: end}, time.Now()); err != nil {
+			return err
+		}
+	}
 	id := u.String()
 	recs, err := s.cfg.Store.Load(r.Context(), events.AggregateRequest, id)
 	if err != nil {

@@ -148,6 +148,9 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 // position of the last event the figures include.
 func (f *reportFlags) render(ctx context.Context, l *ledger, view string, asOf projections.AsOf, w io.Writer) (uint64, error) {
 	last, err := projections.RenderReport(ctx, l.runner(), f.parameters(view), asOf, w)
+	if errors.Is(err, projections.ErrPastEnd) {
+		return 0, fmt.Errorf("--as-of %s: %w", f.asOf, err)
+	}
 	return last, flagError(err)
 }
 
