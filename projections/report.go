@@ -76,6 +76,9 @@ func CheckReport(p events.ReportParameters) (Range, error) {
 	if err := CheckFormat(p.Format); err != nil {
 		return Range{}, err
 	}
+	if err := CheckNSBand(p.NSBand); err != nil {
+		return Range{}, err
+	}
 	if p.Country != "" {
 		if err := events.Country(p.Country).Validate("country"); err != nil {
 			return Range{}, err
@@ -151,11 +154,13 @@ func Reached(a AsOf, end Position, now time.Time) error {
 }
 
 // ReportTable is a view's table for the report's period and format, titled with the position
-// of the last event behind it and narrowed to the report's country.
+// of the last event behind it, narrowed to the report's country, with national-security
+// figures in the report's bands.
 func ReportTable(v ReportView, period Range, last uint64, p events.ReportParameters) Table {
 	if d, ok := v.(*DSA); ok {
 		v = d.forService(p.Service)
 	}
+	v = bandedAs(v, p.NSBand)
 	t := tableFor(v, period, p.Format)
 	t.Title += fmt.Sprintf(", as of sequence %d", last)
 	if p.Country != "" {
@@ -267,7 +272,7 @@ func RestatePublished(ctx context.Context, src Source, id string, p *events.Repo
 	if err != nil {
 		return Table{}, err
 	}
-	var view TableView = rv
+	var view TableView = bandedAs(rv, p.Parameters.NSBand)
 	if tv, ok := view.(interface {
 		TableView
 		textTabler

@@ -83,6 +83,25 @@ func format(q url.Values) (string, error) {
 	return f, projections.CheckFormat(f)
 }
 
+// reportParameters reads the query parameters that shape a report's bytes; CheckReport
+// (or publish.Check) validates them.
+func reportParameters(view string, q url.Values) (events.ReportParameters, error) {
+	f, err := format(q)
+	if err != nil {
+		return events.ReportParameters{}, err
+	}
+	p := events.ReportParameters{View: view, Period: q.Get("period"), From: q.Get("from"), To: q.Get("to"), Country: q.Get("country"), Format: f}
+	if view == "dsa" {
+		p.Service = q.Get("service")
+	}
+	if v := q.Get("ns_band"); v != "" {
+		if p.NSBand, err = strconv.Atoi(v); err != nil {
+			return p, invalid("ns_band", "%q: want %d or %d", v, projections.DefaultNSBand, projections.NarrowNSBand)
+		}
+	}
+	return p, nil
+}
+
 func asOf(q url.Values) (projections.AsOf, error) {
 	v := q.Get("as_of")
 	if v == "" {
@@ -121,7 +140,7 @@ func (s *Server) reportView(view string) error {
 // regulator reads only the aggregated views and, when its token names countries, only their
 // rows.
 func (s *Server) report(w http.ResponseWriter, r *http.Request, caller auth.Token) error {
-	q, err := query(r, "period", "from", "to", "country", "format", "as_of", "service")
+	q, err := query(r, "period", "from", "to", "country", "format", "as_of", "service", "ns_band")
 	if err != nil {
 		return err
 	}
@@ -129,14 +148,11 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, caller auth.Toke
 	if err := s.reportView(view); err != nil {
 		return err
 	}
-	f, err := format(q)
+	p, err := reportParameters(view, q)
 	if err != nil {
 		return err
 	}
-	p := events.ReportParameters{View: view, Period: q.Get("period"), From: q.Get("from"), To: q.Get("to"), Country: q.Get("country"), Format: f}
-	if view == "dsa" {
-		p.Service = q.Get("service")
-	}
+	f := p.Format
 	period, err := projections.CheckReport(p)
 	if err != nil {
 		return err
