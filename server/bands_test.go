@@ -229,8 +229,16 @@ func TestNationalSecurityFiguresAreBandedEverywhere(t *testing.T) {
 					path := fmt.Sprintf("/v1/reports/%s?period=2025&format=%s%s", view, format, opt)
 					r := f.do("GET", path, caller, nil)
 					what := caller + " " + path
+					regulator := strings.HasPrefix(caller, "regulator")
 					switch {
-					case r.status == http.StatusForbidden:
+					case regulator && opt == "&ns_band=250":
+						if r.status != http.StatusForbidden || r.err(t).Error.Field != "ns_band" {
+							t.Errorf("%s: %d %s, want 403 on ns_band: 250 is the publisher's option", what, r.status, r.body)
+						}
+					case caller == string(auth.Service): // reads no reports
+						if r.status != http.StatusForbidden {
+							t.Errorf("%s: %d, want 403", what, r.status)
+						}
 					case r.status != http.StatusOK:
 						t.Errorf("%s: %d %s", what, r.status, r.body)
 					case caller == "auditor" && format == "json" && want(500)[view] != nil:

@@ -168,6 +168,11 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, caller auth.Toke
 		if p.Country != "" && !caller.Sees(p.Country) {
 			return forbidden("country", "this token sees %s only", strings.Join(caller.Countries, ", "))
 		}
+		// Narrower bands are the publisher's option, exercised by publishing; a reader
+		// outside the company gets the default.
+		if p.NSBand != 0 && p.NSBand != projections.DefaultNSBand {
+			return forbidden("ns_band", "a regulator reads national-security figures in bands of %d", projections.DefaultNSBand)
+		}
 	}
 	var t projections.Table
 	var last uint64
