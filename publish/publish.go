@@ -58,8 +58,12 @@ type Published struct {
 }
 
 // Parameters normalises a report's parameters as a publication records them: a DSA report
-// names its service (DefaultDSAService unless given), other views none.
+// names its service (DefaultDSAService unless given), other views none; national-security
+// bands of the default width are recorded as the default (no ns_band).
 func Parameters(p events.ReportParameters) events.ReportParameters {
+	if p.NSBand == projections.DefaultNSBand {
+		p.NSBand = 0
+	}
 	if p.View != "dsa" {
 		p.Service = ""
 	} else if p.Service == "" {

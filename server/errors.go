@@ -66,6 +66,8 @@ func classify(err error) *apiError {
 		return &apiError{Status: http.StatusConflict, Code: "empty", Rule: "the ledger holds no event yet", Message: err.Error()}
 	case errors.Is(err, proof.ErrTampered):
 		return &apiError{Status: http.StatusConflict, Code: "tampered", Rule: "the stream no longer matches its signed checkpoints: nothing is signed or published over it; see GET /v1/verify", Message: err.Error()}
+	case errors.Is(err, projections.ErrPastEnd):
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_field", Field: "as_of", Rule: "must not lie past the end of the stream", Message: err.Error()}
 	case errors.Is(err, projections.ErrSnapshotMismatch):
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "snapshot_mismatch", Rule: "the views' snapshots were not made from this stream; an operator runs 'ledger rebuild all'", Message: err.Error()}
 	case errors.Is(err, errNotCurrent):

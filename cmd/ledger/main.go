@@ -27,8 +27,16 @@ func main() {
 	defer stop()
 	if err := newRoot().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "ledger:", err)
-		os.Exit(1)
+		os.Exit(exitStatus(err))
 	}
+}
+
+// exitStatus is 1 for every failure but verify's unsigned events (exitUnsigned).
+func exitStatus(err error) int {
+	if errors.Is(err, errUnsigned) {
+		return exitUnsigned
+	}
+	return 1
 }
 
 // globals are the flags every command shares.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -178,6 +179,9 @@ func values(pairs ...string) url.Values {
 // POST /v1/reports/{view}/publish, whose published id goes to stderr as it does locally.
 func (r *remote) report(ctx context.Context, stdout, stderr io.Writer, p events.ReportParameters, asOf string, publish bool) error {
 	q := values("period", p.Period, "from", p.From, "to", p.To, "country", p.Country, "format", p.Format, "service", p.Service)
+	if p.NSBand != 0 {
+		q.Set("ns_band", strconv.Itoa(p.NSBand))
+	}
 	if !publish {
 		q.Set("as_of", asOf)
 		if asOf == "" {

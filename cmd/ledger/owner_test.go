@@ -155,7 +155,9 @@ func TestSecondProcessOnAServedFolderLosesNothing(t *testing.T) {
 	if got, _, err := cli(t, dir, "", "workload", "--format", "csv", "--token", tok[auth.Legal]); err != nil || !strings.Contains(got, "90") {
 		t.Errorf("workload beside the server: %v\n%s", err, got)
 	}
-	if got, stderr, err := cli(t, dir, "", "verify", "--token", tok[auth.Auditor]); err != nil || !strings.Contains(got, "90 events") {
+	// The server signs when a checkpoint falls due and when it stops: beside it the events
+	// may not be signed yet (exit status 2), which is no mismatch (1).
+	if got, stderr, err := cli(t, dir, "", "verify", "--token", tok[auth.Auditor]); (err != nil && exitStatusOf(t, err) != exitUnsigned) || !strings.Contains(got, "90 events") {
 		t.Errorf("verify beside the server: %v\n%s%s", err, got, stderr)
 	}
 

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/complianceledger/ledger/server/auth"
-	"github.com/complianceledger/ledger/store/jetstream"
 )
 
 func TestSubmitCheckpointsAndProofsVerifyOffline(t *testing.T) {
@@ -98,37 +95,7 @@ func TestVerifyCommandNamesSwappedEventsAndFails(t *testing.T) {
 	submitExamples(t, dir)
 
 	// The attacker: the same events, 2 and 3 swapped, in a recreated stream.
-	s := openLedger(t, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := s.JetStream().Stream(ctx, jetstream.StreamName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var msgs []*nats.Msg
-	for seq := uint64(1); seq <= st.CachedInfo().State.LastSeq; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, &nats.Msg{Subject: m.Subject, Data: m.Data})
-	}
-	msgs[1], msgs[2] = msgs[2], msgs[1]
-	if err := s.JetStream().DeleteStream(ctx, jetstream.StreamName); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = openLedger(t, dir)
-	for _, m := range msgs {
-		if _, err := s.JetStream().PublishMsg(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	rewriteStream(t, dir, func(msgs []*nats.Msg) { msgs[1], msgs[2] = msgs[2], msgs[1] })
 
 	out, _, err := ledgerRun(t, dir, "", "verify")
 	if !errors.Is(err, errVerifyFailed) {
