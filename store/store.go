@@ -18,6 +18,9 @@ var (
 	ErrConcurrency = errors.New("store: aggregate changed since it was read")
 	// ErrClosed: the store was used after Close.
 	ErrClosed = errors.New("store: closed")
+	// ErrNoSpace: the store refused the event for want of storage; nothing of it was
+	// written, so a retry with the same command id once there is room is safe.
+	ErrNoSpace = errors.New("store: out of storage")
 )
 
 // Appended is what the store says about an append.

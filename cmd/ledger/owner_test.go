@@ -326,3 +326,68 @@ func checkAfterKills(t *testing.T, dir, token string, acked map[string]string) {
 		t.Errorf("verify after the kill and restart: %v\n%s%s", err, out, stderr)
 	}
 }
+
+// faultDisk runs TestFullDiskLosesNothing, which mounts a small tmpfs (root only).
+var faultDisk = flag.Bool("fault.disk", false, "run TestFullDiskLosesNothing: a served folder on a 24 MiB tmpfs fills up, then grows (needs root; see BENCHMARKS.md)")
+
+// TestFullDiskLosesNothing serves a folder on a small tmpfs and writes until the storage is
+// full: every refusal is a 507 that says nothing was recorded and what to do, nothing
+// acknowledged is lost, and once the disk grows a restarted server records again. (The
+// embedded server sets its storage limit from the free space when it starts, so growing
+// the disk takes a restart: that is what the advice says.)
+func TestFullDiskLosesNothing(t *testing.T) {
+	if !*faultDisk {
+		t.Skip("the full-disk fault run: go test ./cmd/ledger -run TestFullDiskLosesNothing -fault.disk (as root)")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("SKIP: cannot mount a tmpfs here (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	intake := strings.TrimSpace(mustRun(t, dir, "", "token", "create", "intake.one", "--role", "intake"))
+	srv := startServeProcess(t, dir)
+
+	acked := map[string]string{}
+	refusals := map[string]int{}
+	post := func(key string) int {
+		id := uuid.NewString()
+		grounds := strings.Repeat("x", 1500) // fill the disk in a few thousand commands
+		body := strings.Replace(receiveLine(id, "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-"+key), `"targets"`, `"reference":"`+grounds[:90]+`","targets"`, 1)
+		status, answer, err := srv.post(intake, key, body)
+		if err != nil {
+			t.Fatalf("POST %s: %v", key, err)
+		}
+		switch {
+		case status == http.StatusCreated:
+			acked[key] = id
+		case status == http.StatusInsufficientStorage && strings.Contains(answer, `"code":"no_space"`) && strings.Contains(answer, "nothing of this command was recorded"):
+			refusals["507 no_space"]++
+		default:
+			t.Fatalf("POST %s: %d %s", key, status, answer)
+		}
+		return status
+	}
+	full := 0
+	for i := 0; full < 20 && i < 200000; i++ {
+		if post(fmt.Sprintf("fill-%d", i)) == http.StatusInsufficientStorage {
+			full++
+		}
+	}
+	if full == 0 {
+		t.Fatalf("the disk never filled (%d acknowledged)", len(acked))
+	}
+	for answer, n := range refusals {
+		t.Logf("%d× %s", n, answer)
+	}
+	if out, err := exec.Command("mount", "-o", "remount,size=256m", dir).CombinedOutput(); err != nil {
+		t.Fatalf("growing the tmpfs: %v %s", err, out)
+	}
+	srv.stop(t)
+	srv = startServeProcess(t, dir)
+	if status := post("after-restart"); status != http.StatusCreated {
+		t.Fatalf("after the disk grew and the server restarted: %d", status)
+	}
+	srv.stop(t)
+	checkAfterKills(t, dir, intake, acked)
+	t.Logf("%d commands acknowledged around a full disk (%d refused while full), all found after restart", len(acked), full)
+}

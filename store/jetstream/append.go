@@ -65,6 +65,9 @@ func (s *Store) answer(ctx context.Context, env events.Envelope, expectedLast ui
 	if err == nil {
 		return store.Appended{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
 	}
+	if isInsufficientResources(err) {
+		return store.Appended{}, fmt.Errorf("jetstream: append %s to %s %s: %w (%v)", env.Type, env.AggregateType, env.Subject, store.ErrNoSpace, err)
+	}
 	if !isWrongLastSequence(err) {
 		return store.Appended{}, fmt.Errorf("jetstream: append %s to %s %s: %w", env.Type, env.AggregateType, env.Subject, err)
 	}
@@ -100,6 +103,17 @@ func isWrongLastSequence(err error) bool {
 	}
 	return apiErr.ErrorCode == natsjs.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == natsjs.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// jsErrCodeInsufficientResources is the server's refusal of a write beyond its storage limit
+// (nats-server's JSInsufficientResourcesErr); nats.go names no constant for it.
+const jsErrCodeInsufficientResources natsjs.ErrorCode = 10023
+
+// isInsufficientResources reports a write the server refused for want of storage: the
+// embedded server's limit is 75% of the disk that was free when it started (see Config).
+func isInsufficientResources(err error) bool {
+	var apiErr *natsjs.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeInsufficientResources
 }
 
 // findCommand looks for an event of the aggregate recorded by commandID.
