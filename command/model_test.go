@@ -83,7 +83,7 @@ func TestRulesHoldForRandomCommandSequences(t *testing.T) {
 	// A generator that stopped reaching the guarded facts would pass without testing them.
 	t.Logf("events recorded: %v", reached)
 	for _, name := range []string{"DecisionRecorded", "DataDisclosed", "UserNotified", "RequestClosed", "EntryCorrected",
-		"LegalReviewCompleted", "OrderGivenEffect"} {
+		"LegalReviewCompleted", "OrderGivenEffect", "PreservationExtended"} {
 		if *modelSeed == 0 && reached[name] == 0 {
 			t.Errorf("no %s in %d seeds of %d commands: the generator no longer reaches it", name, len(seeds), *modelSteps)
 		}
@@ -119,7 +119,8 @@ type model struct {
 	h        *command.Handler
 	clock    *fakeClock
 	rng      *rand.Rand
-	requests []string
+	requests []string // every request received
+	open     []string // those not closed or withdrawn
 	// clockAt is the server's clock at which each stream sequence was recorded: the events
 	// keep the business time, the test keeps the clock it gave the handler.
 	clockAt  map[uint64]time.Time
@@ -179,8 +180,12 @@ func (m *model) step(n int) {
 	}
 	m.clockAt[res.Sequence] = m.clock.Now()
 	m.cmdIDs = append(m.cmdIDs, res.CommandID)
-	if res.Event == "RequestReceived" {
+	switch res.Event {
+	case "RequestReceived":
 		m.requests = append(m.requests, res.RequestID)
+		m.open = append(m.open, res.RequestID)
+	case "RequestClosed", "RequestWithdrawn":
+		m.open = slices.DeleteFunc(m.open, func(id string) bool { return id == res.RequestID })
 	}
 	m.check(n, res.RequestID)
 }
@@ -196,7 +201,7 @@ func isRefusal(err error) bool {
 func (m *model) command() aggregates.Command {
 	r := m.rng
 	var c aggregates.Command
-	if len(m.requests) == 0 || r.IntN(12) == 0 {
+	if len(m.open) == 0 || r.IntN(25) == 0 {
 		c = m.receive()
 	} else {
 		verify := func() aggregates.Command {
@@ -225,7 +230,12 @@ func (m *model) command() aggregates.Command {
 				return &aggregates.NotifyEnforcingAuthority{State: pick[events.Country](r, "FR", "DE", "AT")}
 			},
 		)()
-		c.Header().RequestID = pick(r, m.requests[max(0, len(m.requests)-3):]...) // the latest few
+		// Mostly one of the latest two open requests; now and then any, ended ones included.
+		id := pick(r, m.open[max(0, len(m.open)-2):]...)
+		if r.IntN(10) == 0 {
+			id = pick(r, m.requests...)
+		}
+		c.Header().RequestID = id
 	}
 	h := c.Header()
 	if r.IntN(3) > 0 {
@@ -244,7 +254,7 @@ func (m *model) receive() aggregates.Command {
 	r := m.rng
 	c := &aggregates.ReceiveRequest{
 		Authority:  events.Authority{Name: "Staatsanwaltschaft", Kind: events.AuthorityProsecutor, Country: pick[events.Country](r, "DE", "FR")},
-		Instrument: pick(r, events.InstrumentCourtOrder, events.InstrumentEmergency, events.InstrumentEPOC, events.InstrumentEPOCPR),
+		Instrument: pick(r, events.InstrumentCourtOrder, events.InstrumentEmergency, events.InstrumentEPOC, events.InstrumentEPOCPR, events.InstrumentEPOCPR),
 		Emergency:  r.IntN(3) == 0,
 		Targets: []aggregates.TargetInput{
 			{Account: aggregates.Account{ID: "a1"}, IdentifierType: events.IdentifierUsername},
