@@ -306,14 +306,13 @@ func (r *Request) correct(c *CorrectEntry) (events.Event, error) {
 // reliedOn names, per correctable intake field, the facts whose rules read it. Once one is
 // recorded the field stays as it was: a correction would otherwise remove an obligation the
 // fact was held to (a request corrected to emergency, decided without review, corrected back)
-// or legitimise it after the fact (an order's instrument or blocks changed under the effect
-// given to it). Corrections are for what nothing relied on yet, and for the fields only
-// reports read (authority name and kind; the country of a request that is not an order).
+// or legitimise it after the fact (an order's instrument or issuing state changed under the
+// effect given to it). The fields only reports read stay correctable, and restatements name
+// the correction: authority name and kind, and the DSA and e-Evidence blocks (category,
+// keyword, items, data category), which no rule reads.
 var reliedOn = map[string][]string{
 	"emergency":         {"DecisionRecorded", "DataDisclosed", "OrderGivenEffect", "OrderRefused"},
 	"instrument":        {"OrderGivenEffect", "OrderRefused", "EnforcingAuthorityNotified", "PreservationExtended"},
-	"dsa":               {"OrderGivenEffect"},
-	"eevidence":         {"OrderGivenEffect", "OrderRefused", "EnforcingAuthorityNotified", "PreservationExtended"},
 	"authority.country": {"OrderGivenEffect", "OrderRefused", "EnforcingAuthorityNotified"},
 }
 

@@ -149,11 +149,11 @@ func reliedOnRules() []ruleCase {
 			satisfied: epoc(),
 		},
 		{
-			name:      "an order's e-Evidence block stays once refused",
-			given:     append(epoc(), refuseOrder()),
-			cmd:       func() aggregates.Command { return correctField("eevidence", `{"data_category":"content"}`) },
-			want:      aggregates.ErrReliedOn,
-			satisfied: epoc(),
+			name:  "an order's instrument stays once refused; its e-Evidence block, which only reports read, does not",
+			given: append(epoc(), refuseOrder()),
+			cmd:   func() aggregates.Command { return correctField("instrument", `"epoc_pr"`) },
+			want:  aggregates.ErrReliedOn,
+			fix:   func() aggregates.Command { return correctField("eevidence", `{"data_category":"content"}`) },
 		},
 		{
 			name:      "the issuing state stays once the enforcing state was told",
