@@ -11,8 +11,11 @@ import (
 	"github.com/complianceledger/ledger/events"
 )
 
-// Meta is carried by every command. Actor is the authenticated caller and is never read from
-// a command's body; the layer that authenticates sets it.
+// Meta is carried by every command. Actor is the authenticated caller and Now the server's
+// clock when the command is decided; neither is ever read from a command's body: the command
+// handler sets both. At is the caller's word for when the fact happened (business time); the
+// rules bound it by Now and by the facts it depends on, and judge every time-gated rule
+// (prohibitions, preservation periods) by Now.
 type Meta struct {
 	Command       string    `json:"command"`
 	CommandID     string    `json:"command_id,omitempty"`
@@ -21,6 +24,7 @@ type Meta struct {
 	CorrelationID string    `json:"correlation_id,omitempty"`
 	CausationID   string    `json:"causation_id,omitempty"`
 	Actor         string    `json:"-"`
+	Now           time.Time `json:"-"`
 }
 
 // Command is an intent to record one fact about a request.

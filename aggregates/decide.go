@@ -1,11 +1,17 @@
 package aggregates
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/complianceledger/ledger/events"
 )
+
+// ErrNoClock: Decide was called without the server's clock, which every time-gated rule reads.
+// It is a fault of the calling code, not a rule a caller broke.
+var ErrNoClock = errors.New("aggregates: Decide needs the server's clock (Meta.Now), which the command handler sets")
 
 // Validate checks a command's own fields, before any rule that needs the request's state.
 func Validate(c Command) error { return validate(c) }
@@ -20,6 +26,9 @@ func Decide(r *Request, c Command) (events.Event, error) {
 	if m.RequestID != r.ID {
 		return nil, events.Invalid("request_id", "%s is not this request (%s)", m.RequestID, r.ID)
 	}
+	if m.Now.IsZero() {
+		return nil, ErrNoClock
+	}
 	if _, ok := r.commands[m.CommandID]; ok {
 		return nil, fmt.Errorf("command_id %s: %w", m.CommandID, ErrDuplicateCommand)
 	}
@@ -33,10 +42,15 @@ func Decide(r *Request, c Command) (events.Event, error) {
 	case r.Status == StatusNew:
 		return nil, ErrNotReceived
 	case m.At.Before(r.DeliveredAt):
-		return nil, fmt.Errorf("at %s is before delivery at %s: %w", m.At.Format("2006-01-02T15:04:05Z07:00"), r.DeliveredAt.Format("2006-01-02T15:04:05Z07:00"), ErrBeforeDelivery)
+		return nil, fmt.Errorf("at %s is before delivery at %s: %w", stamp(m.At), stamp(r.DeliveredAt), ErrBeforeDelivery)
 	}
 	if cc, ok := c.(*CorrectEntry); ok {
 		return r.correct(cc)
+	}
+	for _, name := range dependsOn(c) {
+		if at, ok := r.recorded(name); ok && m.At.Before(at) {
+			return nil, fmt.Errorf("at %s is before the %s at %s: %w", stamp(m.At), name, stamp(at), ErrBeforeDependency)
+		}
 	}
 	_, review := c.(*CompleteLegalReview)
 	// An emergency disclosure still owes its legal process after the authority withdraws.
@@ -61,8 +75,13 @@ func Decide(r *Request, c Command) (events.Event, error) {
 		}
 		return &events.ReceiptAcknowledged{Automated: c.Automated}, nil
 	case *CompleteLegalReview:
-		if r.Reviewed {
+		switch {
+		case r.Reviewed:
 			return nil, ErrAlreadyReviewed
+		case c.Actor == r.IntakeActor:
+			return nil, fmt.Errorf("actor %s recorded the intake: %w", c.Actor, ErrFourEyes)
+		case r.recordedBy("DataDisclosed", c.Actor):
+			return nil, fmt.Errorf("actor %s disclosed the data: %w", c.Actor, ErrSeparation)
 		}
 		return &events.LegalReviewCompleted{Outcome: c.Outcome, Grounds: c.Grounds}, nil
 	case *RecordDecision:
@@ -88,6 +107,28 @@ func Decide(r *Request, c Command) (events.Event, error) {
 	}
 	return nil, fmt.Errorf("request: no rule handles %T", c)
 }
+
+// dependsOn names the facts a command's business time may not precede: a fact is dated after
+// what it follows from, so backdating cannot reorder a request's history.
+func dependsOn(c Command) []string {
+	switch c.(type) {
+	case *RecordDecision:
+		return []string{"LegalReviewCompleted"}
+	case *DiscloseData:
+		return []string{"RequesterVerified", "DecisionRecorded"}
+	case *NotifyUser:
+		return []string{"UserNotificationDecided"}
+	case *CloseRequest:
+		return []string{"DecisionRecorded", "LegalReviewCompleted"}
+	case *GiveEffect:
+		return []string{"RequesterVerified"}
+	case *ExtendPreservation:
+		return []string{"OrderGivenEffect"}
+	}
+	return nil
+}
+
+func stamp(t time.Time) string { return t.Format(time.RFC3339) }
 
 func receive(c *ReceiveRequest) *events.RequestReceived {
 	targets := make([]events.Target, len(c.Targets))
@@ -190,6 +231,10 @@ func (r *Request) disclose(c *DiscloseData) (events.Event, error) {
 		return nil, ErrNotVerified
 	case len(r.Approved) == 0:
 		return nil, ErrNotApproved
+	case c.Actor == r.IntakeActor:
+		return nil, fmt.Errorf("actor %s recorded the intake: %w", c.Actor, ErrSeparation)
+	case r.recordedBy("DecisionRecorded", c.Actor):
+		return nil, fmt.Errorf("actor %s recorded the decision: %w", c.Actor, ErrSeparation)
 	}
 	accounts := make([]events.DisclosedAccount, len(c.Accounts))
 	for i, a := range c.Accounts {
@@ -208,14 +253,18 @@ func (r *Request) disclose(c *DiscloseData) (events.Event, error) {
 	return &events.DataDisclosed{Accounts: accounts, Channel: c.Channel, PackageSHA256: c.PackageSHA256}, nil
 }
 
+// notify: a delay or prohibition bars notice until its end by the server's clock, and a
+// notice dated inside it is refused as well: the caller's at cannot move the clock.
 func (r *Request) notify(c *NotifyUser) (events.Event, error) {
 	n := r.Notification
 	switch {
 	case n == nil:
 		return nil, ErrNoNotificationChoice
-	case n.Decision == events.NotifyProhibited && (n.Until == nil || c.At.Before(*n.Until)),
-		n.Decision == events.NotifyDelay && (n.Until == nil || c.At.Before(*n.Until)):
-		return nil, fmt.Errorf("decision %s: %w", n.Decision, ErrNotificationBarred)
+	case n.Decision == events.NotifyUser:
+	case n.Until == nil:
+		return nil, fmt.Errorf("decision %s without end: %w", n.Decision, ErrNotificationBarred)
+	case c.Now.Before(*n.Until) || c.At.Before(*n.Until):
+		return nil, fmt.Errorf("decision %s until %s; server clock %s, at %s: %w", n.Decision, stamp(*n.Until), stamp(c.Now), stamp(c.At), ErrNotificationBarred)
 	}
 	accounts := make([]events.AccountRef, len(c.Accounts))
 	for i, a := range c.Accounts {
@@ -231,7 +280,7 @@ func (r *Request) close(c *CloseRequest) (events.Event, error) {
 	switch {
 	case !r.Decided:
 		return nil, ErrNoDecision
-	case r.AwaitingLegalProcess:
+	case !r.Reviewed: // only an emergency is decided first, and it still owes its review
 		return nil, ErrLegalProcessPending
 	}
 	return &events.RequestClosed{Reason: c.Reason}, nil
@@ -246,7 +295,25 @@ func (r *Request) correct(c *CorrectEntry) (events.Event, error) {
 	if err := events.ValidateCorrection(name, correction); err != nil {
 		return nil, err
 	}
+	for _, fact := range reliedOn[c.Field] {
+		if _, ok := r.recorded(fact); ok {
+			return nil, fmt.Errorf("field %s: the %s relied on it: %w", c.Field, fact, ErrReliedOn)
+		}
+	}
 	return correction, nil
+}
+
+// reliedOn names, per correctable intake field, the facts whose rules read it. Once one is
+// recorded the field stays as it was: a correction would otherwise remove an obligation the
+// fact was held to (a request corrected to emergency, decided without review, corrected back)
+// or legitimise it after the fact (an order's instrument or issuing state changed under the
+// effect given to it). The fields only reports read stay correctable, and restatements name
+// the correction: authority name and kind, and the DSA and e-Evidence blocks (category,
+// keyword, items, data category), which no rule reads.
+var reliedOn = map[string][]string{
+	"emergency":         {"DecisionRecorded", "DataDisclosed", "OrderGivenEffect", "OrderRefused"},
+	"instrument":        {"OrderGivenEffect", "OrderRefused", "EnforcingAuthorityNotified", "PreservationExtended"},
+	"authority.country": {"OrderGivenEffect", "OrderRefused", "EnforcingAuthorityNotified"},
 }
 
 func (r *Request) extendPreservation(c *ExtendPreservation) (events.Event, error) {
@@ -255,8 +322,10 @@ func (r *Request) extendPreservation(c *ExtendPreservation) (events.Event, error
 		return nil, fmt.Errorf("instrument %s: %w", r.Instrument, ErrNotPreservation)
 	case !r.GivenEffect:
 		return nil, ErrNotPreserved
-	case r.HeldForProduction || c.At.After(r.PreservedUntil):
-		return nil, ErrPreservationEnded
+	case r.HeldForProduction:
+		return nil, fmt.Errorf("a production request holds the data: %w", ErrPreservationEnded)
+	case c.Now.After(r.PreservedUntil) || c.At.After(r.PreservedUntil):
+		return nil, fmt.Errorf("preserved until %s; server clock %s, at %s: %w", stamp(r.PreservedUntil), stamp(c.Now), stamp(c.At), ErrPreservationEnded)
 	case c.Extension == events.ExtendedBy30Days && r.Extended:
 		return nil, ErrAlreadyExtended
 	}

@@ -95,6 +95,8 @@ func TestDecodedCommandsDriveALifecycle(t *testing.T) {
 			c.Actor = intakeActor
 		case *aggregates.CorrectEntry:
 			c.Entry = firstEntry
+		case *aggregates.DiscloseData, *aggregates.NotifyUser:
+			c.Header().Actor = disclosureActor
 		}
 		h.accept(c)
 	}

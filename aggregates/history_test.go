@@ -14,8 +14,9 @@ import (
 
 // The cast of every history: who records what, and when the request was delivered.
 const (
-	intakeActor = "ines.intake"
-	legalActor  = "lars.legal"
+	intakeActor     = "ines.intake"
+	legalActor      = "lars.legal"
+	disclosureActor = "dora.disclosure" // sends what legal approved: never the one who decided
 )
 
 var (
@@ -65,8 +66,8 @@ func newHistory(t testing.TB, cmds ...aggregates.Command) *history {
 }
 
 // prepare fills what the boundary fills: command and request ids, the authenticated actor
-// (the legal officer unless the command names one) and a business time a minute after the
-// last one.
+// (the legal officer unless the command names one), a business time a minute after the
+// last one and, unless the command states one, a server clock at the latest time yet.
 func (h *history) prepare(c aggregates.Command) {
 	m := c.Header()
 	if m.CommandID == "" {
@@ -83,6 +84,9 @@ func (h *history) prepare(c aggregates.Command) {
 	}
 	if m.At.After(h.clock) {
 		h.clock = m.At
+	}
+	if m.Now.IsZero() { // the server's clock: the latest time the history reached
+		m.Now = h.clock
 	}
 	if ce, ok := c.(*aggregates.CorrectEntry); ok && ce.Entry == firstEntry && len(h.recs) > 0 {
 		ce.Entry = h.recs[0].ID
@@ -276,7 +280,7 @@ func disclose(accounts ...aggregates.DisclosedAccountInput) *aggregates.Disclose
 	if len(accounts) == 0 {
 		accounts = []aggregates.DisclosedAccountInput{give(alice, events.DataSubscriber)}
 	}
-	return &aggregates.DiscloseData{Meta: aggregates.Meta{Command: "disclose_data"}, Accounts: accounts, Channel: "law_enforcement_portal", PackageSHA256: packageHash}
+	return &aggregates.DiscloseData{Meta: aggregates.Meta{Command: "disclose_data", Actor: disclosureActor}, Accounts: accounts, Channel: "law_enforcement_portal", PackageSHA256: packageHash}
 }
 
 func notificationDecision(d events.NotificationDecision, until *time.Time) *aggregates.DecideUserNotification {
@@ -309,6 +313,13 @@ func correct(entry string) *aggregates.CorrectEntry {
 // at sets a command's business time.
 func at[C aggregates.Command](when time.Time, c C) C {
 	c.Header().At = when
+	return c
+}
+
+// onClock sets a command's business time and the server's clock to the same instant.
+func onClock[C aggregates.Command](when time.Time, c C) C {
+	m := c.Header()
+	m.At, m.Now = when, when
 	return c
 }
 

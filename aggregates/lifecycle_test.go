@@ -160,6 +160,10 @@ func TestForgedEmergencyRequest(t *testing.T) {
 				h.accept(decision(reject(alice), reject(bob)))
 			}
 			h.refuse(disclose(), aggregates.ErrNotVerified)
+			if !h.state.Reviewed { // an emergency decided first still owes its review before closing
+				h.refuse(closeRequest(), aggregates.ErrLegalProcessPending)
+				h.accept(reviewWith(events.ReviewDefective))
+			}
 			h.accept(closeRequest())
 			if len(h.state.Disclosed) != 0 || h.state.Verification != aggregates.VerificationFailed || h.state.Status != aggregates.StatusClosed {
 				t.Errorf("forged request ended with %+v", h.state)

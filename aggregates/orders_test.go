@@ -77,9 +77,9 @@ func orderRules() []ruleCase {
 		{
 			name:  "a preservation that ran out is not extended: 60 days from delivery, a second late",
 			given: preservedPR(),
-			cmd:   func() aggregates.Command { return at(delivered.Add(60*day+time.Second), extend30()) },
+			cmd:   func() aggregates.Command { return onClock(delivered.Add(60*day+time.Second), extend30()) },
 			want:  aggregates.ErrPreservationEnded,
-			fix:   func() aggregates.Command { return at(delivered.Add(60*day), extend30()) },
+			fix:   func() aggregates.Command { return onClock(delivered.Add(60*day), extend30()) },
 		},
 		{
 			name:      "a preservation held for a production request is not extended",
@@ -92,10 +92,10 @@ func orderRules() []ruleCase {
 			name:  "an extended preservation runs 90 days",
 			given: append(preservedPR(), at(delivered.Add(59*day), extend30())),
 			cmd: func() aggregates.Command {
-				return at(delivered.Add(90*day+time.Second), extend(events.ProductionRequested))
+				return onClock(delivered.Add(90*day+time.Second), extend(events.ProductionRequested))
 			},
 			want: aggregates.ErrPreservationEnded,
-			fix:  func() aggregates.Command { return at(delivered.Add(90*day), extend(events.ProductionRequested)) },
+			fix:  func() aggregates.Command { return onClock(delivered.Add(90*day), extend(events.ProductionRequested)) },
 		},
 		{
 			name:      "only an order is given effect",

@@ -1,6 +1,7 @@
 // Package aggregates holds the rules. A Request is changed only by applying recorded events
 // (Apply), and a command becomes an event only if Decide finds no rule broken. Both are pure:
-// no clock, no I/O; times and ids come in with the command.
+// no clock, no I/O; times and ids come in with the command, the server's clock included
+// (Meta.Now, set by the command handler).
 package aggregates
 
 import (
@@ -66,8 +67,16 @@ type Request struct {
 	HeldForProduction bool
 
 	entries  map[string]string // ids of this request's events → event names, for corrections
+	facts    map[string]*fact  // event name → when and by whom such facts were recorded
 	received events.RequestReceived
 	commands map[string]uint64 // command id → stream sequence of its event
+}
+
+// fact is what the rules keep of the events of one name: the latest business time, for the
+// order of dependent facts, and every actor, for the separation of duties.
+type fact struct {
+	at     time.Time
+	actors []string
 }
 
 // NewRequest returns the state of a request nothing has happened to yet.
@@ -77,6 +86,7 @@ func NewRequest(id string) *Request {
 		Approved:  map[events.AccountRef][]events.DataCategory{},
 		Disclosed: map[events.AccountRef][]events.DataCategory{},
 		entries:   map[string]string{},
+		facts:     map[string]*fact{},
 		commands:  map[string]uint64{},
 	}
 }
@@ -88,6 +98,17 @@ func (r *Request) Apply(rec events.Recorded, e events.Event) {
 	r.LastSequence = rec.Sequence
 	r.entries[rec.ID] = e.EventName()
 	r.commands[rec.CommandID] = rec.Sequence
+	f := r.facts[e.EventName()]
+	if f == nil {
+		f = &fact{}
+		r.facts[e.EventName()] = f
+	}
+	if rec.Time.After(f.at) {
+		f.at = rec.Time
+	}
+	if !slices.Contains(f.actors, rec.Actor) {
+		f.actors = append(f.actors, rec.Actor)
+	}
 
 	switch e := e.(type) {
 	case *events.RequestReceived:
@@ -168,6 +189,21 @@ func (r *Request) receive(e events.RequestReceived) {
 func (r *Request) CommandSequence(commandID string) (uint64, bool) {
 	seq, ok := r.commands[commandID]
 	return seq, ok
+}
+
+// recorded reports whether an event of that name was recorded, and when the latest happened.
+func (r *Request) recorded(name string) (time.Time, bool) {
+	f := r.facts[name]
+	if f == nil {
+		return time.Time{}, false
+	}
+	return f.at, true
+}
+
+// recordedBy reports whether actor recorded an event of that name.
+func (r *Request) recordedBy(name, actor string) bool {
+	f := r.facts[name]
+	return f != nil && slices.Contains(f.actors, actor)
 }
 
 func (r *Request) isTarget(a events.AccountRef) bool {

@@ -261,11 +261,11 @@ func fourEyesRules() []ruleCase {
 			fix:   func() aggregates.Command { return decisionBy("dora.duty-counsel") },
 		},
 		{
-			name:  "four eyes hold even when the intake officer reviewed it",
-			given: seq(receive(), by(intakeActor, review())),
-			cmd:   func() aggregates.Command { return decisionBy(intakeActor) },
+			name:  "whoever recorded the intake does not record the legal review either",
+			given: seq(receive()),
+			cmd:   func() aggregates.Command { return by(intakeActor, review()) },
 			want:  aggregates.ErrFourEyes,
-			fix:   func() aggregates.Command { return decisionBy(legalActor) },
+			fix:   cmd(review),
 		},
 	}
 }
@@ -535,6 +535,9 @@ func TestEverySentinelErrorHasARule(t *testing.T) {
 		"ErrNotPreserved":         aggregates.ErrNotPreserved,
 		"ErrPreservationEnded":    aggregates.ErrPreservationEnded,
 		"ErrAlreadyExtended":      aggregates.ErrAlreadyExtended,
+		"ErrBeforeDependency":     aggregates.ErrBeforeDependency,
+		"ErrSeparation":           aggregates.ErrSeparation,
+		"ErrReliedOn":             aggregates.ErrReliedOn,
 	}
 
 	f, err := parser.ParseFile(token.NewFileSet(), "errors.go", nil, 0)
@@ -558,7 +561,8 @@ func TestEverySentinelErrorHasARule(t *testing.T) {
 
 	all := slices.Concat(receiptRules(), endRules(), duplicateRules(), deliveryRules(), verificationRules(),
 		onceRules(), reviewRules(), fourEyesRules(), decisionScopeRules(), verifiedDisclosureRules(),
-		approvalRules(), disclosureScopeRules(), notificationRules(), closeRules(), correctionRules(), orderRules())
+		approvalRules(), disclosureScopeRules(), notificationRules(), closeRules(), correctionRules(), orderRules(),
+		timeRules(), separationRules(), reliedOnRules())
 	for name, sentinel := range sentinels {
 		if !slices.Contains(declared, name) {
 			t.Errorf("%s is no longer declared in errors.go", name)

@@ -39,12 +39,20 @@ type Result struct {
 
 // Options tune a Handler; the zero value is usable.
 type Options struct {
-	Source     string           // CloudEvents source; default "urn:ledger"
-	Now        func() time.Time // business time of commands that give none; default time.Now
+	Source string // CloudEvents source; default "urn:ledger"
+	// Now is the server's clock: the business time of commands that give none, the bound of
+	// every command's at, and the clock of every time-gated rule; default time.Now.
+	Now func() time.Time
+	// MaxSkew is how far a command's at may lie ahead of Now (clocks of callers drift);
+	// default DefaultMaxSkew.
+	MaxSkew    time.Duration
 	NewID      func() uuid.UUID // event, command and request ids; default UUIDv7
 	MaxRetries int              // attempts after a concurrency conflict; default 3
 	CacheSize  int              // aggregates kept warm in memory; default 10000
 }
+
+// DefaultMaxSkew bounds how far in the future a command may date its fact.
+const DefaultMaxSkew = 5 * time.Minute
 
 // Handler records commands. It is safe for concurrent use; commands for one request are
 // serialised in-process, and optimistic concurrency guards against other processes.
@@ -70,6 +78,9 @@ func NewHandler(s EventStore, pseudo *events.Pseudonymizer, opts Options) *Handl
 	}
 	if opts.NewID == nil {
 		opts.NewID = func() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+	}
+	if opts.MaxSkew <= 0 {
+		opts.MaxSkew = DefaultMaxSkew
 	}
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = 3
@@ -108,8 +119,17 @@ func (h *Handler) prepare(caller Caller, c aggregates.Command) error {
 	if _, ok := c.(*aggregates.ReceiveRequest); ok && m.RequestID == "" {
 		m.RequestID = h.opts.NewID().String()
 	}
+	// The rules judge time by the server's clock, read here once per command. In-process code
+	// that replays a history as it happened (the demo) may set it; JSON cannot.
+	if m.Now.IsZero() {
+		m.Now = h.opts.Now()
+	}
 	if m.At.IsZero() {
-		m.At = h.opts.Now()
+		m.At = m.Now
+	}
+	if m.At.After(m.Now.Add(h.opts.MaxSkew)) {
+		return events.Invalid("at", "%s lies more than %s ahead of the server's clock (%s); a fact cannot be recorded before it happens",
+			m.At.Format(time.RFC3339), h.opts.MaxSkew, m.Now.Format(time.RFC3339))
 	}
 	return aggregates.Resolve(c, h.pseudo)
 }

@@ -134,6 +134,8 @@ func (q quarterFigures) request(kind outcome, i int) Lifecycle {
 			Method: "callback_known_number", Verifier: intake, Reason: "the agency's published number denied sending the request",
 		})
 		b.add(legal, delivered.Add(time.Hour), b.decision(targets, events.OutcomeReject, nil))
+		// Decided before review, as emergencies may be; the review still comes before closing.
+		b.add(legal, delivered.Add(90*time.Minute), &aggregates.CompleteLegalReview{Outcome: events.ReviewDefective, Grounds: "not sent by the agency it names"})
 		b.add(legal, delivered.Add(2*time.Hour), &aggregates.CloseRequest{Reason: "forged emergency request"})
 		return b.lifecycle()
 	}
@@ -242,7 +244,10 @@ func (b *builder) add(actor string, at time.Time, c aggregates.Command) {
 	m.Command = aggregates.CommandName(c)
 	m.RequestID = b.id
 	m.CommandID = uuid.NewSHA1(namespace, fmt.Appendf(nil, "%s/%d", b.id, len(b.steps))).String()
-	m.At = at
+	// The history is recorded as it happened: each fact is decided under the clock of its own
+	// day, as a ledger running then would have (a preservation extended within its period, a
+	// notice given after its delay), not under today's clock, which every one of them precedes.
+	m.At, m.Now = at, at
 	role, _, _ := strings.Cut(actor, ".")
 	b.steps = append(b.steps, Step{Caller: command.Caller{Name: actor, Role: command.Role(role)}, Command: c})
 }

@@ -153,6 +153,14 @@ func (e Envelope) Payload() (Event, error) {
 	if k.upcast != nil {
 		p = k.upcast(p)
 	}
+	// A correction is only ever applied to an intake; one that no intake could take (a field
+	// the ledger does not correct, an invalid value) is an error where it is read, so that no
+	// view or state drops it in silence.
+	if c, ok := p.(*EntryCorrected); ok {
+		if _, err := (RequestReceived{}).Corrected(c); err != nil {
+			return nil, fmt.Errorf("events: %s payload cannot be applied: %w", k.Name, err)
+		}
+	}
 	return p, nil
 }
 

@@ -17,7 +17,8 @@ import (
 //   - an order counts in the period holding its delivery; forged ones (requester
 //     verification failed) are left out;
 //   - deadline met: an EPOC given effect at most 10 days (8 hours in an emergency) after
-//     delivery, both ends included; missed: given effect later. Orders neither given effect nor
+//     delivery, both ends included, and recorded by then; missed: given effect later, or
+//     recorded later whatever time it states. Orders neither given effect nor
 //     refused are pending. An EPOC-PR has no fixed deadline ("without undue delay"), so its
 //     deadline cells are blank;
 //   - refused: OrderRefused, in total and by ground;
@@ -69,7 +70,13 @@ func (v *EEvidence) Apply(rec events.Recorded, e events.Event) {
 	}
 	switch e := e.(type) {
 	case *events.OrderGivenEffect:
+		// A deadline is met by what the ledger can vouch for: the stated time, or the recorded
+		// time when that is later, so that a fact recorded after its deadline counts missed
+		// whatever time it states.
 		t := rec.Time
+		if rec.RecordedAt.After(t) {
+			t = rec.RecordedAt
+		}
 		f.GivenEffect = &t
 	case *events.OrderRefused:
 		f.Refused = e.Ground

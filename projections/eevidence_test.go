@@ -31,8 +31,8 @@ func TestEEvidenceDeadlinesAtTheirBoundaries(t *testing.T) {
 	day := 24 * time.Hour
 	order := func(name string, country events.Country, in events.Instrument, cat events.EEvidenceData, emergency bool, n int, after time.Duration) {
 		h.add(name, t0, epoc(country, in, cat, emergency, n))
-		if after >= 0 {
-			h.add(name, t0.Add(after), effect)
+		if after >= 0 { // recorded as it happens: a deadline is judged by the later of both times
+			h.addRecorded(name, t0.Add(after), t0.Add(after), effect)
 		}
 	}
 	// DE, EPOC, traffic, not emergency.

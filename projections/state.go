@@ -20,7 +20,7 @@ const (
 	transparencyVersion = "transparency.v1"
 	workloadVersion     = "workload.v1"
 	dsaVersion          = "dsa.v1"
-	eevidenceVersion    = "eevidence.v1"
+	eevidenceVersion    = "eevidence.v2"
 )
 
 func (in intakes) encode(e *encoder) {

@@ -20,9 +20,9 @@ func TestWorkloadListsOpenRequestsMostUrgentFirst(t *testing.T) {
 	// r3: no due date: last.
 	h.add("r3", at(2025, 1, 3), received("US", events.InstrumentEmergency, acct(3)))
 	// r4 closed and r5 withdrawn: not listed; a correction after closing does not reopen.
-	h.add("r4", at(2025, 1, 1), due(received("FR", events.InstrumentMLAT, acct(4)), at(2025, 1, 5)))
-	closed := h.add("r4", at(2025, 1, 4), &events.RequestClosed{})
-	h.add("r4", at(2025, 1, 6), &events.EntryCorrected{Entry: closed.ID, Field: "reason", Value: []byte(`"done"`), Reason: "typo"})
+	intake := h.add("r4", at(2025, 1, 1), due(received("FR", events.InstrumentMLAT, acct(4)), at(2025, 1, 5)))
+	h.add("r4", at(2025, 1, 4), &events.RequestClosed{})
+	h.add("r4", at(2025, 1, 6), &events.EntryCorrected{Entry: intake.ID, Field: "authority.name", Value: []byte(`"Parquet de Paris"`), Reason: "typo"})
 	h.add("r5", at(2025, 1, 1), received("IT", events.InstrumentMLAT, acct(5)))
 	h.add("r5", at(2025, 1, 2), &events.RequestWithdrawn{})
 

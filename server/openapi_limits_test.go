@@ -225,7 +225,7 @@ func limited(l events.Limit) object {
 var notes = map[string]string{
 	"command_id": "Idempotency: the same command id is recorded once per request. Defaults to the Idempotency-Key header, else a fresh UUID.",
 	"request_id": "receive_request gets one if none (derived from the caller and the Idempotency-Key when there is one).",
-	"at":         "Business time; default now.",
+	"at":         "Business time (when the fact happened); default now. At most 5 minutes (ledger serve --max-skew) ahead of the server's clock, never before the delivery or the facts it follows.",
 	"account":    "The platform's raw account id, pseudonymised on intake; give account or account_ref.",
 }
 

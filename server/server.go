@@ -53,6 +53,7 @@ type Config struct {
 	MaxBody       int64                // bytes of a command; 0: 1 MiB
 	Poll          time.Duration        // how often views look for events written elsewhere; 0: 1s
 	Source        string               // CloudEvents source of recorded events; "" the handler's default
+	MaxSkew       time.Duration        // how far ahead of the server's clock a command's at may lie; 0: 5 minutes
 	// Proofs is the raw log and the checkpoint stream. nil (a store that keeps no
 	// checkpoints, such as store/esdb): /v1/verify, /v1/checkpoints and /v1/proofs answer
 	// 501, and reports are published without a checkpoint, as `ledger report --publish` does.
@@ -104,7 +105,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		handler: command.NewHandler(cfg.Store, cfg.Pseudonymizer, command.Options{Source: cfg.Source}),
+		handler: command.NewHandler(cfg.Store, cfg.Pseudonymizer, command.Options{Source: cfg.Source, MaxSkew: cfg.MaxSkew}),
 		mux:     http.NewServeMux(),
 	}
 	if cfg.Proofs != nil && cfg.Key != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/server"
 	"github.com/complianceledger/ledger/server/auth"
@@ -24,7 +25,7 @@ func newServe(g *globals) *cobra.Command {
 		natsListen, natsUsers       string
 		maxBody                     int64
 		shutdownTimeout, poll       time.Duration
-		checkpointTick              time.Duration
+		checkpointTick, maxSkew     time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -78,7 +79,7 @@ closes the store.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "ledger serve: listening on http://%s\n", ln.Addr())
 			cfg := server.Config{
 				Store: l.store, Pseudonymizer: l.pseudo, Tokens: tokens, Logger: log,
-				MaxBody: maxBody, Poll: poll, Snapshots: l.snapshots(), CheckpointTick: checkpointTick,
+				MaxBody: maxBody, MaxSkew: maxSkew, Poll: poll, Snapshots: l.snapshots(), CheckpointTick: checkpointTick,
 			}
 			if l.proofs != nil {
 				// The checkpoint key, made on first use as every command that signs does: the
@@ -101,6 +102,7 @@ closes the store.`,
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
 	cmd.Flags().Int64Var(&maxBody, "max-body", server.DefaultMaxBody, "largest command body in bytes")
+	cmd.Flags().DurationVar(&maxSkew, "max-skew", command.DefaultMaxSkew, "how far ahead of the server's clock a command's at may lie")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
 	cmd.Flags().DurationVar(&checkpointTick, "checkpoint-tick", 10*time.Second, "how often to look whether a checkpoint is due (1,000 new events, or new events and a minute) and sign it; 0: only on publish, POST /v1/checkpoints and stop")
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "how often views look for events written by other processes")
