@@ -5,52 +5,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/complianceledger/ledger/aggregates"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
 )
 
-// foldPlan runs the plan through the aggregate's rules alone (no store), numbering events
-// as a stream would, and feeds the views.
+// foldPlan runs the plan through the aggregate's rules alone (no store) and feeds the views.
 func foldPlan(t testing.TB, plan iter.Seq[Lifecycle], views ...projections.Projection) (requests, recorded int) {
 	t.Helper()
-	pseudo, err := events.NewPseudonymizer([]byte("demo-test-key-demo-test-key-0123"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seq uint64
-	for lc := range plan {
-		requests++
-		state := aggregates.NewRequest(lc.RequestID)
-		for _, s := range lc.Steps {
-			c := s.Command
-			c.Header().Actor = s.Actor
-			if err := aggregates.Resolve(c, pseudo); err != nil {
-				t.Fatalf("request %s: %v", lc.RequestID, err)
-			}
-			e, err := aggregates.Decide(state, c)
-			if err != nil {
-				t.Fatalf("request %s, %s: %v", lc.RequestID, c.Header().Command, err)
-			}
-			m := c.Header()
-			env, err := events.NewEnvelope(e, events.Meta{
-				ID: uuid.New(), Source: "test", AggregateID: m.RequestID, AggregateVersion: state.Version + 1,
-				Time: m.At, Actor: m.Actor, CommandID: m.CommandID,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			seq++
-			rec := events.Recorded{Envelope: env, Sequence: seq, RecordedAt: time.Unix(int64(seq), 0)}
-			state.Apply(rec, e)
-			if err := projections.Feed(rec, views...); err != nil {
-				t.Fatal(err)
-			}
+	ids := map[string]bool{}
+	for rec, err := range History(plan) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[rec.Subject] = true
+		recorded++
+		if err := projections.Feed(rec, views...); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return requests, int(seq)
+	return len(ids), recorded
 }
 
 // raceSample covers the counting rules at a size the race detector can afford: GB has
