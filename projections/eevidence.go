@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections/columnar"
+	"github.com/complianceledger/ledger/projections/facts"
 )
 
 // EEvidence is the view of European Production and Preservation Orders (EPOC, EPOC-PR): per
@@ -28,24 +30,16 @@ import (
 //     (Art. 11(1)); preservations extended: EPOC-PRs of the period extended either way;
 //   - an order recorded before request.received.v2 has data category "unspecified".
 type EEvidence struct {
-	intakes intakes
-	// Facts by request id: plain values, for snapshots.
-	Facts map[string]*EEvidenceFacts
+	base
+	givenEffect []int64 // by request: OrderGivenEffect's business time, or facts.NoTime
+	refused     []uint8 // by request: 1 + the ground's place in events.RefusalGrounds, or 0
+	notified    []bool
+	forged      []bool
+	extension   []uint8 // by request: 1 + the latest extension's place in events.PreservationExtensions, or 0
+	extended30  []bool
 }
 
-// EEvidenceFacts are what the view keeps of one request beyond its intake.
-type EEvidenceFacts struct {
-	GivenEffect *time.Time                   `json:"given_effect,omitempty"`
-	Refused     events.RefusalGround         `json:"refused,omitempty"`
-	Notified    bool                         `json:"notified,omitempty"`
-	Forged      bool                         `json:"forged,omitempty"`
-	Extension   events.PreservationExtension `json:"extension,omitempty"` // the latest
-	Extended30  bool                         `json:"extended_30,omitempty"`
-}
-
-func NewEEvidence() *EEvidence {
-	return &EEvidence{intakes: intakes{}, Facts: map[string]*EEvidenceFacts{}}
-}
+func NewEEvidence() *EEvidence { return &EEvidence{base: newBase()} }
 
 func (*EEvidence) Handles(name string) bool {
 	switch name {
@@ -57,30 +51,67 @@ func (*EEvidence) Handles(name string) bool {
 }
 
 func (v *EEvidence) Apply(rec events.Recorded, e events.Event) {
-	if v.intakes.fold(rec, e) {
-		if _, ok := e.(*events.RequestReceived); ok {
-			v.Facts[rec.Subject] = &EEvidenceFacts{}
-		}
+	if id, ok := v.received(rec, e); ok {
+		v.givenEffect, v.refused, v.notified = grow(v.givenEffect, id, facts.NoTime), grow(v.refused, id, 0), grow(v.notified, id, false)
+		v.forged, v.extension, v.extended30 = grow(v.forged, id, false), grow(v.extension, id, 0), grow(v.extended30, id, false)
+		v.givenEffect[id], v.refused[id], v.notified[id], v.forged[id], v.extension[id], v.extended30[id] = facts.NoTime, 0, false, false, 0, false
 		return
 	}
-	f := v.Facts[rec.Subject]
-	if f == nil {
+	id, ok := v.row(rec, len(v.forged))
+	if !ok {
 		return
 	}
 	switch e := e.(type) {
 	case *events.OrderGivenEffect:
-		t := rec.Time
-		f.GivenEffect = &t
+		v.givenEffect[id] = rec.Time.UnixNano()
 	case *events.OrderRefused:
-		f.Refused = e.Ground
+		v.refused[id] = enumOf(events.RefusalGrounds, e.Ground)
 	case *events.EnforcingAuthorityNotified:
-		f.Notified = true
+		v.notified[id] = true
 	case *events.RequesterVerificationFailed:
-		f.Forged = true
+		v.forged[id] = true
 	case *events.PreservationExtended:
-		f.Extension = e.Extension
-		f.Extended30 = f.Extended30 || e.Extension == events.ExtendedBy30Days
+		v.extension[id] = enumOf(events.PreservationExtensions, e.Extension)
+		v.extended30[id] = v.extended30[id] || e.Extension == events.ExtendedBy30Days
 	}
+}
+
+// enumOf numbers a value of a closed list from 1 (0: empty); the events were validated
+// against the list.
+func enumOf[T comparable](list []T, v T) uint8 {
+	return uint8(slices.Index(list, v) + 1)
+}
+
+// enumValue is the value enumOf numbered n.
+func enumValue[T any](list []T, n uint8) (T, bool) {
+	var zero T
+	if n == 0 || int(n) > len(list) {
+		return zero, false
+	}
+	return list[n-1], true
+}
+
+func (v *EEvidence) rows() int { return len(v.forged) }
+
+func (*EEvidence) SnapshotVersion() string { return eevidenceVersion }
+
+func (v *EEvidence) columns() []any {
+	return []any{&v.givenEffect, &v.refused, &v.notified, &v.forged, &v.extension, &v.extended30}
+}
+
+func (v *EEvidence) MarshalSnapshot() ([]byte, error) {
+	return columnar.Marshal(nil, v.columns()...), nil
+}
+
+func (v *EEvidence) UnmarshalSnapshot(data []byte) error {
+	fresh := &EEvidence{base: v.base}
+	if err := unmarshalColumns(data, "eevidence", fresh.columns(), func() []int {
+		return []int{len(fresh.givenEffect), len(fresh.refused), len(fresh.notified), len(fresh.forged), len(fresh.extension), len(fresh.extended30)}
+	}); err != nil {
+		return err
+	}
+	*v = *fresh
+	return nil
 }
 
 // EEvidenceRow is one issuing state × order × data category × emergency flag.
@@ -117,35 +148,38 @@ func (v *EEvidence) Report(period Range) []EEvidenceRow {
 		}
 		return rows[k]
 	}
-	for id, in := range v.intakes {
-		f := v.Facts[id]
-		if (in.Instrument != events.InstrumentEPOC && in.Instrument != events.InstrumentEPOCPR) || f == nil || f.Forged {
+	within := nanosOf(period)
+	for i, forged := range v.forged {
+		id := facts.ID(i)
+		in := v.ix.Request(id)
+		if (in.Instrument != events.InstrumentEPOC && in.Instrument != events.InstrumentEPOCPR) || forged {
 			continue
 		}
 		category := "unspecified"
-		if in.EEvidence != nil {
-			category = string(in.EEvidence.DataCategory)
+		if in.HasEEvidence {
+			category = string(in.EEvidence)
 		}
-		k := key{in.Authority.Country, in.Instrument, category, in.Emergency}
-		if expiry, ok := f.preservedUntil(in); ok && period.Contains(expiry) {
+		k := key{in.Country, in.Instrument, category, in.Emergency}
+		delivered := v.ix.Delivered(id)
+		if expiry, ok := v.preservedUntil(id, in, delivered); ok && within.contains(expiry) {
 			row(k).PreservationExpiry++
 		}
-		if !period.Contains(in.delivered) {
+		if !within.contains(delivered) {
 			continue
 		}
 		r := row(k)
 		r.Orders++
-		if f.Notified {
+		if v.notified[id] {
 			r.EnforcingNotified++
 		}
-		if f.Extension != "" {
+		if v.extension[id] != 0 {
 			r.Extended++
 		}
-		switch {
-		case f.Refused != "":
+		switch ground, refused := enumValue(events.RefusalGrounds, v.refused[id]); {
+		case refused:
 			r.Refused++
-			r.RefusedByGround[f.Refused]++
-		case f.GivenEffect != nil:
+			r.RefusedByGround[ground]++
+		case v.givenEffect[id] != facts.NoTime:
 			r.GivenEffect++
 			if in.Instrument != events.InstrumentEPOC {
 				break
@@ -154,7 +188,7 @@ func (v *EEvidence) Report(period Range) []EEvidenceRow {
 			if in.Emergency {
 				deadline = events.EPOCEmergencyDeadline
 			}
-			if f.GivenEffect.Sub(in.delivered) <= deadline {
+			if time.Duration(v.givenEffect[id]-delivered) <= deadline {
 				r.DeadlineMet++
 			} else {
 				r.DeadlineMissed++
@@ -174,15 +208,16 @@ func (v *EEvidence) Report(period Range) []EEvidenceRow {
 	return out
 }
 
-// preservedUntil is when an EPOC-PR's preservation ends; ok is false when it has no end in
-// view: nothing preserved, or a production request holds the data.
-func (f *EEvidenceFacts) preservedUntil(in *intake) (time.Time, bool) {
-	if in.Instrument != events.InstrumentEPOCPR || f.GivenEffect == nil || f.Extension == events.ProductionRequested {
-		return time.Time{}, false
+// preservedUntil is when an EPOC-PR's preservation ends (Unix ns); ok is false when it has
+// no end in view: nothing preserved, or a production request holds the data.
+func (v *EEvidence) preservedUntil(id facts.ID, in facts.Request, delivered int64) (int64, bool) {
+	extension, _ := enumValue(events.PreservationExtensions, v.extension[id])
+	if in.Instrument != events.InstrumentEPOCPR || v.givenEffect[id] == facts.NoTime || extension == events.ProductionRequested {
+		return 0, false
 	}
-	until := in.delivered.Add(events.PreservationPeriod)
-	if f.Extended30 {
-		until = until.Add(events.PreservationExtension30)
+	until := delivered + int64(events.PreservationPeriod)
+	if v.extended30[id] {
+		until += int64(events.PreservationExtension30)
 	}
 	return until, true
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections/facts"
 )
 
 // Source is what the runner needs from a store.
@@ -104,13 +105,32 @@ func (a AsOf) String() string {
 	return ""
 }
 
-// Feed hands one recorded event to the views that want it.
+// Feed hands one recorded event to the views that want it, and to every fact index they
+// read, first.
 func Feed(rec events.Recorded, views ...Projection) error {
 	k, err := rec.Kind()
 	if err != nil {
 		return fmt.Errorf("projections: sequence %d: %w", rec.Sequence, err)
 	}
 	var e events.Event
+	var fed *facts.Index
+	for _, v := range views {
+		iv, ok := v.(indexed)
+		if !ok || iv.facts() == fed {
+			continue
+		}
+		fed = iv.facts()
+		if e == nil && fed.Handles(k.Name) {
+			if e, err = rec.Payload(); err != nil {
+				return fmt.Errorf("projections: sequence %d: %w", rec.Sequence, err)
+			}
+		}
+		if fed.Handles(k.Name) {
+			fed.Apply(rec, e)
+		} else {
+			fed.Apply(rec, nil)
+		}
+	}
 	for _, v := range views {
 		if !v.Handles(k.Name) {
 			continue

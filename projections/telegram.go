@@ -3,9 +3,10 @@ package projections
 import (
 	"cmp"
 	"slices"
-	"time"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections/columnar"
+	"github.com/complianceledger/ledger/projections/facts"
 )
 
 // Telegram is the view Telegram's transparency bot publishes: per country, fulfilled requests
@@ -22,54 +23,51 @@ import (
 //   - a country appears when it delivered or had fulfilled any request in the period, so a
 //     country whose requests were all rejected shows zeros.
 type Telegram struct {
-	intakes   intakes
-	fulfilled map[string]time.Time // request id → first qualifying disclosure
-	affected  []affectedAccount
+	base
+	fulfilled []int64 // by request: its first qualifying disclosure (Unix ns), or facts.NoTime
+	// Every account whose IP address or phone number was disclosed, in order of recording:
+	// the request, the business time and the account's number in the index.
+	affectedRequest []uint32
+	affectedAt      []int64
+	affectedAccount []uint32
 }
 
-type requestAt struct {
-	request string
-	at      time.Time
-}
-
-type affectedAccount struct {
-	requestAt
-	account events.AccountRef
-}
-
-func NewTelegram() *Telegram {
-	return &Telegram{intakes: intakes{}, fulfilled: map[string]time.Time{}}
-}
+func NewTelegram() *Telegram { return &Telegram{base: newBase()} }
 
 func (*Telegram) Handles(name string) bool {
 	return name == "RequestReceived" || name == "DataDisclosed" || name == "EntryCorrected"
 }
 
 func (v *Telegram) Apply(rec events.Recorded, e events.Event) {
-	if v.intakes.fold(rec, e) {
+	if id, ok := v.received(rec, e); ok {
+		if int(id) >= len(v.fulfilled) {
+			v.fulfilled = grow(v.fulfilled, id, facts.NoTime)
+		}
 		return
 	}
-	if e, ok := e.(*events.DataDisclosed); ok {
-		for _, a := range e.Accounts {
-			if !slices.ContainsFunc(a.Categories, revealsIdentity) {
-				continue
-			}
-			// Business time decides, not the order of recording: a sending entered late
-			// still counts in the period it happened.
-			if first, ok := v.fulfilled[rec.Subject]; !ok || rec.Time.Before(first) {
-				v.fulfilled[rec.Subject] = rec.Time
-			}
-			v.affected = append(v.affected, affectedAccount{requestAt{rec.Subject, rec.Time}, a.Account})
+	e2, ok := e.(*events.DataDisclosed)
+	if !ok {
+		return
+	}
+	id, ok := v.row(rec, len(v.fulfilled))
+	if !ok {
+		return
+	}
+	for _, a := range e2.Accounts {
+		if !slices.ContainsFunc(a.Categories, revealsIdentity) {
+			continue
 		}
+		// Business time decides, not the order of recording: a sending entered late
+		// still counts in the period it happened.
+		at := rec.Time.UnixNano()
+		if first := v.fulfilled[id]; first == facts.NoTime || at < first {
+			v.fulfilled[id] = at
+		}
+		account, _ := v.ix.Account(a.Account)
+		v.affectedRequest = append(v.affectedRequest, uint32(id))
+		v.affectedAt = append(v.affectedAt, at)
+		v.affectedAccount = append(v.affectedAccount, account)
 	}
-}
-
-// country is where a request came from, as corrected since.
-func (v *Telegram) country(request string) events.Country {
-	if i := v.intakes[request]; i != nil {
-		return i.Authority.Country
-	}
-	return ""
 }
 
 func revealsIdentity(c events.DataCategory) bool {
@@ -85,6 +83,7 @@ type TelegramRow struct {
 
 // Report returns the figures for a period, one row per country, ordered by country code.
 func (v *Telegram) Report(period Range) []TelegramRow {
+	in := nanosOf(period)
 	rows := map[events.Country]*TelegramRow{}
 	row := func(c events.Country) *TelegramRow {
 		if rows[c] == nil {
@@ -92,26 +91,24 @@ func (v *Telegram) Report(period Range) []TelegramRow {
 		}
 		return rows[c]
 	}
-	for _, in := range v.intakes {
-		if period.Contains(in.delivered) {
-			row(in.Authority.Country)
+	for id, first := range v.fulfilled {
+		if in.contains(v.ix.Delivered(facts.ID(id))) {
+			row(v.ix.Country(facts.ID(id)))
 		}
-	}
-	for id, at := range v.fulfilled {
-		if period.Contains(at) {
-			row(v.country(id)).Requests++
+		if in.contains(first) {
+			row(v.ix.Country(facts.ID(id))).Requests++
 		}
 	}
 	type countryAccount struct {
 		country events.Country
-		account events.AccountRef
+		account uint32
 	}
 	seen := map[countryAccount]bool{}
-	for _, a := range v.affected {
-		if !period.Contains(a.at) {
+	for i, at := range v.affectedAt {
+		if !in.contains(at) {
 			continue
 		}
-		k := countryAccount{v.country(a.request), a.account}
+		k := countryAccount{v.ix.Country(facts.ID(v.affectedRequest[i])), v.affectedAccount[i]}
 		if !seen[k] {
 			seen[k] = true
 			row(k.country).Users++
@@ -123,6 +120,29 @@ func (v *Telegram) Report(period Range) []TelegramRow {
 	}
 	slices.SortFunc(out, func(a, b TelegramRow) int { return cmp.Compare(string(a.Country), string(b.Country)) })
 	return out
+}
+
+func (v *Telegram) rows() int { return len(v.fulfilled) }
+
+func (*Telegram) SnapshotVersion() string { return telegramVersion }
+
+func (v *Telegram) columns() []any {
+	return []any{&v.fulfilled, &v.affectedRequest, &v.affectedAt, &v.affectedAccount}
+}
+
+func (v *Telegram) MarshalSnapshot() ([]byte, error) {
+	return columnar.Marshal(nil, v.columns()...), nil
+}
+
+func (v *Telegram) UnmarshalSnapshot(data []byte) error {
+	fresh := &Telegram{base: v.base}
+	if err := unmarshalColumns(data, "telegram", fresh.columns(), func() []int {
+		return []int{len(fresh.affectedRequest), len(fresh.affectedAt), len(fresh.affectedAccount)}
+	}); err != nil {
+		return err
+	}
+	*v = *fresh
+	return nil
 }
 
 // Table renders rows for output.

@@ -135,7 +135,7 @@ func (b *benchRun) inProcess() (uint64, error) {
 			return 0, err
 		}
 	}
-	for _, name := range projections.SnapshotViewNames() {
+	for _, name := range append(projections.SnapshotViewNames(), projections.IndexName) {
 		if _, err := dropSnapshots(b.ctx, l.snapshots(), name, 0); err != nil {
 			return 0, err
 		}
