@@ -295,4 +295,3 @@ func procRSS(pid int) int64 {
 func rate(perSecond float64) string { return fmt.Sprintf("%.0f events/s", perSecond) }
 func ratio(r float64) string        { return fmt.Sprintf("%.2f", r) }
 func mib(b int64) string            { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
-
