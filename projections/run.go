@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -292,7 +293,11 @@ next:
 			log.Warn("projections: ignoring unreadable snapshots", "sequence", at.Sequence, "err", err)
 			continue
 		}
-		log.Debug("projections: resuming from snapshots", "sequence", at.Sequence, "views", len(views))
+		names := make([]string, len(views))
+		for i := range views {
+			names[i] = byView[i][at.Sequence].String()
+		}
+		log.Debug("projections: resuming from snapshots", "sequence", at.Sequence, "snapshots", strings.Join(names, " "))
 		return at, true
 	}
 	if len(common) == 0 {

@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -258,15 +259,32 @@ func (b *benchRun) child(dir string, args ...string) (time.Duration, int64, erro
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	// The kernel's ru_maxrss of a child counts the parent's peak from before the exec, so
+	// the child's own peak is read from /proc while it runs.
+	done := make(chan struct{})
+	var peak atomic.Int64
+	go func() {
+		for {
+			if hwm := procStatus(cmd.Process.Pid, "VmHWM:"); hwm > 0 {
+				peak.Store(hwm)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	err = cmd.Wait()
+	took := time.Since(start)
+	close(done)
+	if err != nil {
 		return 0, 0, fmt.Errorf("ledger %s: %w: %s", strings.Join(args, " "), err, stderr.Bytes())
 	}
-	took := time.Since(start)
-	var peak int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		peak = ru.Maxrss * 1024 // kilobytes on Linux
-	}
-	return took, peak, nil
+	return took, peak.Load(), nil
 }
 
 // liveHeap is the heap still reachable after a full collection.
@@ -278,13 +296,16 @@ func liveHeap() int64 {
 }
 
 // procRSS is a process's resident set in bytes (Linux /proc; 0 elsewhere).
-func procRSS(pid int) int64 {
+func procRSS(pid int) int64 { return procStatus(pid, "VmRSS:") }
+
+// procStatus reads a size in bytes from a line of /proc/<pid>/status (0 if unknown).
+func procStatus(pid int, field string) int64 {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			return kb * 1024
 		}
