@@ -18,6 +18,9 @@ import (
 // an as-of query or a restart replays at most this many events after the nearest one.
 const DefaultSnapshotEvery = 100_000
 
+// progressEvery is how often, in stream positions, a run tells its Progress.
+const progressEvery = 4096
+
 // Runner feeds views from a source and keeps their snapshots. Each view resumes from its
 // newest readable snapshot of its own code version at or before the point asked, so a
 // restart or an as-of query replays only the events after it.
@@ -30,6 +33,9 @@ type Runner struct {
 	Snapshots SnapshotStore // nil: no snapshots, every run replays from the start
 	Every     uint64        // 0: DefaultSnapshotEvery
 	Logger    *slog.Logger  // nil: slog.Default()
+	// Progress, if set, is told the last sequence applied now and then during a run, and
+	// once more with finished at its end (a meter on a terminal, say).
+	Progress func(applied uint64, finished bool)
 }
 
 // Named is a view and the name its snapshots are kept under.
@@ -136,11 +142,17 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 					due = append(due, vr)
 				}
 			}
+			if r.Progress != nil && rec.Sequence%progressEvery == 0 {
+				r.Progress(rec.Sequence, false)
+			}
 			saves.save(due...)
 			return nil
 		})
 	for _, vr := range runs {
 		stats.Last = max(stats.Last, vr.pos)
+	}
+	if r.Progress != nil {
+		r.Progress(stats.Last, true)
 	}
 	stats.At.Sequence = stats.Last
 	for _, vr := range runs {
