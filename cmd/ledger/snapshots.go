@@ -77,6 +77,7 @@ func (l *ledger) replayMeter(label string) func(applied uint64, finished bool) {
 		}
 	}
 }
+
 // replayGC sets the collector for a command that replays: the views (and the embedded
 // server's caches) make a large live heap while decoding allocates fast, and with the
 // default GOGC of 100 the collector took about a third of the CPU of a rebuild at a million
