@@ -45,6 +45,7 @@ func registerBenchTargets(g *globals, cmd *cobra.Command) {
 		n               int
 		large, withDemo bool
 		cpuprofile      string
+		memprofile      string
 	)
 	cmd.Long = benchLong
 	cmd.Args = cobra.NoArgs
@@ -52,6 +53,7 @@ func registerBenchTargets(g *globals, cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&large, "large", false, "10,000,000 events (unless --events says otherwise)")
 	cmd.Flags().BoolVar(&withDemo, "demo", false, "also time 'ledger demo' (751,360 events, about a minute)")
 	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the in-process rebuild to this file")
+	cmd.Flags().StringVar(&memprofile, "memprofile", "", "write a heap profile taken after the in-process rebuild, the views still held, to this file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if large && !cmd.Flags().Changed("events") {
 			n = 10_000_000
@@ -64,7 +66,7 @@ func registerBenchTargets(g *globals, cmd *cobra.Command) {
 			defer os.RemoveAll(dir)
 			g.dataDir = dir
 		}
-		b := &benchRun{ctx: cmd.Context(), g: g, out: cmd.OutOrStdout(), logs: cmd.ErrOrStderr(), n: n, cpuprofile: cpuprofile}
+		b := &benchRun{ctx: cmd.Context(), g: g, out: cmd.OutOrStdout(), logs: cmd.ErrOrStderr(), n: n, cpuprofile: cpuprofile, memprofile: memprofile}
 		return b.run(withDemo)
 	}
 }
@@ -76,6 +78,7 @@ type benchRun struct {
 	out, logs  io.Writer
 	n          int
 	cpuprofile string
+	memprofile string
 	raw        float64 // events/s of the raw read: every ratio's denominator
 	rows       [][]string
 }
@@ -174,6 +177,19 @@ func (b *benchRun) inProcess() (uint64, error) {
 	rebuild := float64(stats.Read) / took.Seconds()
 	b.row(fmt.Sprintf("full rebuild of every view (%d)", len(views)), "≥ 0.8 × raw", rate(rebuild), ratio(rebuild/b.raw))
 	heap := liveHeap()
+	if b.memprofile != "" {
+		f, err := os.Create(b.memprofile)
+		if err != nil {
+			return 0, err
+		}
+		err = pprof.WriteHeapProfile(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
 	runtime.KeepAlive(views)
 	views = nil
 	heap -= liveHeap()
