@@ -359,9 +359,21 @@ func sameRows(views []Named) error {
 	return nil
 }
 
-// withIndex makes the views that read the fact index share a new one, and returns them
-// behind it, under IndexName: the index is fed each event first and snapshotted with them.
+// withIndex makes the views share a new fact index (ShareIndex) and returns them behind
+// it, under IndexName: the index is fed each event first and snapshotted with them.
 func withIndex(views []Named) []Named {
+	ix := ShareIndex(views...)
+	if ix == nil {
+		return views
+	}
+	return append([]Named{{Name: IndexName, View: ix}}, views...)
+}
+
+// ShareIndex makes the views that read the fact index (every view of this package) read
+// one new, empty index, and returns it (nil if none reads one). The views must be empty:
+// Runner.Run does this itself; an owner that feeds views with Feed and saves them with
+// Runner.Save calls it when it makes them afresh.
+func ShareIndex(views ...Named) *facts.Index {
 	var ix *facts.Index
 	for _, v := range views {
 		if iv, ok := v.View.(indexed); ok {
@@ -371,10 +383,7 @@ func withIndex(views []Named) []Named {
 			iv.useFacts(ix)
 		}
 	}
-	if ix == nil {
-		return views
-	}
-	return append([]Named{{Name: IndexName, View: ix}}, views...)
+	return ix
 }
 
 // ErrIndexNotShared: views fed one by one, each with an index of its own, cannot be

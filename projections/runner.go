@@ -35,10 +35,23 @@ func Replay(ctx context.Context, src Source, from uint64, views ...Projection) (
 
 // ReplayAsOf is Replay stopped at a point of the ledger's history: the views then say what
 // the ledger knew at that moment.
+// Empty views that read the fact index share one, fed every event first.
 func ReplayAsOf(ctx context.Context, src Source, from uint64, asOf AsOf, views ...Projection) (uint64, error) {
+	named := make([]Named, 0, len(views))
+	for _, v := range views {
+		if iv, ok := v.(indexed); ok && iv.rows() == 0 && iv.facts().Len() == 0 {
+			if s, ok := v.(Snapshotter); ok {
+				named = append(named, Named{View: s})
+			}
+		}
+	}
+	ix := ShareIndex(named...)
 	wants := wantedBy(views)
-	return stream(ctx, src, from, asOf, func(name string) bool { return len(wants[name]) > 0 },
+	return stream(ctx, src, from, asOf, func(name string) bool { return len(wants[name]) > 0 || ix != nil && ix.Handles(name) },
 		func(rec events.Recorded, name string, e events.Event) error {
+			if ix != nil {
+				ix.Apply(rec, e)
+			}
 			for _, v := range wants[name] {
 				v.Apply(rec, e)
 			}
