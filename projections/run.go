@@ -253,8 +253,15 @@ func (vr *viewRun) check(rec events.Recorded) error {
 func (r *Runner) restore(ctx context.Context, log *slog.Logger, asOf AsOf, views []Named) (SnapshotInfo, bool) {
 	byView := make([]map[uint64]SnapshotInfo, len(views))
 	var common []SnapshotInfo // the first view's snapshots at positions every view has
+	listed := make([][]SnapshotInfo, len(views))
+	listErrs := make([]error, len(views))
+	var lists sync.WaitGroup
 	for i, v := range views {
-		infos, err := r.Snapshots.ListSnapshots(ctx, v.Name)
+		lists.Go(func() { listed[i], listErrs[i] = r.Snapshots.ListSnapshots(ctx, v.Name) })
+	}
+	lists.Wait()
+	for i, v := range views {
+		infos, err := listed[i], listErrs[i]
 		if err != nil {
 			log.Warn("projections: cannot list snapshots; replaying from the start", "view", v.Name, "err", err)
 			return SnapshotInfo{}, false
@@ -289,15 +296,24 @@ func (r *Runner) restore(ctx context.Context, log *slog.Logger, asOf AsOf, views
 	newestFirst(common)
 next:
 	for _, at := range common {
+		// Loaded side by side: reading, checksums and decompression overlap.
 		states := make([][]byte, len(views))
-		for i, v := range views {
-			info := byView[i][at.Sequence]
-			data, err := r.Snapshots.LoadSnapshot(ctx, info)
-			if err == nil {
-				states[i], err = decodeSnapshot(info, data)
-			}
+		errs := make([]error, len(views))
+		var wg sync.WaitGroup
+		for i := range views {
+			wg.Go(func() {
+				info := byView[i][at.Sequence]
+				data, err := r.Snapshots.LoadSnapshot(ctx, info)
+				if err == nil {
+					states[i], err = decodeSnapshot(info, data)
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
 			if err != nil {
-				log.Warn("projections: ignoring unreadable snapshot", "view", v.Name, "snapshot", info.String(), "err", err)
+				log.Warn("projections: ignoring unreadable snapshot", "view", views[i].Name, "snapshot", byView[i][at.Sequence].String(), "err", err)
 				continue next
 			}
 		}
