@@ -249,7 +249,7 @@ func (ix *Index) correct(rec events.Recorded, e *events.EntryCorrected) {
 	r := ix.Request(id)
 	// Every correctable field a view reads; the authority's name is not kept, and a
 	// correction of it changes nothing here.
-	in := events.RequestReceived{Authority: events.Authority{Country: r.Country, Kind: "police"}, Instrument: r.Instrument, Emergency: r.Emergency}
+	in := events.RequestReceived{Authority: events.Authority{Country: r.Country}, Instrument: r.Instrument, Emergency: r.Emergency}
 	if r.HasDSA {
 		o := r.DSA
 		in.DSA = &o
@@ -348,8 +348,13 @@ func (ix *Index) Sym(s string) (Sym, bool) {
 	return sym, ok
 }
 
-// String is the string a Sym stands for.
-func (ix *Index) String(s Sym) string { return ix.strs[s] }
+// String is the string a Sym stands for ("" for one the index does not hold).
+func (ix *Index) String(s Sym) string {
+	if int(s) >= len(ix.strs) {
+		return ""
+	}
+	return ix.strs[s]
+}
 
 // Account returns the number of an account some disclosure named.
 func (ix *Index) Account(ref events.AccountRef) (uint32, bool) {
@@ -427,6 +432,3 @@ func (ix *Index) check() error {
 	}
 	return nil
 }
-
-// CheckSym reports whether s is a Sym of the index (a view's snapshot checks its own).
-func (ix *Index) CheckSym(s uint32) bool { return int(s) < len(ix.strs) }
