@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -28,8 +29,8 @@ const benchLong = `Measure every target of the read side in one run, each beside
 stream measured in the same run (an in-process ordered consumer, decoding nothing):
 
   fill a ledger with --events generated events (1,000,000; --large: 10,000,000), then
-  - raw read (the baseline), and a full rebuild of every view in process, with the views'
-    live heap after it;
+  - raw read (the baseline) and a full rebuild of every view in process, alternated --runs
+    times (median ratio), with the views' live heap after the last;
   - 'ledger serve' as a child process: first start (a full replay), its RSS once ready; a
     restart from the snapshots it saved on SIGTERM (nothing to replay), its RSS;
   - 'ledger report telegram --period 2024-Q4' from those snapshots, and
@@ -42,7 +43,7 @@ Without --data the ledger goes to a temporary folder that is removed afterwards.
 // registerBenchTargets makes 'ledger bench' run the targets; its subcommands stay.
 func registerBenchTargets(g *globals, cmd *cobra.Command) {
 	var (
-		n               int
+		n, runs         int
 		large, withDemo bool
 		cpuprofile      string
 		memprofile      string
@@ -50,9 +51,10 @@ func registerBenchTargets(g *globals, cmd *cobra.Command) {
 	cmd.Long = benchLong
 	cmd.Args = cobra.NoArgs
 	cmd.Flags().IntVar(&n, "events", 1_000_000, "events in the stream")
+	cmd.Flags().IntVar(&runs, "runs", 3, "raw reads and full rebuilds, alternated")
 	cmd.Flags().BoolVar(&large, "large", false, "10,000,000 events (unless --events says otherwise)")
 	cmd.Flags().BoolVar(&withDemo, "demo", false, "also time 'ledger demo' (751,360 events, about a minute)")
-	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the in-process rebuild to this file")
+	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the last in-process rebuild to this file")
 	cmd.Flags().StringVar(&memprofile, "memprofile", "", "write a heap profile taken after the in-process rebuild, the views still held, to this file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if large && !cmd.Flags().Changed("events") {
@@ -66,7 +68,7 @@ func registerBenchTargets(g *globals, cmd *cobra.Command) {
 			defer os.RemoveAll(dir)
 			g.dataDir = dir
 		}
-		b := &benchRun{ctx: cmd.Context(), g: g, out: cmd.OutOrStdout(), logs: cmd.ErrOrStderr(), n: n, cpuprofile: cpuprofile, memprofile: memprofile}
+		b := &benchRun{ctx: cmd.Context(), g: g, out: cmd.OutOrStdout(), logs: cmd.ErrOrStderr(), n: n, runs: max(runs, 1), cpuprofile: cpuprofile, memprofile: memprofile}
 		return b.run(withDemo)
 	}
 }
@@ -76,7 +78,7 @@ type benchRun struct {
 	ctx        context.Context
 	g          *globals
 	out, logs  io.Writer
-	n          int
+	n, runs    int
 	cpuprofile string
 	memprofile string
 	raw        float64 // events/s of the raw read: every ratio's denominator
@@ -145,34 +147,44 @@ func (b *benchRun) inProcess() (uint64, error) {
 		}
 	}
 
-	if b.raw, err = rawRead(b.ctx, js); err != nil {
-		return 0, err
-	}
-	b.row("raw read (ordered consumer, no decoding)", "baseline", rate(b.raw), "1.00")
-
+	// Raw read and rebuild alternate, --runs times: other sessions load the machine
+	// unevenly, so each rebuild is compared with the raw read just before it, and the
+	// median ratio is the result.
 	replayGC()
-	if b.cpuprofile != "" {
-		f, err := os.Create(b.cpuprofile)
+	var views []projections.Named
+	var raws, rebuilds, ratios []float64
+	for run := range b.runs {
+		raw, err := rawRead(b.ctx, js)
 		if err != nil {
 			return 0, err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
+		if run == b.runs-1 && b.cpuprofile != "" {
+			f, err := os.Create(b.cpuprofile)
+			if err != nil {
+				return 0, err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return 0, err
+			}
+		}
+		views = projectiontest.Views()
+		start := time.Now()
+		stats, err := (&projections.Runner{Source: js}).Run(b.ctx, projections.AsOf{}, views...)
+		took := time.Since(start)
+		if run == b.runs-1 && b.cpuprofile != "" {
+			pprof.StopCPUProfile()
+		}
+		if err != nil {
 			return 0, err
 		}
+		rebuild := float64(stats.Read) / took.Seconds()
+		raws, rebuilds, ratios = append(raws, raw), append(rebuilds, rebuild), append(ratios, rebuild/raw)
 	}
-	views := projectiontest.Views()
-	start := time.Now()
-	stats, err := (&projections.Runner{Source: js}).Run(b.ctx, projections.AsOf{}, views...)
-	took := time.Since(start)
-	if b.cpuprofile != "" {
-		pprof.StopCPUProfile()
-	}
-	if err != nil {
-		return 0, err
-	}
-	rebuild := float64(stats.Read) / took.Seconds()
-	b.row(fmt.Sprintf("full rebuild of every view (%d)", len(views)), "≥ 0.8 × raw", rate(rebuild), ratio(rebuild/b.raw))
+	b.raw = median(raws)
+	b.row(fmt.Sprintf("raw read (ordered consumer, no decoding), median of %d", b.runs), "baseline", rate(b.raw), fmt.Sprintf("runs: %s", list(raws, rate)))
+	b.row(fmt.Sprintf("full rebuild of every view (%d), median of %d", len(views), b.runs), "≥ 0.8 × raw", rate(median(rebuilds)),
+		fmt.Sprintf("**%s** (runs: %s)", ratio(median(ratios)), list(ratios, ratio)))
 	heap := liveHeap()
 	if b.memprofile != "" {
 		f, err := os.Create(b.memprofile)
@@ -256,6 +268,21 @@ func (b *benchRun) children(last uint64) error {
 	b.row("`ledger verify`", "≥ 0.5 × raw", fmt.Sprintf("%s (%s, peak RSS %s)", rate(verify), took.Round(time.Millisecond), mib(peak)),
 		fmt.Sprintf("%s (%s against a raw read of %s right after)", ratio(verify/b.raw), ratio(verify/raw), rate(raw)))
 	return nil
+}
+
+// median of a few figures (the upper middle one of an even count).
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	return s[len(s)/2]
+}
+
+// list formats figures in the order measured.
+func list(xs []float64, format func(float64) string) string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = format(x)
+	}
+	return strings.Join(out, ", ")
 }
 
 // rawRead is the baseline: the stream's stored bytes through an ordered consumer, nothing
