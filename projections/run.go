@@ -179,9 +179,7 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 		}
 		saves.save(due...)
 		stats.Saved = saves.wait()
-		for _, vr := range runs {
-			r.prune(ctx, log, vr, every)
-		}
+		r.pruneAll(ctx, log, runs, every)
 	}
 	stats.Saved = saves.wait()
 	return stats, nil
@@ -225,9 +223,7 @@ func (r *Runner) Save(ctx context.Context, pos Position, views ...Named) int {
 	saves := newSaver(ctx, r.Snapshots, log)
 	saves.save(runs...)
 	saved := saves.wait()
-	for _, vr := range runs {
-		r.prune(ctx, log, vr, every)
-	}
+	r.pruneAll(ctx, log, runs, every)
 	return saved
 }
 
@@ -423,27 +419,55 @@ func sharedIndex(views []Named) ([]Named, error) {
 	return append([]Named{{Name: IndexName, View: ix}}, views...), nil
 }
 
+// pruneAll prunes the snapshots of every view of a run (see prune), the fact index last:
+// an index snapshot stays wherever a view of the run still has one, since the views can
+// only resume where the index can.
+func (r *Runner) pruneAll(ctx context.Context, log *slog.Logger, runs []*viewRun, every uint64) {
+	held := map[uint64]bool{}
+	var index *viewRun
+	for _, vr := range runs {
+		if vr.Name == IndexName {
+			index = vr
+			continue
+		}
+		for seq := range r.prune(ctx, log, vr, every, nil) {
+			held[seq] = true
+		}
+	}
+	if index != nil {
+		r.prune(ctx, log, index, every, held)
+	}
+}
+
 // prune keeps, within each span of every positions, the oldest and the newest snapshot of
-// the view's version.
-func (r *Runner) prune(ctx context.Context, log *slog.Logger, vr *viewRun, every uint64) {
+// the view's version, and those at positions in keep; it returns the positions kept.
+func (r *Runner) prune(ctx context.Context, log *slog.Logger, vr *viewRun, every uint64, keep map[uint64]bool) map[uint64]bool {
+	kept := map[uint64]bool{}
 	infos, err := r.Snapshots.ListSnapshots(ctx, vr.Name)
 	if err != nil {
-		return
+		return kept
 	}
 	spans := map[uint64][]SnapshotInfo{}
 	for _, info := range infos {
 		if info.Version == vr.View.SnapshotVersion() {
 			spans[info.Sequence/every] = append(spans[info.Sequence/every], info)
+			kept[info.Sequence] = true
 		}
 	}
 	for _, span := range spans {
 		newestFirst(span)
 		for _, info := range span[1:max(len(span)-1, 1)] {
+			if keep[info.Sequence] {
+				continue
+			}
 			if err := r.Snapshots.DeleteSnapshot(ctx, info); err != nil {
 				log.Warn("projections: deleting an old snapshot", "snapshot", info.String(), "err", err)
+				continue
 			}
+			delete(kept, info.Sequence)
 		}
 	}
+	return kept
 }
 
 // saver writes snapshots on a goroutine of its own, so that applying goes on while the
