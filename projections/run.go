@@ -21,9 +21,11 @@ const DefaultSnapshotEvery = 100_000
 // progressEvery is how often, in stream positions, a run tells its Progress.
 const progressEvery = 4096
 
-// Runner feeds views from a source and keeps their snapshots. Each view resumes from its
-// newest readable snapshot of its own code version at or before the point asked, so a
-// restart or an as-of query replays only the events after it.
+// Runner feeds views from a source and keeps their snapshots. The views of a run share one
+// fact index (projections/facts), fed first and snapshotted with them; they resume
+// together from the newest position at or before the point asked where the index and each
+// view have a readable snapshot of their own code version, so a restart or an as-of query
+// replays only the events after it.
 //
 // Snapshots are saved when a view's position crosses a multiple of Every, and, after a run
 // to the end of the stream, at its last position (the "tail"). Within each span of Every
@@ -82,8 +84,8 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 	runs := make([]*viewRun, len(views))
 	wanted := map[string]bool{}
 	for i, v := range views {
-		_, every := v.View.(*facts.Index)
-		vr := &viewRun{Named: v, wants: map[string]bool{}, checked: true, every: every}
+		_, isIndex := v.View.(*facts.Index)
+		vr := &viewRun{Named: v, wants: map[string]bool{}, checked: true, every: isIndex}
 		for _, k := range events.Catalogue() {
 			if v.View.Handles(k.Name) {
 				vr.wants[k.Name] = true
