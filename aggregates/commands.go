@@ -55,6 +55,10 @@ func Resolve(c Command, p *events.Pseudonymizer) error {
 		case a.ID != "" && a.Ref != "":
 			return events.Invalid(f.Path, "give account or account_ref, not both")
 		case a.ID != "":
+			// The raw id is checked here: it is gone once pseudonymised.
+			if err := events.CheckField(f.Path+".account", a.ID); err != nil {
+				return err
+			}
 			a.Ref, a.ID = p.Ref(a.ID), ""
 		case a.Ref == "":
 			return events.Invalid(f.Path, "account or account_ref is required")

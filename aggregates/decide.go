@@ -8,12 +8,12 @@ import (
 )
 
 // Validate checks a command's own fields, before any rule that needs the request's state.
-func Validate(c Command) error { return c.validate() }
+func Validate(c Command) error { return validate(c) }
 
 // Decide checks a command against the request's state and returns the one event it records.
 // It changes nothing: the caller appends the event and then Applies it.
 func Decide(r *Request, c Command) (events.Event, error) {
-	if err := c.validate(); err != nil {
+	if err := validate(c); err != nil {
 		return nil, err
 	}
 	m := c.Header()

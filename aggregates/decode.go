@@ -51,7 +51,7 @@ func DecodeCommand(data []byte) (Command, error) {
 	}
 	newCommand, ok := commandTypes[head.Command]
 	if !ok {
-		return nil, events.Invalid("command", "%q is not one of %s", head.Command, strings.Join(CommandNames(), ", "))
+		return nil, events.Invalid("command", "%s is not one of %s", events.Quote(head.Command), strings.Join(CommandNames(), ", "))
 	}
 	c := newCommand()
 	if err := events.StrictUnmarshal(data, c); err != nil {

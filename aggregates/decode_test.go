@@ -128,6 +128,9 @@ func TestDecodeCommandRejectsBadInput(t *testing.T) {
 		{name: "empty input", line: ``, field: ""},
 		{name: "trailing data", line: `{"command":"close_request"} {"command":"close_request"}`, field: ""},
 		{name: "trailing garbage", line: `{"command":"close_request"}x`, field: ""},
+		{name: "nesting past 10,000 levels", line: `{"command":"close_request","x":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`, field: "x[0][0][0][0][0][0][0]…", mention: "max depth"},
+		{name: "a repeated key inside a list", line: `{"command":"notify_user","accounts":[{"account":"a","account":"b"}]}`, field: "accounts[0].account", mention: "more than once"},
+		{name: "invalid UTF-8", line: "{\"command\":\"close_request\",\"reason\":\"\xff\"}", field: "reason", mention: "UTF-8"},
 		{
 			name: "wrong type of a header field", line: `{"command":"verify_requester","command_id":42}`, field: "command_id",
 			bug: `jsonError names the embedded Go struct: field "Meta.command_id"`,
@@ -283,6 +286,10 @@ func FuzzDecodeCommand(f *testing.F) {
 		// Found by the fuzzer: names in any case, a one-digit hour, +00:00 (decoded as Local).
 		"{\"CommAnd\":\"complete_legal_review\",\"CommAnd_id\":\"0\",\"request_id\":\"0000\x83\",\"At\":\"0000-01-01T0:00:00+00:00\",\"outCome\":\"\"}",
 		`{"command":"correct_entry","command_id":"c","request_id":"0193f6a4-7c1e-7000-8000-000000000001","at":"2025-06-06T10:00:00Z","entry":"0193f6a4-7c1e-7000-8000-0000000000aa","field":"x","reason":"y"}`,
+		// Hostile values: controls, bidi overrides, separators, near the limits.
+		`{"command":"close_request","command_id":"c","request_id":"0193f6a4-7c1e-7000-8000-000000000001","at":"2025-06-06T10:00:00Z","reason":"a\nb\u0085\u202e\u2028\t"}`,
+		`{"command":"fail_verification","command_id":"c","request_id":"0193f6a4-7c1e-7000-8000-000000000001","at":"2025-06-06T10:00:00Z","method":"other","verifier":"v\u200f","reason":"=cmd|' /C calc'!A0"}`,
+		`{"command":"notify_user","command_id":"c","request_id":"0193f6a4-7c1e-7000-8000-000000000001","at":"2025-06-06T10:00:00Z","accounts":[{"account":"a\u3000b"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -315,6 +322,9 @@ func FuzzDecodeCommand(f *testing.F) {
 		if err := aggregates.Resolve(c1, testPseudo); err != nil {
 			return
 		}
+		if aggregates.Validate(c1) == nil {
+			printable(t, c1)
+		}
 		for _, r := range []*aggregates.Request{aggregates.NewRequest(c1.Header().RequestID), open.state} {
 			e, err := aggregates.Decide(r, c1)
 			if (e == nil) == (err == nil) {
@@ -342,7 +352,8 @@ var (
 	rawType  = reflect.TypeFor[json.RawMessage]()
 )
 
-// normalise puts every time in v in UTC and compacts every non-nil JSON value, in place.
+// normalise puts every time in v in UTC, compacts every non-nil JSON value and makes empty
+// lists nil, in place.
 func normalise(v reflect.Value) {
 	switch {
 	case v.Type() == timeType:
@@ -363,6 +374,8 @@ func normalise(v reflect.Value) {
 				normalise(v.Field(i))
 			}
 		}
+	case v.Kind() == reflect.Slice && v.Len() == 0 && v.CanSet():
+		v.Set(reflect.Zero(v.Type())) // an empty list and none encode alike (omitempty)
 	case v.Kind() == reflect.Slice:
 		for i := range v.Len() {
 			normalise(v.Index(i))

@@ -17,7 +17,7 @@ type BatchAppender interface {
 
 // Item is one command of a batch and who records it.
 type Item struct {
-	Actor   string
+	Caller  Caller
 	Command aggregates.Command
 }
 
@@ -30,7 +30,7 @@ func (h *Handler) HandleBatch(ctx context.Context, items []Item) ([]Result, []er
 	batcher, ok := h.store.(BatchAppender)
 	if !ok || len(items) == 1 {
 		for i, it := range items {
-			results[i], errs[i] = h.Handle(ctx, it.Actor, it.Command)
+			results[i], errs[i] = h.Handle(ctx, it.Caller, it.Command)
 		}
 		return results, errs
 	}
@@ -39,7 +39,7 @@ func (h *Handler) HandleBatch(ctx context.Context, items []Item) ([]Result, []er
 	var ready []int // items whose commands passed Prepare
 	for i, it := range items {
 		c := it.Command
-		errs[i] = h.prepare(it.Actor, c)
+		errs[i] = h.prepare(it.Caller, c)
 		id := c.Header().RequestID
 		if errs[i] == nil && seen[id] {
 			errs[i] = fmt.Errorf("request %s appears twice in one batch", id)

@@ -38,7 +38,7 @@ func checkBatch(t *testing.T, s *countingStore, items []command.Item, results []
 			t.Errorf("item %d: result %+v; the request holds no event at that sequence", i, res)
 			continue
 		}
-		if k, _ := stored.Kind(); k.Name != res.Event || stored.ID != res.EventID || stored.Actor != it.Actor || stored.CommandID != res.CommandID {
+		if k, _ := stored.Kind(); k.Name != res.Event || stored.ID != res.EventID || stored.Actor != it.Caller.Name || stored.CommandID != res.CommandID {
 			t.Errorf("item %d: result %+v; the request holds at that sequence %+v", i, res, stored)
 		}
 	}
@@ -47,7 +47,7 @@ func checkBatch(t *testing.T, s *countingStore, items []command.Item, results []
 func receiveItems(reqs []req) []command.Item {
 	items := make([]command.Item, len(reqs))
 	for i, r := range reqs {
-		items[i] = command.Item{Actor: intake, Command: r.receive("platform-user-1", "platform-user-2")}
+		items[i] = item(intake, r.receive("platform-user-1", "platform-user-2"))
 	}
 	return items
 }
@@ -75,9 +75,9 @@ func TestHandleBatch(t *testing.T) {
 		// The next step differs from request to request; each goes to its own request.
 		next := make([]command.Item, len(reqs))
 		for i, r := range reqs {
-			next[i] = command.Item{Actor: intake, Command: r.verify()}
+			next[i] = item(intake, r.verify())
 			if i%2 == 1 {
-				next[i] = command.Item{Actor: "ada", Command: r.acknowledge()}
+				next[i] = item("ada", r.acknowledge())
 			}
 		}
 		results, errs = h.HandleBatch(testCtx(t), next)
@@ -95,7 +95,7 @@ func TestHandleBatch(t *testing.T) {
 		// A fresh handler (empty cache) sees the same requests and carries on with a batch.
 		closing := make([]command.Item, len(reqs))
 		for i, r := range reqs {
-			closing[i] = command.Item{Actor: intake, Command: on(r, 9, &aggregates.WithdrawRequest{Reason: "case dropped"})}
+			closing[i] = item(intake, on(r, 9, &aggregates.WithdrawRequest{Reason: "case dropped"}))
 		}
 		results, errs = newHandler(t, s).HandleBatch(testCtx(t), closing)
 		checkBatch(t, s, closing, results, errs, func(int) string { return "RequestWithdrawn" })
@@ -113,10 +113,10 @@ func TestHandleBatch(t *testing.T) {
 			before[i] = len(mustLoad(t, s, r.id))
 		}
 		items := []command.Item{
-			{Actor: intake, Command: reqs[0].verify()},
-			{Actor: intake, Command: on(reqs[1], 1, &aggregates.VerifyRequester{Method: "carrier_pigeon", Verifier: "vera"})},
-			{Actor: legal, Command: reqs[2].close()}, // no decision yet
-			{Actor: intake, Command: reqs[3].acknowledge()},
+			item(intake, reqs[0].verify()),
+			item(intake, on(reqs[1], 1, &aggregates.VerifyRequester{Method: "carrier_pigeon", Verifier: "vera"})),
+			item(legal, reqs[2].close()), // no decision yet
+			item(intake, reqs[3].acknowledge()),
 		}
 		results, errs := h.HandleBatch(testCtx(t), items)
 		var fe *events.FieldError
@@ -148,9 +148,9 @@ func TestHandleBatch(t *testing.T) {
 			t.Fatal(errors.Join(errs...))
 		}
 		items := []command.Item{
-			{Actor: intake, Command: reqs[0].verify()},
-			{Actor: intake, Command: reqs[1].verify()},
-			{Actor: intake, Command: reqs[0].acknowledge()},
+			item(intake, reqs[0].verify()),
+			item(intake, reqs[1].verify()),
+			item(intake, reqs[0].acknowledge()),
 		}
 		results, errs := h.HandleBatch(testCtx(t), items)
 		if errs[2] == nil || !strings.Contains(errs[2].Error(), "twice") {
@@ -177,7 +177,7 @@ func TestHandleBatch(t *testing.T) {
 		conflicts := s.conflicts.Load()
 		items := make([]command.Item, len(reqs))
 		for i, r := range reqs {
-			items[i] = command.Item{Actor: intake, Command: r.verify()}
+			items[i] = item(intake, r.verify())
 		}
 		results, errs := a.HandleBatch(testCtx(t), items)
 		checkBatch(t, s, items, results, errs, func(int) string { return "RequesterVerified" })
@@ -199,12 +199,12 @@ func TestHandleBatch(t *testing.T) {
 			}
 			raced := reqs[2]
 			// Warm b's cache with a refused command, so both sides start from version 1.
-			if _, err := b.Handle(testCtx(t), legal, raced.close()); !errors.Is(err, aggregates.ErrNoDecision) {
+			if _, err := handleAs(b, testCtx(t), legal, raced.close()); !errors.Is(err, aggregates.ErrNoDecision) {
 				t.Fatalf("trial %d: warming b: %v", trial, err)
 			}
 			items := make([]command.Item, len(reqs))
 			for i, r := range reqs {
-				items[i] = command.Item{Actor: intake, Command: r.verify()}
+				items[i] = item(intake, r.verify())
 			}
 			start := make(chan struct{})
 			var wg sync.WaitGroup
@@ -212,7 +212,7 @@ func TestHandleBatch(t *testing.T) {
 			var errs []error
 			var bErr error
 			wg.Go(func() { <-start; results, errs = a.HandleBatch(testCtx(t), items) })
-			wg.Go(func() { <-start; _, bErr = b.Handle(testCtx(t), intake, raced.acknowledge()) })
+			wg.Go(func() { <-start; _, bErr = handleAs(b, testCtx(t), intake, raced.acknowledge()) })
 			close(start)
 			wg.Wait()
 			if bErr != nil {
@@ -235,7 +235,7 @@ func TestHandleBatchWithoutBatchStore(t *testing.T) {
 	h := newHandler(t, onlyStore{s}) // hides AppendBatch
 	reqs := newReqs(3)
 	items := receiveItems(reqs)
-	items = append(items, command.Item{Actor: intake, Command: reqs[0].verify()}) // in order, after the intake
+	items = append(items, item(intake, reqs[0].verify())) // in order, after the intake
 	results, errs := h.HandleBatch(testCtx(t), items)
 	checkBatch(t, s, items, results, errs, func(i int) string {
 		if i == 3 {

@@ -93,7 +93,7 @@ func recordedBodies(b *testing.B, s *jetstream.Store, n int) [][]byte {
 		b.Fatal(err)
 	}
 	for range n {
-		res, err := h.Handle(ctx, "intake.bench", benchReceive())
+		res, err := handleAs(h, ctx, "intake.bench", benchReceive())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -119,7 +119,7 @@ func BenchmarkHandle(b *testing.B) {
 		b.Run(fmt.Sprintf("writers=%d/ledger", writers), func(b *testing.B) {
 			h := benchHandler(b, benchStore(b, 0))
 			benchRun(b, writers, func(ctx context.Context, _ int) error {
-				res, err := h.Handle(ctx, "intake.bench", benchReceive())
+				res, err := handleAs(h, ctx, "intake.bench", benchReceive())
 				if err == nil && (res.Duplicate || res.Event != "RequestReceived") {
 					err = fmt.Errorf("unexpected result %+v", res)
 				}
@@ -182,7 +182,7 @@ func BenchmarkHandleBatch(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			for i := range items {
-				items[i] = command.Item{Actor: "intake.bench", Command: benchReceive()}
+				items[i] = item("intake.bench", benchReceive())
 			}
 			b.StartTimer()
 			start, c := time.Now(), benchCPU()

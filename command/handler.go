@@ -80,22 +80,25 @@ func NewHandler(s EventStore, pseudo *events.Pseudonymizer, opts Options) *Handl
 	return &Handler{store: s, pseudo: pseudo, opts: opts, seed: maphash.MakeSeed(), cache: map[string]*list.Element{}}
 }
 
-// Prepare readies c for recording on behalf of actor, the authenticated caller, and checks
-// its fields: missing command and request ids are generated, a missing business time is now,
-// and raw account ids are pseudonymised. Rules that depend on the request's history are
-// checked when the command is handled.
-func (h *Handler) Prepare(actor string, c aggregates.Command) error {
-	if err := h.prepare(actor, c); err != nil {
+// Prepare readies c for recording on behalf of caller, the authenticated caller, and checks
+// the caller's role and the command's fields: missing command and request ids are generated,
+// a missing business time is now, and raw account ids are pseudonymised. Rules that depend on
+// the request's history are checked when the command is handled.
+func (h *Handler) Prepare(caller Caller, c aggregates.Command) error {
+	if err := h.prepare(caller, c); err != nil {
 		return err
 	}
 	return aggregates.Validate(c)
 }
 
 // prepare is Prepare without the field checks, for paths where Decide makes them anyway.
-func (h *Handler) prepare(actor string, c aggregates.Command) error {
+func (h *Handler) prepare(caller Caller, c aggregates.Command) error {
 	m := c.Header()
-	m.Actor = actor
 	m.Command = aggregates.CommandName(c)
+	if err := authorize(caller, c); err != nil {
+		return err
+	}
+	m.Actor = caller.Name
 	if id, err := uuid.Parse(m.RequestID); err == nil {
 		m.RequestID = id.String() // one spelling per request: subjects are case-sensitive
 	}
@@ -111,10 +114,10 @@ func (h *Handler) prepare(actor string, c aggregates.Command) error {
 	return aggregates.Resolve(c, h.pseudo)
 }
 
-// Handle prepares c and records its event.
-func (h *Handler) Handle(ctx context.Context, actor string, c aggregates.Command) (Result, error) {
+// Handle prepares c and records its event on behalf of caller.
+func (h *Handler) Handle(ctx context.Context, caller Caller, c aggregates.Command) (Result, error) {
 	m := c.Header()
-	if err := h.prepare(actor, c); err != nil {
+	if err := h.prepare(caller, c); err != nil {
 		return Result{Command: m.Command, CommandID: m.CommandID, RequestID: m.RequestID}, fmt.Errorf("%s: %w", m.Command, err)
 	}
 	res, err := h.handle(ctx, c)

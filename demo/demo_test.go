@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/complianceledger/ledger/aggregates"
+	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
 )
@@ -12,6 +14,13 @@ import (
 // foldPlan runs the plan through the aggregate's rules alone (no store) and feeds the views.
 func foldPlan(t testing.TB, plan iter.Seq[Lifecycle], views ...projections.Projection) (requests, recorded int) {
 	t.Helper()
+	for lc := range plan {
+		for _, s := range lc.Steps {
+			if want := command.RoleOf(aggregates.CommandName(s.Command)); s.Caller.Role != want {
+				t.Fatalf("request %s: %s recorded by %s of role %s, want role %s", lc.RequestID, aggregates.CommandName(s.Command), s.Caller.Name, s.Caller.Role, want)
+			}
+		}
+	}
 	ids := map[string]bool{}
 	for rec, err := range History(plan) {
 		if err != nil {

@@ -35,7 +35,7 @@ func History(plan iter.Seq[Lifecycle]) iter.Seq2[events.Recorded, error] {
 			state := aggregates.NewRequest(lc.RequestID)
 			for _, s := range lc.Steps {
 				c := s.Command
-				c.Header().Actor = s.Actor
+				c.Header().Actor = s.Caller.Name
 				rec, err := decide(state, c, pseudo, seq+1)
 				if err != nil {
 					yield(events.Recorded{}, fmt.Errorf("demo: request %s, %s: %w", lc.RequestID, c.Header().Command, err))

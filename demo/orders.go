@@ -151,7 +151,7 @@ func order(c events.Country, ci int, q projections.Range, qi, i, n int) Lifecycl
 	if disclosed {
 		b.add(disclosure, delivered.Add(lag-time.Minute), b.disclosure(targets, approved))
 	}
-	b.add(legal, delivered.Add(lag), &aggregates.GiveEffect{})
+	b.add(disclosure, delivered.Add(lag), &aggregates.GiveEffect{})
 	closeAt := delivered.Add(lag + time.Hour)
 	if kind == epocPreservation { // some preservations outlive their 60 days
 		switch {

@@ -6,17 +6,19 @@ import (
 	"encoding/hex"
 	"fmt"
 	"iter"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/aggregates"
+	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 )
 
 // Step is one command of a request's life and the officer who records it.
 type Step struct {
-	Actor   string
+	Caller  command.Caller
 	Command aggregates.Command
 }
 
@@ -30,7 +32,8 @@ type Lifecycle struct {
 // into one folder stores nothing twice.
 var namespace = uuid.MustParse("6f1d3c2e-9b7a-4e61-8d0c-2b5f0e4a7c19")
 
-// Officers of the demo platform. Intake and decisions are always made by different people.
+// Officers of the demo platform, named "<role>.<name>"; each records only its role's
+// commands. Intake and decisions are always made by different people.
 var (
 	intakeOfficers     = []string{"intake.amara", "intake.bogdan", "intake.chiara"}
 	legalOfficers      = []string{"legal.dmitri", "legal.elena", "legal.farid"}
@@ -167,7 +170,7 @@ func (q quarterFigures) request(kind outcome, i int) Lifecycle {
 		if emergency {
 			b.add(legal, sent.Add(90*time.Minute), &aggregates.CompleteLegalReview{Outcome: events.ReviewValid, Grounds: "follow-up legal process received"})
 		}
-		b.notification(legal, sent, approved, i)
+		b.notification(legal, disclosure, sent, approved, i)
 	}
 	b.add(legal, sent.Add(4*time.Hour), &aggregates.CloseRequest{})
 	return b.lifecycle()
@@ -240,7 +243,8 @@ func (b *builder) add(actor string, at time.Time, c aggregates.Command) {
 	m.RequestID = b.id
 	m.CommandID = uuid.NewSHA1(namespace, fmt.Appendf(nil, "%s/%d", b.id, len(b.steps))).String()
 	m.At = at
-	b.steps = append(b.steps, Step{Actor: actor, Command: c})
+	role, _, _ := strings.Cut(actor, ".")
+	b.steps = append(b.steps, Step{Caller: command.Caller{Name: actor, Role: command.Role(role)}, Command: c})
 }
 
 func (b *builder) lifecycle() Lifecycle { return Lifecycle{RequestID: b.id, Steps: b.steps} }
@@ -280,22 +284,22 @@ func (b *builder) disclosure(accounts []aggregates.TargetInput, cats []events.Da
 
 // notification rotates the three outcomes: notify at once, delay 90 days, or a court's
 // non-disclosure order for a year.
-func (b *builder) notification(actor string, sent time.Time, accounts []aggregates.TargetInput, i int) {
+func (b *builder) notification(legal, disclosure string, sent time.Time, accounts []aggregates.TargetInput, i int) {
 	at := sent.Add(2 * time.Hour)
 	switch i % 3 {
 	case 0:
-		b.add(actor, at, &aggregates.DecideUserNotification{Decision: events.NotifyUser})
+		b.add(legal, at, &aggregates.DecideUserNotification{Decision: events.NotifyUser})
 		n := &aggregates.NotifyUser{}
 		for _, a := range accounts {
 			n.Accounts = append(n.Accounts, a.Account)
 		}
-		b.add(actor, at.Add(time.Hour), n)
+		b.add(disclosure, at.Add(time.Hour), n)
 	case 1:
 		until := at.AddDate(0, 0, 90)
-		b.add(actor, at, &aggregates.DecideUserNotification{Decision: events.NotifyDelay, Until: &until, Grounds: "notice would jeopardise the investigation"})
+		b.add(legal, at, &aggregates.DecideUserNotification{Decision: events.NotifyDelay, Until: &until, Grounds: "notice would jeopardise the investigation"})
 	default:
 		until := at.AddDate(1, 0, 0)
-		b.add(actor, at, &aggregates.DecideUserNotification{Decision: events.NotifyProhibited, Until: &until, Grounds: "court non-disclosure order"})
+		b.add(legal, at, &aggregates.DecideUserNotification{Decision: events.NotifyProhibited, Until: &until, Grounds: "court non-disclosure order"})
 	}
 }
 

@@ -42,7 +42,7 @@ func Record(ctx context.Context, h Handler, plan iter.Seq[Lifecycle], workers, w
 					var items []command.Item
 					for _, lc := range w {
 						if step < len(lc.Steps) {
-							items = append(items, command.Item{Actor: lc.Steps[step].Actor, Command: lc.Steps[step].Command})
+							items = append(items, command.Item{Caller: lc.Steps[step].Caller, Command: lc.Steps[step].Command})
 						}
 					}
 					if len(items) == 0 {

@@ -20,7 +20,7 @@ const accountRefPrefix = "acct_"
 func (r AccountRef) Validate(field string) error {
 	hexPart, ok := strings.CutPrefix(string(r), accountRefPrefix)
 	if !ok || len(hexPart) != 32 || strings.Trim(hexPart, "0123456789abcdef") != "" {
-		return Invalid(field, "%q is not an account reference (acct_ and 32 lowercase hex digits)", string(r))
+		return Invalid(field, "%s is not an account reference (acct_ and 32 lowercase hex digits)", Quote(string(r)))
 	}
 	return nil
 }

@@ -152,6 +152,9 @@ type ReportParameters struct {
 	Country string `json:"country,omitempty"`
 	Format  string `json:"format"`
 	Service string `json:"service,omitempty"` // v2: the service a DSA report names
+	// NSBand is the width of national-security bands the publisher chose (250); omitted for
+	// the default, 500, so that earlier publications read unchanged.
+	NSBand int `json:"ns_band,omitempty"`
 }
 
 // ReportPublished: a report was published. It records what it was computed from (the stream

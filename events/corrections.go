@@ -18,7 +18,9 @@ var receivedCorrections = map[string]func(*RequestReceived, json.RawMessage) err
 	"authority.kind": func(e *RequestReceived, v json.RawMessage) error {
 		return set(&e.Authority.Kind, v, AuthorityKind.Validate)
 	},
-	"authority.name": func(e *RequestReceived, v json.RawMessage) error { return set(&e.Authority.Name, v, nonEmpty) },
+	"authority.name": func(e *RequestReceived, v json.RawMessage) error {
+		return set(&e.Authority.Name, v, limited("authority.name"))
+	},
 	"instrument": func(e *RequestReceived, v json.RawMessage) error {
 		return set(&e.Instrument, v, Instrument.Validate)
 	},
@@ -57,11 +59,16 @@ func set[T any](dst *T, raw json.RawMessage, check func(T, string) error) error 
 	return nil
 }
 
-func nonEmpty(s, field string) error {
-	if s == "" {
-		return Invalid(field, "must not be empty")
+// limited checks a corrected value as the field's own value is checked: not empty, and within
+// the field's limit.
+func limited(path string) func(string, string) error {
+	l, _ := LimitOf(path)
+	return func(s, field string) error {
+		if s == "" {
+			return Invalid(field, "must not be empty")
+		}
+		return l.Check(field, s)
 	}
-	return nil
 }
 
 // ValidateCorrection checks that a correction of an event called eventName names a field the
@@ -78,8 +85,8 @@ func ValidateCorrection(eventName string, c *EntryCorrected) error {
 func (e RequestReceived) Corrected(c *EntryCorrected) (RequestReceived, error) {
 	apply, ok := receivedCorrections[c.Field]
 	if !ok {
-		return e, Invalid("field", "%q of a RequestReceived cannot be corrected; correctable: %s",
-			c.Field, strings.Join(slices.Sorted(maps.Keys(receivedCorrections)), ", "))
+		return e, Invalid("field", "%s of a RequestReceived cannot be corrected; correctable: %s",
+			Quote(c.Field), strings.Join(slices.Sorted(maps.Keys(receivedCorrections)), ", "))
 	}
 	err := apply(&e, c.Value)
 	return e, err

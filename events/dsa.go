@@ -1,9 +1,6 @@
 package events
 
-import (
-	"slices"
-	"unicode/utf8"
-)
+import "slices"
 
 // DSACategory is a category of illegal content of the taxonomy of Implementing Regulation
 // (EU) 2024/2835, Annex I, Part 2 ("STATEMENT_CATEGORY_ANIMAL_WELFARE").
@@ -65,26 +62,23 @@ type DSAOrder struct {
 	Items            int         `json:"items"`
 }
 
-// maxOtherDescription keeps the free text of a KEYWORD_OTHER short: it is printed in a CSV cell.
-const maxOtherDescription = 200
-
 // Validate checks the block; field is its JSON path ("dsa").
 func (o *DSAOrder) Validate(field string) error {
 	i := slices.IndexFunc(dsaTaxonomy, func(e DSATaxonomyEntry) bool { return e.Category == o.Category })
 	if i < 0 {
-		return Invalid(field+".category", "%q is not a category of Implementing Regulation (EU) 2024/2835", string(o.Category))
+		return Invalid(field+".category", "%s is not a category of Implementing Regulation (EU) 2024/2835", Quote(string(o.Category)))
 	}
 	switch {
 	case o.Keyword != "" && !slices.Contains(dsaTaxonomy[i].Keywords, o.Keyword):
-		return Invalid(field+".keyword", "%q is not a keyword of %s", string(o.Keyword), o.Category)
+		return Invalid(field+".keyword", "%s is not a keyword of %s", Quote(string(o.Keyword)), o.Category)
 	case o.Keyword == DSAKeywordOther && o.OtherDescription == "":
 		return Invalid(field+".other_description", "is required with %s", DSAKeywordOther)
 	case o.Keyword != DSAKeywordOther && o.OtherDescription != "":
 		return Invalid(field+".other_description", "goes only with %s", DSAKeywordOther)
-	case utf8.RuneCountInString(o.OtherDescription) > maxOtherDescription:
-		return Invalid(field+".other_description", "must be at most %d characters", maxOtherDescription)
 	case o.Items < 1:
 		return Invalid(field+".items", "must be at least 1 (the specific items of information the order lists)")
 	}
-	return nil
+	// The limit of dsa.other_description, also for a corrected dsa block.
+	l, _ := LimitOf("dsa.other_description")
+	return l.Check(field+".other_description", o.OtherDescription)
 }

@@ -28,7 +28,7 @@ func (c Country) Alpha3() string { return countries[c].alpha3 }
 
 func (c Country) Validate(field string) error {
 	if _, ok := countries[c]; !ok {
-		return Invalid(field, "%q is not an ISO 3166-1 alpha-2 country code", string(c))
+		return Invalid(field, "%s is not an ISO 3166-1 alpha-2 country code", Quote(string(c)))
 	}
 	return nil
 }
@@ -42,7 +42,7 @@ func (set OneOf[E]) validate(field string, v E) error {
 		for i, e := range set {
 			names[i] = string(e)
 		}
-		return Invalid(field, "%q is not one of %s", string(v), strings.Join(names, ", "))
+		return Invalid(field, "%s is not one of %s", Quote(string(v)), strings.Join(names, ", "))
 	}
 	return nil
 }

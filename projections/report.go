@@ -11,6 +11,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/complianceledger/ledger/events"
 )
@@ -75,6 +76,9 @@ func CheckReport(p events.ReportParameters) (Range, error) {
 	if err := CheckFormat(p.Format); err != nil {
 		return Range{}, err
 	}
+	if err := CheckNSBand(p.NSBand); err != nil {
+		return Range{}, err
+	}
 	if p.Country != "" {
 		if err := events.Country(p.Country).Validate("country"); err != nil {
 			return Range{}, err
@@ -112,7 +116,8 @@ var asOfSlots = make(chan struct{}, AsOfLimit)
 // ViewAsOf brings an empty view of the named report to asOf, from its nearest snapshot at
 // or before that point plus the events after it, and returns it with the position of the
 // last event it includes. It is the one as-of path of reports, for the CLI and the server;
-// at most AsOfLimit run at once.
+// at most AsOfLimit run at once. A point the stream has not reached is refused (ErrPastEnd,
+// see Reached).
 func ViewAsOf(ctx context.Context, r *Runner, name string, asOf AsOf) (ReportView, uint64, error) {
 	v, err := NewReportView(name)
 	if err != nil {
@@ -128,15 +133,48 @@ func ViewAsOf(ctx context.Context, r *Runner, name string, asOf AsOf) (ReportVie
 	if err != nil {
 		return nil, 0, err
 	}
+	if err := Reached(asOf, stats.At, time.Now()); err != nil {
+		return nil, 0, err
+	}
 	return v, stats.Last, nil
 }
 
+// ErrPastEnd: an as-of point the stream has not reached yet.
+var ErrPastEnd = errors.New("projections: as-of point past the end of the stream")
+
+// Reached refuses an as-of point past end, where the stream ends (a run to that point
+// reaches it): a sequence after end's, or a recorded time after now. What the ledger will
+// have known there is not known yet: answering the figures of today under that name would
+// change without notice as events arrive. A time before now is always answered, since every
+// event recorded later gets a later time; the answer says the sequence it stands at.
+func Reached(a AsOf, end Position, now time.Time) error {
+	var point string
+	switch {
+	case a.Sequence > end.Sequence:
+		point = fmt.Sprintf("sequence %d", a.Sequence)
+	case !a.Time.IsZero() && a.Time.After(now):
+		point = fmt.Sprintf("%s is still to come (it is %s now)", a.Time.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	default:
+		return nil
+	}
+	if end.Sequence == 0 {
+		return fmt.Errorf("%w: %s: the stream holds no event yet", ErrPastEnd, point)
+	}
+	at := ""
+	if !end.RecordedAt.IsZero() {
+		at = ", recorded " + end.RecordedAt.UTC().Format(time.RFC3339)
+	}
+	return fmt.Errorf("%w: %s: the stream ends at sequence %d%s; ask for that point or an earlier one", ErrPastEnd, point, end.Sequence, at)
+}
+
 // ReportTable is a view's table for the report's period and format, titled with the position
-// of the last event behind it and narrowed to the report's country.
+// of the last event behind it, narrowed to the report's country, with national-security
+// figures in the report's bands.
 func ReportTable(v ReportView, period Range, last uint64, p events.ReportParameters) Table {
 	if d, ok := v.(*DSA); ok {
 		v = d.forService(p.Service)
 	}
+	v = bandedAs(v, p.NSBand)
 	t := tableFor(v, period, p.Format)
 	t.Title += fmt.Sprintf(", as of sequence %d", last)
 	if p.Country != "" {
@@ -248,7 +286,7 @@ func RestatePublished(ctx context.Context, src Source, id string, p *events.Repo
 	if err != nil {
 		return Table{}, err
 	}
-	var view TableView = rv
+	var view TableView = bandedAs(rv, p.Parameters.NSBand)
 	if tv, ok := view.(interface {
 		TableView
 		textTabler

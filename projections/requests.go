@@ -15,10 +15,11 @@ import (
 // Counting rules: a request counts in the period holding its delivery time (business time);
 // accounts specified are the targets it names; "some data produced" means at least one
 // DataDisclosed event so far, whenever the data was sent. Pending and withdrawn requests
-// count as received.
+// count as received. NSL and FISA rows are published in bands (nsband.go).
 type Requests struct {
 	base
 	produced []bool // by request: some data was disclosed
+	nsBand   nsBand // the width of national-security bands (see nsband.go)
 }
 
 func NewRequests() *Requests { return &Requests{base: newBase()} }
@@ -47,7 +48,7 @@ func (*Requests) SnapshotVersion() string { return requestsVersion }
 func (v *Requests) MarshalSnapshot() ([]byte, error) { return columnar.Marshal(nil, &v.produced), nil }
 
 func (v *Requests) UnmarshalSnapshot(data []byte) error {
-	fresh := &Requests{base: v.base}
+	fresh := &Requests{base: v.base, nsBand: v.nsBand}
 	if err := unmarshalColumns(data, "requests", []any{&fresh.produced}, func() []int { return nil }); err != nil {
 		return err
 	}
@@ -107,13 +108,24 @@ func (v *Requests) Report(period Range) []RequestsRow {
 	return out
 }
 
-// Table renders rows for output.
+func (v *Requests) withNSBand(width int) ReportView {
+	c := *v
+	c.nsBand = nsBand(width)
+	return &c
+}
+
+// Table renders rows for output. National-security rows (NSL, FISA) give bands, and no
+// share, which would tell the exact ratio of two counts.
 func (v *Requests) Table(period Range) Table {
 	t := Table{
 		Title:   "Requests by country and instrument, " + period.String(),
 		Columns: []string{"country", "instrument", "requests", "accounts_specified", "requests_with_data", "share_with_data"},
 	}
 	for _, r := range v.Report(period) {
+		if nationalSecurity(r.Instrument) {
+			t.Rows = append(t.Rows, []any{string(r.Country), string(r.Instrument), v.nsBand.of(r.Requests), v.nsBand.of(r.Accounts), v.nsBand.of(r.WithData), ""})
+			continue
+		}
 		t.Rows = append(t.Rows, []any{string(r.Country), string(r.Instrument), r.Requests, r.Accounts, r.WithData, r.Share()})
 	}
 	return t

@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrFormat is returned for an output format the ledger does not write.
@@ -43,8 +47,10 @@ func (t Table) WhereIn(column string, values ...string) Table {
 	return out
 }
 
-// Write renders the table as "table" (aligned text for people), "csv" (RFC 4180, header
-// first) or "json" (an array of objects keyed by column, numbers as numbers).
+// Write renders the table as "table" (aligned text for people; control characters in cells
+// escaped as \n, \t, \u202e, ...), "csv" (RFC 4180, header first; a text cell that starts
+// with = + - @ tab or CR, and is not a number, gets a leading ' so that no spreadsheet reads
+// a formula) or "json" (an array of objects keyed by column, numbers as numbers, text exact).
 func (t Table) Write(w io.Writer, format string) error {
 	switch format {
 	case "table":
@@ -60,11 +66,11 @@ func (t Table) Write(w io.Writer, format string) error {
 func (t Table) writeText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if t.Title != "" {
-		fmt.Fprintln(w, t.Title)
+		fmt.Fprintln(w, escapeControls(t.Title))
 	}
 	line := func(cells []string) {
 		for _, c := range cells {
-			fmt.Fprint(tw, c, "\t")
+			fmt.Fprint(tw, escapeControls(c), "\t")
 		}
 		fmt.Fprintln(tw)
 	}
@@ -82,7 +88,13 @@ func (t Table) writeCSV(w io.Writer) error {
 		return err
 	}
 	for _, r := range t.Rows {
-		if err := cw.Write(formatCells(r)); err != nil {
+		cells := formatCells(r)
+		for i, c := range r {
+			if text, ok := c.(string); ok && formulaLike(text) {
+				cells[i] = "'" + text
+			}
+		}
+		if err := cw.Write(cells); err != nil {
 			return err
 		}
 	}
@@ -139,4 +151,42 @@ func formatCells(r []any) []string {
 		}
 	}
 	return out
+}
+
+// plainNumber is a number written as text (a restatement's cells are): never a formula.
+var plainNumber = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?$`)
+
+// formulaLike reports whether a text cell would start a spreadsheet formula, as OWASP's CSV
+// injection advice lists the leading characters; the CSV writer prefixes those with a single
+// quote. Numbers, including text that is a plain number such as "-1", stay as they are.
+func formulaLike(s string) bool {
+	return s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) && !plainNumber.MatchString(s)
+}
+
+// escapeControls writes control characters (newline, tab, bidi controls, ...) as escapes, so
+// that a stored value stays on its row and in its column of a text table and reads as stored.
+func escapeControls(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case isControl(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError
 }

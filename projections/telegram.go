@@ -21,7 +21,10 @@ import (
 //     figures show the same rule: its year-to-date users equal the sum of its quarters in every
 //     row but one, GB in 2024 (293 users, against 7 + 292), where accounts recurred;
 //   - a country appears when it delivered or had fulfilled any request in the period, so a
-//     country whose requests were all rejected shows zeros.
+//     country whose requests were all rejected shows zeros;
+//   - national-security requests (NSL, FISA) count in a row of their own per country,
+//     published in bands (nsband.go), and not in the country's other row; an account named
+//     by both kinds counts in both rows.
 type Telegram struct {
 	base
 	fulfilled []int64 // by request: its first qualifying disclosure (Unix ns), or facts.NoTime
@@ -30,6 +33,7 @@ type Telegram struct {
 	affectedRequest []uint32
 	affectedAt      []int64
 	affectedAccount []uint32
+	nsBand          nsBand // the width of national-security bands (see nsband.go)
 }
 
 func NewTelegram() *Telegram { return &Telegram{base: newBase()} }
@@ -70,55 +74,72 @@ func (v *Telegram) Apply(rec events.Recorded, e events.Event) {
 	}
 }
 
+type telegramKey struct {
+	country events.Country
+	ns      bool
+}
+
 func revealsIdentity(c events.DataCategory) bool {
 	return c == events.DataIPAddress || c == events.DataPhoneNumber
 }
 
-// TelegramRow is one country's figures.
+// TelegramRow is one country's figures. A country's national-security requests (NSL,
+// FISA) form a row of their own (NationalSecurity), which the table publishes in bands; its
+// other row counts the rest.
 type TelegramRow struct {
-	Country  events.Country
-	Requests int
-	Users    int
+	Country          events.Country
+	NationalSecurity bool
+	Requests         int
+	Users            int
 }
 
-// Report returns the figures for a period, one row per country, ordered by country code.
+// Report returns the figures for a period, one row per country (and one more for a
+// country's national-security requests), ordered by country code.
 func (v *Telegram) Report(period Range) []TelegramRow {
 	in := nanosOf(period)
-	rows := map[events.Country]*TelegramRow{}
-	row := func(c events.Country) *TelegramRow {
-		if rows[c] == nil {
-			rows[c] = &TelegramRow{Country: c}
+	rows := map[telegramKey]*TelegramRow{}
+	row := func(k telegramKey) *TelegramRow {
+		if rows[k] == nil {
+			rows[k] = &TelegramRow{Country: k.country, NationalSecurity: k.ns}
 		}
-		return rows[c]
+		return rows[k]
 	}
-	for id, first := range v.fulfilled {
-		if in.contains(v.ix.Delivered(facts.ID(id))) {
-			row(v.ix.Country(facts.ID(id)))
+	// Where each request counts: its country, as corrected since, and whether it is
+	// national-security process, which has a row of its own.
+	keys := make([]telegramKey, len(v.fulfilled))
+	for i, first := range v.fulfilled {
+		id := facts.ID(i)
+		r := v.ix.Request(id)
+		keys[i] = telegramKey{r.Country, nationalSecurity(r.Instrument)}
+		if in.contains(v.ix.Delivered(id)) {
+			row(keys[i])
 		}
 		if in.contains(first) {
-			row(v.ix.Country(facts.ID(id))).Requests++
+			row(keys[i]).Requests++
 		}
 	}
-	type countryAccount struct {
-		country events.Country
+	type rowAccount struct {
+		row     telegramKey
 		account uint32
 	}
-	seen := map[countryAccount]bool{}
+	seen := map[rowAccount]bool{}
 	for i, at := range v.affectedAt {
 		if !in.contains(at) {
 			continue
 		}
-		k := countryAccount{v.ix.Country(facts.ID(v.affectedRequest[i])), v.affectedAccount[i]}
+		k := rowAccount{keys[v.affectedRequest[i]], v.affectedAccount[i]}
 		if !seen[k] {
 			seen[k] = true
-			row(k.country).Users++
+			row(k.row).Users++
 		}
 	}
 	out := make([]TelegramRow, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, *r)
 	}
-	slices.SortFunc(out, func(a, b TelegramRow) int { return cmp.Compare(string(a.Country), string(b.Country)) })
+	slices.SortFunc(out, func(a, b TelegramRow) int {
+		return cmp.Or(cmp.Compare(string(a.Country), string(b.Country)), boolCompare(a.NationalSecurity, b.NationalSecurity))
+	})
 	return out
 }
 
@@ -135,7 +156,7 @@ func (v *Telegram) MarshalSnapshot() ([]byte, error) {
 }
 
 func (v *Telegram) UnmarshalSnapshot(data []byte) error {
-	fresh := &Telegram{base: v.base}
+	fresh := &Telegram{base: v.base, nsBand: v.nsBand}
 	if err := unmarshalColumns(data, "telegram", fresh.columns(), func() []int {
 		return []int{len(fresh.affectedRequest), len(fresh.affectedAt), len(fresh.affectedAccount)}
 	}); err != nil {
@@ -145,13 +166,34 @@ func (v *Telegram) UnmarshalSnapshot(data []byte) error {
 	return nil
 }
 
-// Table renders rows for output.
+// boolCompare orders false before true.
+func boolCompare(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+func (v *Telegram) withNSBand(width int) ReportView {
+	c := *v
+	c.nsBand = nsBand(width)
+	return &c
+}
+
+// Table renders rows for output; a national-security row is named so and gives bands.
 func (v *Telegram) Table(period Range) Table {
 	t := Table{
 		Title:   "Telegram-style transparency report, " + period.String(),
 		Columns: []string{"country", "country_name", "fulfilled_requests", "affected_users"},
 	}
 	for _, r := range v.Report(period) {
+		if r.NationalSecurity {
+			t.Rows = append(t.Rows, []any{string(r.Country), r.Country.Name() + " (national security)", v.nsBand.of(r.Requests), v.nsBand.of(r.Users)})
+			continue
+		}
 		t.Rows = append(t.Rows, []any{string(r.Country), r.Country.Name(), r.Requests, r.Users})
 	}
 	return t

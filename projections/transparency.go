@@ -2,7 +2,6 @@ package projections
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 
 	"github.com/complianceledger/ledger/events"
@@ -22,7 +21,8 @@ import (
 //   - groups: "emergency" for emergency requests; in the US each legal process has its own
 //     group (subpoena, search_warrant, court_order, pen_register, wiretap, 2703d, mlat),
 //     elsewhere they form "legal_process"; US national-security letters and FISA orders
-//     form "national_security", published only in bands of 500 (0-499, 500-999, ...);
+//     form "national_security" (an emergency one too), published only in bands of 500
+//     (0-499, 500-999, ...) or, at the publisher's option, 250;
 //   - preservation requests (preservation, epoc_pr) and the accounts they preserved (approved
 //     targets) are reported apart and are not in the totals;
 //   - DSA orders to act against illegal content (dsa_art9) ask for no user data and are left
@@ -31,6 +31,7 @@ type Transparency struct {
 	base
 	state    []uint8 // by request: the transparency* bits below
 	approved []int32 // by request: targets the decision approves
+	nsBand   nsBand  // the width of national-security bands (see nsband.go)
 }
 
 // Bits of Transparency.state.
@@ -96,7 +97,7 @@ func (v *Transparency) MarshalSnapshot() ([]byte, error) {
 }
 
 func (v *Transparency) UnmarshalSnapshot(data []byte) error {
-	fresh := &Transparency{base: v.base}
+	fresh := &Transparency{base: v.base, nsBand: v.nsBand}
 	if err := unmarshalColumns(data, "transparency", fresh.columns(), func() []int { return []int{len(fresh.state), len(fresh.approved)} }); err != nil {
 		return err
 	}
@@ -131,10 +132,10 @@ func (f *transparencyFacts) group() string {
 	switch in := f.Instrument; {
 	case in == events.InstrumentPreservation || in == events.InstrumentEPOCPR:
 		return GroupPreservation
+	case nationalSecurity(in): // before emergency: an emergency NSL is still banded
+		return GroupNationalSecurity
 	case f.Emergency || in == events.InstrumentEmergency:
 		return GroupEmergency
-	case in == events.InstrumentNSL || in == events.InstrumentFISA:
-		return GroupNationalSecurity
 	case f.Country == "US" && slices.Contains(usLegalProcess, in):
 		return string(in)
 	}
@@ -171,12 +172,6 @@ func (r TransparencyRow) Share() float64 {
 		return 0
 	}
 	return float64(r.Produced) / float64(r.Requests)
-}
-
-// Band is how national-security figures may be published: a range of 500.
-func Band(n int) string {
-	low := n / 500 * 500
-	return fmt.Sprintf("%d-%d", low, low+499)
 }
 
 // Report returns the figures for a period, ordered by country and group.
@@ -231,6 +226,12 @@ func (v *Transparency) Report(period Range) []TransparencyRow {
 	return out
 }
 
+func (v *Transparency) withNSBand(width int) ReportView {
+	c := *v
+	c.nsBand = nsBand(width)
+	return &c
+}
+
 // Table renders the report; national-security figures appear only as bands, and
 // preservation rows only with requests and accounts preserved.
 func (v *Transparency) Table(period Range) Table {
@@ -242,7 +243,7 @@ func (v *Transparency) Table(period Range) Table {
 	for _, r := range v.Report(period) {
 		switch r.Group {
 		case GroupNationalSecurity:
-			t.Rows = append(t.Rows, []any{string(r.Country), r.Group, Band(r.Requests), Band(r.Accounts), "", "", "", "", "", "", ""})
+			t.Rows = append(t.Rows, []any{string(r.Country), r.Group, v.nsBand.of(r.Requests), v.nsBand.of(r.Accounts), "", "", "", "", "", "", ""})
 		case GroupPreservation:
 			t.Rows = append(t.Rows, []any{string(r.Country), r.Group, r.Requests, "", "", "", "", "", "", "", r.AccountsKept})
 		default:

@@ -32,8 +32,8 @@ const (
 	Replaced FindingKind = "replaced"
 	// RootMismatch: the stream does not hash to a checkpoint's signed root.
 	RootMismatch FindingKind = "root"
-	// BadCheckpoint: a checkpoint record is malformed or not signed by the key, or there is
-	// no checkpoint for the events.
+	// BadCheckpoint: a checkpoint record is malformed or not signed by the key. (Events that
+	// no checkpoint covers yet are Report.Uncovered, not a finding.)
 	BadCheckpoint FindingKind = "checkpoint"
 	// Inconsistent: two checkpoints disagree: the later one's tree does not extend the
 	// earlier one's.
@@ -63,13 +63,41 @@ type Report struct {
 	// Checkpoints counts the valid stored checkpoints; Size is the newest one's tree size.
 	Checkpoints int
 	Size        uint64
-	// Uncovered counts the events after Size, which no checkpoint covers yet.
+	// Uncovered counts the events after Size, which no checkpoint covers yet (all of them
+	// when the ledger holds no checkpoint). They are not a finding: nothing was signed over
+	// them to mismatch; `ledger checkpoint` or POST /v1/checkpoints signs them.
 	Uncovered uint64
 	Findings  []Finding
 }
 
-// OK reports a ledger that matches every checkpoint.
+// OK reports a ledger that matches every checkpoint (events not signed yet aside).
 func (r Report) OK() bool { return len(r.Findings) == 0 }
+
+// Status sums up a Report in one word.
+type Status string
+
+const (
+	// Clean: the stream matches every checkpoint and the newest covers every event.
+	Clean Status = "clean"
+	// Unsigned: the stream matches every checkpoint, but Uncovered events after the newest
+	// one are not signed yet (a ledger stopped between two checkpoints, or one that never
+	// signed). Signing them makes it Clean; it is not evidence of tampering.
+	Unsigned Status = "unsigned"
+	// Mismatch: there are findings: the stream does not match a signature, or a checkpoint
+	// or the leaf index is not what was signed (tampering, or the wrong verifier key).
+	Mismatch Status = "mismatch"
+)
+
+// Status is Mismatch with findings, else Unsigned with uncovered events, else Clean.
+func (r Report) Status() Status {
+	switch {
+	case !r.OK():
+		return Mismatch
+	case r.Uncovered > 0:
+		return Unsigned
+	}
+	return Clean
+}
 
 // Held is a checkpoint obtained outside the ledger (from a report, from a regulator), to
 // check the stream against as well: the ledger's own checkpoint stream may be rewritten by
@@ -163,9 +191,6 @@ func Verify(ctx context.Context, log Log, store CheckpointStore, v note.Verifier
 	}
 	if rep.LastSequence > rep.Size {
 		rep.Uncovered = rep.LastSequence - rep.Size
-	}
-	if len(cps) == 0 && stream.events > 0 {
-		rep.add(Finding{Kind: BadCheckpoint, Text: fmt.Sprintf("no valid checkpoint: none of the %d events in the stream is covered by a signature", stream.events)})
 	}
 
 	trusted := uint64(0) // the index's leaves up to here are signed

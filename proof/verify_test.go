@@ -157,3 +157,55 @@ func TestVerifyAgainstAHeldCheckpointCatchesARewriteWithTheKey(t *testing.T) {
 		t.Fatalf("the held checkpoint did not catch the rewrite:\n%s", lines(rep))
 	}
 }
+
+// Events that no checkpoint covers yet (a ledger stopped between two checkpoints, or one
+// that never signed) are not tampering: the report says how many, with no finding, and its
+// Status tells them from a mismatch.
+func TestVerifyTellsUnsignedEventsFromTampering(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		build     func(t *testing.T, s *jetstream.Store, dir string, key proof.Key) *jetstream.Store
+		want      proof.Status
+		uncovered uint64
+	}{
+		{"never signed", func(t *testing.T, s *jetstream.Store, _ string, _ proof.Key) *jetstream.Store {
+			record(t, s, 4)
+			return s
+		}, proof.Unsigned, 4},
+		{"tail after the newest checkpoint", func(t *testing.T, s *jetstream.Store, _ string, key proof.Key) *jetstream.Store {
+			ledgerWithCheckpoints(t, s, key, 5)
+			record(t, s, 2)
+			return s
+		}, proof.Unsigned, 2},
+		{"every event signed", func(t *testing.T, s *jetstream.Store, _ string, key proof.Key) *jetstream.Store {
+			ledgerWithCheckpoints(t, s, key, 5, 7)
+			return s
+		}, proof.Clean, 0},
+		{"swapped, with an unsigned tail", func(t *testing.T, s *jetstream.Store, dir string, key proof.Key) *jetstream.Store {
+			ledgerWithCheckpoints(t, s, key, 6)
+			record(t, s, 2)
+			subjects, bodies := rawMessages(t, s)
+			subjects[1], subjects[2] = subjects[2], subjects[1]
+			bodies[1], bodies[2] = bodies[2], bodies[1]
+			return recreate(t, s, dir, subjects, bodies)
+		}, proof.Mismatch, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			key := newKey(t)
+			s := tc.build(t, openAt(t, dir), dir, key)
+			rep := verify(t, s, key)
+			if got := rep.Status(); got != tc.want {
+				t.Errorf("status %s, want %s:\n%s", got, tc.want, lines(rep))
+			}
+			if rep.Uncovered != tc.uncovered {
+				t.Errorf("%d uncovered, want %d", rep.Uncovered, tc.uncovered)
+			}
+			if tc.want != proof.Mismatch && !rep.OK() {
+				t.Errorf("findings where nothing mismatches:\n%s", lines(rep))
+			}
+		})
+	}
+}

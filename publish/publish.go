@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/store"
@@ -57,8 +58,12 @@ type Published struct {
 }
 
 // Parameters normalises a report's parameters as a publication records them: a DSA report
-// names its service (DefaultDSAService unless given), other views none.
+// names its service (DefaultDSAService unless given), other views none; national-security
+// bands of the default width are recorded as the default (no ns_band).
 func Parameters(p events.ReportParameters) events.ReportParameters {
+	if p.NSBand == projections.DefaultNSBand {
+		p.NSBand = 0
+	}
 	if p.View != "dsa" {
 		p.Service = ""
 	} else if p.Service == "" {
@@ -78,16 +83,19 @@ func Check(p events.ReportParameters) error {
 }
 
 // Report renders the report at the current end of the stream, writes a checkpoint (when
-// the publisher has one), and appends the ReportPublished event with actor as its actor.
-// Parameters are checked before anything is read or written; an empty ledger is ErrEmpty.
-func (pub *Publisher) Report(ctx context.Context, p events.ReportParameters, actor string) (Published, error) {
+// the publisher has one), and appends the ReportPublished event with caller as its actor.
+// Publishing figures is legal's act (they decide requests and answer for the figures), on
+// every path. Parameters are checked before anything is read or written; an empty ledger
+// is ErrEmpty.
+func (pub *Publisher) Report(ctx context.Context, p events.ReportParameters, caller command.Caller) (Published, error) {
 	p = Parameters(p)
 	if err := Check(p); err != nil {
 		return Published{}, err
 	}
-	if actor == "" {
-		return Published{}, events.Invalid("actor", "is required")
+	if caller.Name == "" || caller.Role != command.Legal {
+		return Published{}, fmt.Errorf("publishing a report is role %s's act, not %q's (caller %q): %w", command.Legal, caller.Role, caller.Name, command.ErrForbidden)
 	}
+	actor := caller.Name
 	var out bytes.Buffer
 	last, err := projections.RenderReport(ctx, pub.Runner, p, projections.AsOf{}, &out)
 	if err != nil {

@@ -4,19 +4,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/aggregates"
 	"github.com/complianceledger/ledger/command"
+	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/server/auth"
 )
-
-// idempotencyKey is what the Idempotency-Key header may hold: it becomes the command id, which
-// travels in the Nats-Msg-Id header and the event.
-var idempotencyKey = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // requestNamespace derives the id of a new request from its caller and idempotency key,
 // so that retrying a receive_request that named no request_id finds the first attempt.
@@ -32,8 +28,9 @@ func DecodeCommand(body []byte, key string) (aggregates.Command, error) {
 	}
 	m := c.Header()
 	if key != "" {
-		if !idempotencyKey.MatchString(key) {
-			return nil, invalid("Idempotency-Key", "want 1 to 128 letters, digits, '.', '_', ':' or '-'")
+		// It becomes the command id, which travels in the Nats-Msg-Id header and the event.
+		if err := events.CheckField("Idempotency-Key", key); err != nil {
+			return nil, err
 		}
 		if m.CommandID != "" && m.CommandID != key {
 			return nil, invalid("command_id", "differs from the Idempotency-Key header; give one, or both alike")
@@ -69,22 +66,21 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, caller auth
 		return err
 	}
 	name = aggregates.CommandName(c)
-	if role := commandRoles[name]; role != caller.Role {
-		outcome = outcomeRefused
-		return forbidden("command", "%s is recorded by role %s, not %s", name, role, caller.Role)
-	}
 	m := c.Header()
 	if _, ok := c.(*aggregates.ReceiveRequest); ok && m.RequestID == "" && m.CommandID != "" {
 		m.RequestID = uuid.NewSHA1(requestNamespace, []byte(caller.Name+"\x00"+m.CommandID)).String()
 	}
 
-	// Check every field before any I/O, so bad input never reaches the store.
-	if err := s.handler.Prepare(caller.Name, c); err != nil {
+	// Check the role and every field before any I/O, so bad input never reaches the store.
+	if err := s.handler.Prepare(caller.Caller(), c); err != nil {
 		outcome = outcomeInvalid
+		if errors.Is(err, command.ErrForbidden) {
+			outcome = outcomeRefused
+		}
 		return err
 	}
 	start := time.Now()
-	res, err := s.handler.Handle(r.Context(), caller.Name, c)
+	res, err := s.handler.Handle(r.Context(), caller.Caller(), c)
 	switch ae := classify(err); {
 	case err == nil && res.Duplicate:
 		outcome = outcomeDuplicate

@@ -145,16 +145,25 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add(steps[0].Body, steps[0].Key)
 	f.Add([]byte(`{"command":"acknowledge_receipt","command_id":"a"}`), "b")
 	f.Add([]byte(`{"command":"x"`), "")
+	// Hostile bodies: repeated keys, deep nesting, invalid UTF-8, controls, long values.
+	f.Add([]byte(`{"command":"close_request","command":"withdraw_request"}`), "")
+	f.Add([]byte(`{"command":"close_request","reason":`+strings.Repeat("[", 300)+`}`), "")
+	f.Add([]byte("{\"command\":\"close_request\",\"reason\":\"\xff\\u0000\\u202e\"}"), "k\n")
+	f.Add([]byte(`{"command":"close_request","reason":"`+strings.Repeat("é", 3000)+`"}`), strings.Repeat("k", 200))
+	f.Add([]byte(`{"command":"close_request","`+strings.Repeat("n", 3000)+`\n":1}`), "")
 	f.Fuzz(func(t *testing.T, body []byte, key string) {
 		c, err := server.DecodeCommand(body, key)
 		if err != nil {
 			if c != nil {
 				t.Fatalf("a command and an error: %v", err)
 			}
-			if msg := err.Error(); msg == "" {
-				t.Fatal("empty error")
+			if msg := err.Error(); msg == "" || len(msg) > 1024 {
+				t.Fatalf("error of %d bytes: %.200s", len(msg), msg)
 			}
 			return
+		}
+		if key != "" && (len(key) > 128 || strings.Trim(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") != "") {
+			t.Fatalf("key %q taken", key)
 		}
 		if c.Header().Command == "" && len(bytes.TrimSpace(body)) == 0 {
 			t.Fatal("empty body decoded")

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/complianceledger/ledger/aggregates"
+	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/proof"
@@ -51,6 +52,8 @@ func classify(err error) *apiError {
 		return ae
 	case errors.As(err, &tooBig):
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Rule: fmt.Sprintf("the body exceeds %d bytes", tooBig.Limit)}
+	case errors.Is(err, command.ErrForbidden):
+		return &apiError{Status: http.StatusForbidden, Code: "forbidden", Field: "command", Rule: "each command is recorded by one role (see the README's role table)", Message: err.Error()}
 	case errors.As(err, &fe):
 		return &apiError{Status: http.StatusBadRequest, Code: "invalid_field", Field: fe.Field, Rule: fe.Rule, Message: err.Error()}
 	case errors.As(err, &re) && errors.Is(err, aggregates.ErrNotReceived):
@@ -63,6 +66,8 @@ func classify(err error) *apiError {
 		return &apiError{Status: http.StatusConflict, Code: "empty", Rule: "the ledger holds no event yet", Message: err.Error()}
 	case errors.Is(err, proof.ErrTampered):
 		return &apiError{Status: http.StatusConflict, Code: "tampered", Rule: "the stream no longer matches its signed checkpoints: nothing is signed or published over it; see GET /v1/verify", Message: err.Error()}
+	case errors.Is(err, projections.ErrPastEnd):
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_field", Field: "as_of", Rule: "must not lie past the end of the stream", Message: err.Error()}
 	case errors.Is(err, projections.ErrSnapshotMismatch):
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "snapshot_mismatch", Rule: "the views' snapshots were not made from this stream; an operator runs 'ledger rebuild all'", Message: err.Error()}
 	case errors.Is(err, errNotCurrent):

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/publish"
 	"github.com/complianceledger/ledger/server/auth"
 )
@@ -29,7 +28,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, caller auth.Tok
 	outcome := outcomeError
 	defer func() { s.metrics.commands.WithLabelValues(name, outcome).Inc() }()
 
-	q, err := query(r, "period", "from", "to", "country", "format", "service")
+	q, err := query(r, "period", "from", "to", "country", "format", "service", "ns_band")
 	if err == nil {
 		err = noBody(r)
 	}
@@ -42,12 +41,12 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, caller auth.Tok
 		outcome = outcomeInvalid
 		return err
 	}
-	f, err := format(q)
+	p, err := reportParameters(view, q)
 	if err != nil {
 		outcome = outcomeInvalid
 		return err
 	}
-	p := publish.Parameters(events.ReportParameters{View: view, Period: q.Get("period"), From: q.Get("from"), To: q.Get("to"), Country: q.Get("country"), Format: f, Service: q.Get("service")})
+	p = publish.Parameters(p)
 	if err := publish.Check(p); err != nil {
 		outcome = outcomeInvalid
 		return err
@@ -59,7 +58,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, caller auth.Tok
 		}
 		pub.Checkpoint = s.checkpointer.CheckpointNote
 	}
-	res, err := pub.Report(r.Context(), p, caller.Name)
+	res, err := pub.Report(r.Context(), p, caller.Caller())
 	if err != nil {
 		if classify(err).Status < 500 {
 			outcome = outcomeRefused
@@ -70,7 +69,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, caller auth.Tok
 	s.views.saw(res.Sequence)
 	s.views.kick()
 	h := w.Header()
-	h.Set("Content-Type", contentTypes[f])
+	h.Set("Content-Type", contentTypes[p.Format])
 	h.Set("Location", "/v1/published/"+res.ID)
 	h.Set("Ledger-Report-Id", res.ID)
 	h.Set("Ledger-Report-SHA256", res.Event.SHA256)

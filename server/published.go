@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -79,7 +80,10 @@ func (s *Server) restatement(w http.ResponseWriter, r *http.Request, _ auth.Toke
 }
 
 // verify answers GET /v1/verify: the Merkle tree recomputed from the stream against every
-// checkpoint, as `ledger verify` does.
+// checkpoint, as `ledger verify` does. status tells the three outcomes apart as verify's exit
+// status does: "clean", "unsigned" (no finding, but the uncovered events after the newest
+// checkpoint are not signed yet: POST /v1/checkpoints signs them) and "mismatch" (findings).
+// ok keeps its meaning: no finding.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
 	if _, err := query(r); err != nil {
 		return err
@@ -95,8 +99,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ auth.Token) er
 	for i, f := range rep.Findings {
 		findings[i] = f.Text
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{
-		"ok": rep.OK(), "events": rep.Events, "last_sequence": rep.LastSequence, "checkpoints": rep.Checkpoints,
+	body := map[string]any{
+		"status": rep.Status(), "ok": rep.OK(), "events": rep.Events, "last_sequence": rep.LastSequence, "checkpoints": rep.Checkpoints,
 		"checkpoint_size": rep.Size, "uncovered": rep.Uncovered, "findings": findings, "key": s.cfg.Verifier.Name(),
-	})
+	}
+	if rep.Uncovered > 0 {
+		body["advice"] = fmt.Sprintf("%d events after the newest checkpoint are not signed yet; POST /v1/checkpoints (auditor) signs them", rep.Uncovered)
+	}
+	return writeJSON(w, http.StatusOK, body)
 }

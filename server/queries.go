@@ -18,6 +18,10 @@ import (
 	"github.com/complianceledger/ledger/server/auth"
 )
 
+// The command schemas in openapi.json and the README's table of limits are generated from
+// the commands' types and events.Limits; their tests fail when either is stale.
+//go:generate go test -run ^(TestOpenAPICommandSchemasFollowTheLimits|TestREADMEListsEveryLimit)$ -update .
+
 //go:embed openapi.json
 var openAPIDocument []byte
 
@@ -79,6 +83,25 @@ func format(q url.Values) (string, error) {
 	return f, projections.CheckFormat(f)
 }
 
+// reportParameters reads the query parameters that shape a report's bytes; CheckReport
+// (or publish.Check) validates them.
+func reportParameters(view string, q url.Values) (events.ReportParameters, error) {
+	f, err := format(q)
+	if err != nil {
+		return events.ReportParameters{}, err
+	}
+	p := events.ReportParameters{View: view, Period: q.Get("period"), From: q.Get("from"), To: q.Get("to"), Country: q.Get("country"), Format: f}
+	if view == "dsa" {
+		p.Service = q.Get("service")
+	}
+	if v := q.Get("ns_band"); v != "" {
+		if p.NSBand, err = strconv.Atoi(v); err != nil {
+			return p, invalid("ns_band", "%q: want %d or %d", v, projections.DefaultNSBand, projections.NarrowNSBand)
+		}
+	}
+	return p, nil
+}
+
 func asOf(q url.Values) (projections.AsOf, error) {
 	v := q.Get("as_of")
 	if v == "" {
@@ -117,7 +140,7 @@ func (s *Server) reportView(view string) error {
 // regulator reads only the aggregated views and, when its token names countries, only their
 // rows.
 func (s *Server) report(w http.ResponseWriter, r *http.Request, caller auth.Token) error {
-	q, err := query(r, "period", "from", "to", "country", "format", "as_of", "service")
+	q, err := query(r, "period", "from", "to", "country", "format", "as_of", "service", "ns_band")
 	if err != nil {
 		return err
 	}
@@ -125,14 +148,11 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, caller auth.Toke
 	if err := s.reportView(view); err != nil {
 		return err
 	}
-	f, err := format(q)
+	p, err := reportParameters(view, q)
 	if err != nil {
 		return err
 	}
-	p := events.ReportParameters{View: view, Period: q.Get("period"), From: q.Get("from"), To: q.Get("to"), Country: q.Get("country"), Format: f}
-	if view == "dsa" {
-		p.Service = q.Get("service")
-	}
+	f := p.Format
 	period, err := projections.CheckReport(p)
 	if err != nil {
 		return err
@@ -147,6 +167,11 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, caller auth.Toke
 		}
 		if p.Country != "" && !caller.Sees(p.Country) {
 			return forbidden("country", "this token sees %s only", strings.Join(caller.Countries, ", "))
+		}
+		// Narrower bands are the publisher's option, exercised by publishing; a reader
+		// outside the company gets the default.
+		if p.NSBand != 0 && p.NSBand != projections.DefaultNSBand {
+			return forbidden("ns_band", "a regulator reads national-security figures in bands of %d", projections.DefaultNSBand)
 		}
 	}
 	var t projections.Table
@@ -189,6 +214,15 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 	at, err := asOf(q)
 	if err != nil {
 		return err
+	}
+	if ls, ok := s.cfg.Store.(LastSequencer); ok && at != (projections.AsOf{}) {
+		end, err := ls.LastSequence(r.Context())
+		if err != nil {
+			return err
+		}
+		if err := projections.Reached(at, projections.Position{Sequence: end}, time.Now()); err != nil {
+			return err
+		}
 	}
 	id := u.String()
 	recs, err := s.cfg.Store.Load(r.Context(), events.AggregateRequest, id)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -134,6 +135,8 @@ func TestReportAsOfReplays(t *testing.T) {
 	}
 	bad := []struct{ query, field string }{
 		{"&as_of=yesterday", "as_of"},
+		{"&as_of=99999", "as_of"}, // past the end of the stream
+		{"&as_of=" + time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "as_of"}, // still to come
 		{"&format=xml", "format"},
 		{"&country=XX", "country"},
 		{"&colour=red", "colour"},
@@ -144,6 +147,17 @@ func TestReportAsOfReplays(t *testing.T) {
 		if r.status != http.StatusBadRequest || r.err(t).Error.Field != tc.field {
 			t.Errorf("%s: %d %s, want 400 on %s", tc.query, r.status, r.body, tc.field)
 		}
+	}
+	last := f.last()
+	r := f.do("GET", "/v1/reports/requests?period=2025&as_of=99999", "auditor", nil)
+	if e := r.err(t).Error; !strings.Contains(e.Message, fmt.Sprintf("the stream ends at sequence %d", last)) {
+		t.Errorf("as_of past the end does not say where the stream ends: %s", r.body)
+	}
+	if r := f.do("GET", fmt.Sprintf("/v1/reports/requests?period=2025&as_of=%d", last), "auditor", nil); r.status != 200 {
+		t.Errorf("as_of the last sequence: %d %s", r.status, r.body)
+	}
+	if r := f.do("GET", "/v1/requests/"+uuid.NewString()+"/timeline?as_of=99999", "auditor", nil); r.status != http.StatusBadRequest || r.err(t).Error.Field != "as_of" {
+		t.Errorf("timeline as_of past the end: %d %s, want 400 on as_of", r.status, r.body)
 	}
 	if r := f.do("GET", "/v1/reports/nosuch?period=2025", "auditor", nil); r.status != http.StatusNotFound {
 		t.Errorf("unknown view: %d %s", r.status, r.body)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/server/auth"
 )
 
@@ -28,7 +29,7 @@ var (
 )
 
 // routes is the API. The officers (intake, legal, disclosure) record commands, each role
-// only its own (commandRoles), and read what their work needs; legal publishes reports; the
+// only its own (command.RoleOf), and read what their work needs; legal publishes reports; the
 // auditor reads everything, signs checkpoints (a signature over events, not an event) and
 // records nothing; a regulator reads aggregated reports, checkpoints and proofs; a service
 // scrapes metrics (it reads events over NATS, not here).
@@ -65,32 +66,9 @@ var routes = []Route{
 // Routes lists the API's endpoints with the roles allowed on each.
 func Routes() []Route { return slices.Clone(routes) }
 
-// commandRoles says which role records each command: one role per command, so that the
-// four-eyes split of intake and decision holds by construction as well as by rule.
-var commandRoles = map[string]auth.Role{
-	"receive_request":          auth.Intake,
-	"verify_requester":         auth.Intake,
-	"fail_verification":        auth.Intake,
-	"acknowledge_receipt":      auth.Intake,
-	"withdraw_request":         auth.Intake,
-	"complete_legal_review":    auth.Legal,
-	"record_decision":          auth.Legal,
-	"decide_user_notification": auth.Legal,
-	"correct_entry":            auth.Legal,
-	"close_request":            auth.Legal,
-	"disclose_data":            auth.Disclosure,
-	"notify_user":              auth.Disclosure,
-	// Orders of EU Member States: refusing one, telling the enforcing state and extending a
-	// preservation are legal acts; giving effect (producing, removing, preserving) is the
-	// disclosure team's.
-	"refuse_order":               auth.Legal,
-	"notify_enforcing_authority": auth.Legal,
-	"extend_preservation":        auth.Legal,
-	"give_effect":                auth.Disclosure,
-}
-
-// CommandRole returns the role that records the named command ("" for none).
-func CommandRole(name string) auth.Role { return commandRoles[name] }
+// CommandRole returns the role that records the named command ("" for none): the command
+// layer's table, which every path that records shares.
+func CommandRole(name string) auth.Role { return command.RoleOf(name) }
 
 // regulatorViews are the report views a regulator may read: figures per country, never an
 // account reference or a single request. A view added later stays closed until listed here.

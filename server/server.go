@@ -58,11 +58,12 @@ type Config struct {
 	// 501, and reports are published without a checkpoint, as `ledger report --publish` does.
 	Proofs   Proofs
 	Verifier note.Verifier // the checkpoint key's verifier; nil: Key's, and without Key as Proofs nil
-	// Key signs checkpoints: the one written before a report is published, and
-	// POST /v1/checkpoints. With Proofs and no Key those two answer 501.
+	// Key signs checkpoints: the one written before a report is published,
+	// POST /v1/checkpoints, and the last one when Run stops. With Proofs and no Key the
+	// first two answer 501.
 	Key *proof.Key
 	// CheckpointTick is how often Run looks whether a checkpoint is due and signs it; 0:
-	// only on publish and POST /v1/checkpoints. CheckpointDue says when one is due (zero:
+	// only on publish, POST /v1/checkpoints and stop. CheckpointDue says when one is due (zero:
 	// 1,000 new events, or new events and a minute since the last one); its Logger is the
 	// server's.
 	CheckpointTick time.Duration
@@ -129,7 +130,41 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // Run keeps the views current until ctx ends: from their snapshots (or a full replay) first,
 // then following the stream, and it signs checkpoints as they fall due
 // (Config.CheckpointTick). /readyz answers 200 once the views have caught up.
+//
+// When ctx ends, Run signs a last checkpoint covering every event in the stream (with
+// Proofs and Key, whatever the tick), so that a graceful stop leaves nothing unsigned:
+// cancel ctx only after the HTTP requests in flight finished, as Serve does.
 func (s *Server) Run(ctx context.Context) error {
+	err := s.run(ctx)
+	s.signAtStop(ctx)
+	return err
+}
+
+// stopSigningTimeout bounds the last checkpoint of a stop: the checkpointer has usually
+// hashed the stream already, and then signs only the events since its last look.
+const stopSigningTimeout = 30 * time.Second
+
+// signAtStop signs a checkpoint of every event recorded so far. A failure leaves the events
+// unsigned, which verify reports as such (not as tampering); the log says how to sign them.
+func (s *Server) signAtStop(ctx context.Context) {
+	if s.checkpointer == nil {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopSigningTimeout)
+	defer cancel()
+	cp, written, err := s.checkpointer.Checkpoint(sctx)
+	switch {
+	case errors.Is(err, proof.ErrNoCheckpoint): // an empty ledger
+	case err != nil:
+		s.log.Error("stopping: events left unsigned; run 'ledger checkpoint'", "err", err)
+	case written:
+		s.log.Info("stopping: checkpoint written", "size", cp.Size)
+	default:
+		s.log.Debug("stopping: every event was signed already", "size", cp.Size)
+	}
+}
+
+func (s *Server) run(ctx context.Context) error {
 	var signing sync.WaitGroup
 	if s.checkpointer != nil && s.cfg.CheckpointTick > 0 {
 		// The checkpointer stops only on a tampered ledger or a bad key, which no retry
@@ -152,7 +187,8 @@ func (s *Server) runner() *projections.Runner {
 
 // Serve runs the views and serves HTTP on ln until ctx ends, then shuts down gracefully:
 // it stops accepting, lets every command in flight finish (its answer is sent only after
-// the store acknowledged it), and returns. The caller closes the store afterwards.
+// the store acknowledged it), signs a checkpoint of every event (see Run), and returns. The
+// caller closes the store afterwards.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
 	viewsCtx, stopViews := context.WithCancel(context.WithoutCancel(ctx))
 	viewsDone := make(chan error, 1)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/complianceledger/ledger/owner"
 	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/store"
 	"github.com/complianceledger/ledger/store/esdb"
@@ -36,6 +37,7 @@ func (g *globals) openStore(ctx context.Context, syncInterval time.Duration) (s 
 			ClientListen: g.natsListen,
 			ServiceUsers: g.serviceUsers,
 			Logger:       g.logger(),
+			Owner:        owner.Info{Command: g.command, HTTP: g.httpURL},
 		})
 		if err != nil {
 			return nil, nil, err

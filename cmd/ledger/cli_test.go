@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
 
@@ -201,13 +202,13 @@ func TestSubmitRecordsAFileOfCommands(t *testing.T) {
 		verifyLine(id, "2025-02-03T10:00:00Z"),
 		"", // a blank line is skipped, and still counts as a line
 		ackLine(id, "2025-02-03T10:05:00Z"),
-		reviewLine(id, "2025-02-04T09:00:00Z"),
 	)
-	out := parseSubmit(t, mustRun(t, dir, "", "submit", intakeFile, "--actor", "ingrid"))
+	ingrid, lena, dora := credential(t, dir, "ingrid", auth.Intake), credential(t, dir, "lena", auth.Legal), credential(t, dir, "dora", auth.Disclosure)
+	out := parseSubmit(t, mustRun(t, dir, "", "submit", intakeFile, ingrid))
 	want := []struct {
 		line  int
 		event string
-	}{{1, "RequestReceived"}, {2, "RequesterVerified"}, {4, "ReceiptAcknowledged"}, {5, "LegalReviewCompleted"}}
+	}{{1, "RequestReceived"}, {2, "RequesterVerified"}, {4, "ReceiptAcknowledged"}}
 	if len(out) != len(want) {
 		t.Fatalf("%d results, want %d: %+v", len(out), len(want), out)
 	}
@@ -218,30 +219,32 @@ func TestSubmitRecordsAFileOfCommands(t *testing.T) {
 		}
 	}
 
-	// Four eyes: the decision comes from someone else, here through stdin.
-	decision := decisionLine(id, "2025-02-05T09:00:00Z", `"subscriber","ip_address"`, alice)
-	out = parseSubmit(t, mustRun(t, dir, decision+"\n", "submit", "-", "--actor", "lena"))
-	if len(out) != 1 || out[0].Line != 1 || out[0].Event != "DecisionRecorded" || out[0].Sequence != 5 {
-		t.Fatalf("decision: %+v", out)
+	// Four eyes: review and decision come from someone else, here through stdin.
+	legal := reviewLine(id, "2025-02-04T09:00:00Z") + "\n" + decisionLine(id, "2025-02-05T09:00:00Z", `"subscriber","ip_address"`, alice) + "\n" +
+		notificationLine(id, "2025-02-06T10:00:00Z") + "\n"
+	out = parseSubmit(t, mustRun(t, dir, legal, "submit", "-", lena))
+	for i, event := range []string{"LegalReviewCompleted", "DecisionRecorded", "UserNotificationDecided"} {
+		if out[i].Line != i+1 || out[i].Event != event || out[i].Sequence != uint64(4+i) {
+			t.Errorf("result %d: %+v, want line %d %s at %d", i, out[i], i+1, event, 4+i)
+		}
 	}
 	rest := writeFile(t,
 		discloseLine(id, "2025-02-06T09:00:00Z", `"subscriber","ip_address"`, alice),
-		notificationLine(id, "2025-02-06T10:00:00Z"),
 		notifyLine(id, "2025-02-07T09:00:00Z", alice),
-		closeLine(id, "2025-02-07T10:00:00Z"),
 	)
-	out = parseSubmit(t, mustRun(t, dir, "", "submit", rest, "--actor", "dora"))
-	for i, event := range []string{"DataDisclosed", "UserNotificationDecided", "UserNotified", "RequestClosed"} {
-		if out[i].Line != i+1 || out[i].Event != event || out[i].Sequence != uint64(6+i) {
-			t.Errorf("result %d: %+v, want line %d %s at %d", i, out[i], i+1, event, 6+i)
+	out = parseSubmit(t, mustRun(t, dir, "", "submit", rest, dora))
+	for i, event := range []string{"DataDisclosed", "UserNotified"} {
+		if out[i].Line != i+1 || out[i].Event != event || out[i].Sequence != uint64(7+i) {
+			t.Errorf("result %d: %+v, want line %d %s at %d", i, out[i], i+1, event, 7+i)
 		}
 	}
+	mustRun(t, dir, closeLine(id, "2025-02-07T10:00:00Z")+"\n", "submit", "-", lena)
 
 	// Sending the first file again records nothing: the receipt has its command id, and
 	// the other commands are refused by the request's state.
-	_, _, err := ledgerRun(t, dir, "", "submit", intakeFile, "--actor", "ingrid")
-	if err == nil || !strings.Contains(err.Error(), "3 of 4 commands refused") {
-		t.Errorf("resubmitting the intake file: %v, want 3 of 4 refused", err)
+	_, _, err := ledgerRun(t, dir, "", "submit", intakeFile, ingrid)
+	if err == nil || !strings.Contains(err.Error(), "2 of 3 commands refused") {
+		t.Errorf("resubmitting the intake file: %v, want 2 of 3 refused", err)
 	}
 
 	s := openLedger(t, dir)
@@ -249,7 +252,7 @@ func TestSubmitRecordsAFileOfCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	actors := []string{"ingrid", "ingrid", "ingrid", "ingrid", "lena", "dora", "dora", "dora", "dora"}
+	actors := []string{"ingrid", "ingrid", "ingrid", "lena", "lena", "lena", "dora", "dora", "lena"}
 	if len(recs) != len(actors) {
 		t.Fatalf("request holds %d events, want %d", len(recs), len(actors))
 	}
@@ -277,7 +280,7 @@ func TestSubmitRefusesABadFileAndRecordsNothing(t *testing.T) {
 		receiveLine(uuid.NewString(), "", "2025-02-03T09:00:00Z", "XX", "court_order", "u-2"),
 		verifyLine(id, "2025-02-03T11:00:00Z"),
 	)
-	out, _, err := ledgerRun(t, dir, "", "submit", file, "--actor", "ingrid")
+	out, _, err := ledgerRun(t, dir, "", "submit", file, credential(t, dir, "ingrid", auth.Intake))
 	if err == nil {
 		t.Fatalf("a file with bad lines was accepted; output:\n%s", out)
 	}
@@ -313,7 +316,7 @@ func TestSubmitCanonicalisesRequestIDs(t *testing.T) {
 		receiveLine(strings.ToUpper(id), "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-2"),
 		ackLine(id, "2025-02-03T09:30:00Z"),
 	)
-	stdout, _, err := ledgerRun(t, dir, "", "submit", file, "--actor", "ingrid")
+	stdout, _, err := ledgerRun(t, dir, "", "submit", file, credential(t, dir, "ingrid", auth.Intake))
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}
@@ -335,7 +338,7 @@ func TestSubmitRefusesAMalformedRequestIDBeforeRecording(t *testing.T) {
 		receiveLine(uuid.NewString(), "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-1"),
 		receiveLine("case-2025-42", "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-2"),
 	)
-	_, _, err := ledgerRun(t, dir, "", "submit", file, "--actor", "ingrid")
+	_, _, err := ledgerRun(t, dir, "", "submit", file, credential(t, dir, "ingrid", auth.Intake))
 	if err == nil || !strings.Contains(err.Error(), "line 2: request_id") {
 		t.Errorf("submit: %v, want line 2's request_id named", err)
 	}
@@ -350,11 +353,11 @@ func TestSubmitReportsRuleViolationsByLine(t *testing.T) {
 	id := uuid.NewString()
 	file := writeFile(t,
 		receiveLine(id, "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-1"),
-		ackLine(id, "2025-02-03T09:30:00Z"),
-		discloseLine(id, "2025-02-03T10:00:00Z", `"subscriber"`, "u-1"), // before verification
-		reviewLine(id, "2025-02-04T09:00:00Z"),
+		verifyLine(id, "2025-02-03T09:30:00Z"),
+		verifyLine(id, "2025-02-03T10:00:00Z"), // verified already
+		ackLine(id, "2025-02-04T09:00:00Z"),
 	)
-	stdout, stderr, err := ledgerRun(t, dir, "", "submit", file, "--actor", "ingrid")
+	stdout, stderr, err := ledgerRun(t, dir, "", "submit", file, credential(t, dir, "ingrid", auth.Intake))
 	if err == nil || err.Error() != "1 of 4 commands refused" {
 		t.Fatalf("submit: %v, want 1 of 4 commands refused", err)
 	}
@@ -367,7 +370,7 @@ func TestSubmitReportsRuleViolationsByLine(t *testing.T) {
 			t.Errorf("result %d: %+v", i, o)
 		}
 	}
-	if o := out[2]; !strings.Contains(o.Error, "no disclosure before the requester is verified") || o.Sequence != 0 || o.Event != "" || o.Command != "disclose_data" {
+	if o := out[2]; !strings.Contains(o.Error, "requester already verified") || o.Sequence != 0 || o.Event != "" || o.Command != "verify_requester" {
 		t.Errorf("line 3: %+v, want the verification rule", o)
 	}
 	if !strings.Contains(stderr, "line 3:") {
@@ -397,7 +400,7 @@ func history(t *testing.T, dir string) map[string]string {
 		ids[name] = uuid.NewString()
 	}
 	const ip, sub = `"ip_address"`, `"subscriber"`
-	intake := writeFile(t,
+	submitAsOfficers(t, dir,
 		receiveLine(ids["FR-1"], "", "2025-01-10T09:00:00Z", "FR", "court_order", "a1", "a2"),
 		receiveLine(ids["FR-2"], "", "2025-02-10T09:00:00Z", "FR", "court_order", "a1", "a3"),
 		receiveLine(ids["FR-3"], "", "2025-02-11T09:00:00Z", "FR", "search_warrant", "a4"),
@@ -413,8 +416,7 @@ func history(t *testing.T, dir string) map[string]string {
 		reviewLine(ids["FR-4"], "2025-03-29T09:00:00Z"),
 		reviewLine(ids["DE-1"], "2025-03-04T09:00:00Z"),
 	)
-	mustRun(t, dir, "", "submit", intake, "--actor", "ingrid")
-	legal := writeFile(t,
+	submitAsOfficers(t, dir,
 		decisionLine(ids["FR-1"], "2025-01-12T09:00:00Z", sub+","+ip, "a1", "a2"),
 		decisionLine(ids["FR-2"], "2025-02-12T09:00:00Z", ip, "a1", "a3"),
 		decisionLine(ids["FR-3"], "2025-02-13T09:00:00Z", "", "a4"),
@@ -427,7 +429,6 @@ func history(t *testing.T, dir string) map[string]string {
 		discloseLine(ids["DE-1"], "2025-03-06T09:00:00Z", sub, "b1"),
 		closeLine(ids["FR-3"], "2025-02-13T10:00:00Z"),
 	)
-	mustRun(t, dir, "", "submit", legal, "--actor", "lena")
 	return ids
 }
 
@@ -552,7 +553,7 @@ func TestTimelineShowsEveryEvent(t *testing.T) {
 		{"ingrid", receiveLine(other, "", "2025-02-03T09:30:00Z", "BE", "court_order", "u-2"), other, "", ""},
 		{"ingrid", verifyLine(id, "2025-02-03T10:00:00+01:00"), id, "2025-02-03T09:00:00Z", "RequesterVerified"},
 		{"ingrid", ackLine(other, "2025-02-03T10:00:00Z"), other, "", ""},
-		{"ingrid", reviewLine(id, "2025-02-04T09:00:00Z"), id, "2025-02-04T09:00:00Z", "LegalReviewCompleted"},
+		{"lena", reviewLine(id, "2025-02-04T09:00:00Z"), id, "2025-02-04T09:00:00Z", "LegalReviewCompleted"},
 		{"lena", decisionLine(id, "2025-02-05T09:00:00Z", `"subscriber"`, "u-1"), id, "2025-02-05T09:00:00Z", "DecisionRecorded"},
 	}
 	// The intake actor's lines go first, then the legal team's.
@@ -564,8 +565,8 @@ func TestTimelineShowsEveryEvent(t *testing.T) {
 			legal = append(legal, l.line)
 		}
 	}
-	mustRun(t, dir, "", "submit", writeFile(t, intake...), "--actor", "ingrid")
-	mustRun(t, dir, "", "submit", writeFile(t, legal...), "--actor", "lena")
+	mustRun(t, dir, "", "submit", writeFile(t, intake...), credential(t, dir, "ingrid", auth.Intake))
+	mustRun(t, dir, "", "submit", writeFile(t, legal...), credential(t, dir, "lena", auth.Legal))
 
 	out := mustRun(t, dir, "", "timeline", id, "--format", "json")
 	var rows []struct {
@@ -638,5 +639,37 @@ func TestTimelineShowsEveryEvent(t *testing.T) {
 				t.Errorf("timeline %v printed\n%s", tc.args, out)
 			}
 		})
+	}
+}
+
+// TestSubmitRefusesHostileFieldsAsTheAPIDoes: submit reads lines with the API's decoder and
+// field limits, so a repeated key, a control character or an over-long value is a bad line
+// that records nothing.
+func TestSubmitRefusesHostileFieldsAsTheAPIDoes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	id := uuid.NewString()
+	file := writeFile(t,
+		receiveLine(id, "", "2025-02-03T09:00:00Z", "FR", "court_order", "tg:1\nadmin"),
+		receiveLine(uuid.NewString(), "", "2025-02-03T09:00:00Z", "FR", "court_order", strings.Repeat("u", 257)),
+		`{"command":"acknowledge_receipt","request_id":"`+id+`","request_id":"`+uuid.NewString()+`","at":"2025-02-03T10:00:00Z"}`,
+		`{"command":"withdraw_request","request_id":"`+id+`","at":"2025-02-03T10:00:00Z","reason":"done\u202e"}`,
+		verifyLine(id, "2025-02-03T11:00:00Z"),
+	)
+	_, _, err := ledgerRun(t, dir, "", "submit", file, credential(t, dir, "ingrid", auth.Intake))
+	if err == nil {
+		t.Fatal("a file with hostile lines was accepted")
+	}
+	for _, want := range []string{
+		"4 bad line(s); nothing was recorded", "line 1: targets[0].account: must hold no control characters (U+000A",
+		"line 2: targets[0].account: must be at most 256 characters", "line 3: request_id: appears more than once",
+		"line 4: reason: must hold no control characters (U+202E",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%s", want, err)
+		}
+	}
+	if n := lastSequence(t, dir); n != 0 {
+		t.Fatalf("the stream holds %d events after a refused file", n)
 	}
 }

@@ -27,8 +27,16 @@ func main() {
 	defer stop()
 	if err := newRoot().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "ledger:", err)
-		os.Exit(1)
+		os.Exit(exitStatus(err))
 	}
+}
+
+// exitStatus is 1 for every failure but verify's unsigned events (exitUnsigned).
+func exitStatus(err error) int {
+	if errors.Is(err, errUnsigned) {
+		return exitUnsigned
+	}
+	return 1
 }
 
 // globals are the flags every command shares.
@@ -38,6 +46,12 @@ type globals struct {
 	natsURL string
 	esdbURL string
 	verbose bool
+	// command is the top-level command running ("report" for `ledger report dsa`): what it
+	// does beside another owner of the folder depends on it (ownerPolicies).
+	command string
+	// The credential of the commands that record, and of the CLI's calls to a running server.
+	token         string
+	localOperator bool
 
 	// log is this command's logger. Tests run commands in parallel in one process, so the
 	// ledger's own logging goes here rather than through the process-wide slog.Default.
@@ -46,6 +60,7 @@ type globals struct {
 	// Set by serve only: the embedded server's port for downstream services, and who may use it.
 	natsListen   string
 	serviceUsers []jetstream.ServiceUser
+	httpURL      string // where serve answers HTTP: what the folder's owner says of itself
 }
 
 func newRoot() *cobra.Command {
@@ -56,6 +71,9 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			for c := cmd; c.HasParent(); c = c.Parent() {
+				g.command = c.Name()
+			}
 			level := slog.LevelWarn
 			if g.verbose {
 				level = slog.LevelDebug
@@ -68,6 +86,8 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.backend, "store", envOr("LEDGER_STORE", backendJetStream), "where events live: jetstream or esdb (env LEDGER_STORE)")
 	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", os.Getenv("LEDGER_NATS_URL"), "use this NATS server or cluster (>= 2.12) instead of the embedded one (env LEDGER_NATS_URL)")
 	root.PersistentFlags().StringVar(&g.esdbURL, "esdb-url", os.Getenv("LEDGER_ESDB_URL"), "EventStoreDB/KurrentDB connection string for --store esdb (env LEDGER_ESDB_URL)")
+	root.PersistentFlags().StringVar(&g.token, "token", os.Getenv("LEDGER_TOKEN"), "bearer token from 'ledger token create': who records, and the credential for a running server (env LEDGER_TOKEN)")
+	root.PersistentFlags().BoolVar(&g.localOperator, "local-operator", false, "record as the OS user, logged as local:<user>, with the intake role only (no legal or disclosure act)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.AddCommand(withCheckpoint(g, newDemo(g)), withCheckpoint(g, newSubmit(g)), newReport(g), newRestatement(g), newTimeline(g), newWorkload(g), newKeys(g), newCheckpoint(g), newCheckpoints(g), newVerify(g), newProof(g), newVerifyProof(), newRebuild(g))
 	root.AddCommand(newServe(g))
@@ -113,6 +133,19 @@ type ledger struct {
 // open opens the store (fsync on every write unless syncInterval > 0) and loads or creates the
 // pseudonymisation key.
 func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger, error) {
+	pseudo, err := g.pseudonymizer()
+	if err != nil {
+		return nil, err
+	}
+	s, proofs, err := g.openStore(ctx, syncInterval)
+	if err != nil {
+		return nil, g.owned(err)
+	}
+	return &ledger{log: g.logger(), store: s, proofs: proofs, pseudo: pseudo}, nil
+}
+
+// pseudonymizer turns account ids into references with the data folder's key.
+func (g *globals) pseudonymizer() (*events.Pseudonymizer, error) {
 	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
@@ -120,15 +153,7 @@ func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger
 	if err != nil {
 		return nil, err
 	}
-	pseudo, err := events.NewPseudonymizer(key)
-	if err != nil {
-		return nil, err
-	}
-	s, proofs, err := g.openStore(ctx, syncInterval)
-	if err != nil {
-		return nil, err
-	}
-	return &ledger{log: g.logger(), store: s, proofs: proofs, pseudo: pseudo}, nil
+	return events.NewPseudonymizer(key)
 }
 
 // errNoProofs is returned by the proof commands on a backend that keeps no checkpoints.

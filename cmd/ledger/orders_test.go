@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/projections"
+	"github.com/complianceledger/ledger/server/auth"
 )
 
 func dsaOrderLine(id, at, country, instrument, dsa string) string {
@@ -37,7 +38,7 @@ func TestReportDSAAndEEvidence(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	a, b, e := uuid.NewString(), uuid.NewString(), uuid.NewString()
-	file := writeFile(t,
+	submitAsOfficers(t, dir,
 		dsaOrderLine(a, "2025-02-03T09:00:00Z", "GR", "dsa_art9", `{"category":"STATEMENT_CATEGORY_VIOLENCE","keyword":"KEYWORD_HUMAN_TRAFFICKING","items":4}`),
 		ackLine(a, "2025-02-03T09:05:00Z"),
 		verifyLine(a, "2025-02-03T09:10:00Z"),
@@ -50,7 +51,6 @@ func TestReportDSAAndEEvidence(t *testing.T) {
 		fmt.Sprintf(`{"command":"notify_enforcing_authority","request_id":%q,"at":"2025-02-05T09:20:00Z","state":"IE"}`, e),
 		giveEffectLine(e, "2025-02-05T17:00:00Z"),
 	)
-	mustRun(t, dir, "", "submit", file, "--actor", "intake.amara")
 
 	out := mustRun(t, dir, "", "report", "dsa", "--period", "2025-Q1", "--format", "csv", "--service", "Example Social")
 	header, _, _ := strings.Cut(out, "\r\n")
@@ -93,7 +93,7 @@ func TestReportDSAAndEEvidence(t *testing.T) {
 		}
 	}
 
-	published, stderr, err := ledgerRun(t, dir, "", "report", "dsa", "--period", "2025-Q1", "--format", "csv", "--service", "Example Social", "--publish", "--actor", "comms.lena")
+	published, stderr, err := ledgerRun(t, dir, "", "report", "dsa", "--period", "2025-Q1", "--format", "csv", "--service", "Example Social", "--publish", credential(t, dir, "comms.lena", auth.Legal))
 	if err != nil {
 		t.Fatalf("publish: %v\n%s", err, stderr)
 	}
@@ -118,7 +118,7 @@ func TestReportDSAAndEEvidence(t *testing.T) {
 	s.Close()
 	mustRun(t, dir, fmt.Sprintf(`{"command":"correct_entry","request_id":%q,"at":"2025-03-01T09:00:00Z","entry":%q,"field":"dsa",`+
 		`"value":{"category":"STATEMENT_CATEGORY_VIOLENCE","keyword":"KEYWORD_COORDINATED_HARM","items":2},"reason":"keyword missed at intake"}`, b, entry),
-		"submit", "-", "--actor", "legal.elena")
+		"submit", "-", credential(t, dir, "legal.elena", auth.Legal))
 	restated := mustRun(t, dir, "", "restatement", m[1], "--format", "csv")
 	for _, want := range []string{"EL/KEYWORD_COORDINATED_HARM,orders_to_act,,1", "TOTAL/KEYWORD_COORDINATED_HARM,items,,2"} {
 		if !strings.Contains(restated, want) {

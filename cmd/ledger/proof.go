@@ -26,8 +26,16 @@ const checkpointKeyFile = "checkpoint.key"
 // maxFindings bounds how many findings verify prints; the count is always printed.
 const maxFindings = 200
 
-// errVerifyFailed: verify found the ledger does not match its checkpoints.
+// errVerifyFailed: verify found the ledger does not match its checkpoints (exit status 1).
 var errVerifyFailed = errors.New("verify: the ledger does not match its checkpoints")
+
+// errUnsigned: verify found the ledger matches its checkpoints, but events after the newest
+// one are not signed yet (exit status exitUnsigned).
+var errUnsigned = errors.New("verify: events not signed yet")
+
+// exitUnsigned is the exit status of verify on a ledger with unsigned events and no finding:
+// 0 is clean, 1 a failure or a mismatch (tampering).
+const exitUnsigned = 2
 
 // withCheckpoint makes cmd (submit, demo) force a checkpoint after it ran, so that every
 // recorded event is soon covered by a signature. A demo in a temporary folder (already
@@ -41,7 +49,9 @@ func withCheckpoint(g *globals, cmd *cobra.Command) *cobra.Command {
 			return err
 		}
 		cp, written, cerr := g.checkpoint(c.Context())
+		var owned *ownedError
 		switch {
+		case errors.As(cerr, &owned): // a server owns the folder: it signs what it recorded
 		case cerr == nil:
 			if written {
 				slog.Info("checkpoint written", "size", cp.Size, "root", base64.StdEncoding.EncodeToString(cp.Root))
@@ -213,8 +223,17 @@ func newVerify(g *globals) *cobra.Command {
 		Long: `Read every event of the stream, hash it, and check every stored checkpoint: its signature,
 that the stream hashes to its root, that it extends the previous checkpoint (a consistency
 proof), and that the leaf index stored with it hashes to its root. Where the stream differs,
-name each sequence that was changed, removed, inserted or reordered, one line each. The exit
-status is non-zero on any finding.
+name each sequence that was changed, removed, inserted or reordered, one line each.
+
+Events recorded after the newest checkpoint are not signed yet (a ledger stopped between two
+checkpoints, or one that never signed): verify says how many and that 'ledger checkpoint'
+signs them. That is not tampering, and it is not clean either; the exit status tells the
+three apart:
+
+  0  clean: the stream matches every checkpoint and the newest covers every event
+  1  a finding (the stream does not match a signature: tampering, or the wrong --key),
+     or verify could not run
+  2  unsigned: no finding, but events after the newest checkpoint are not signed yet
 
 --key checks signatures with the verifier key you hold rather than the data folder's.
 --checkpoint FILE (repeatable) also checks the stream against checkpoints kept elsewhere
@@ -235,6 +254,9 @@ every stored checkpoint with a stolen key cannot rewrite those.`,
 				hs = append(hs, proof.Held{Name: f, Note: b})
 			}
 			l, err := g.openProofs(cmd.Context())
+			if r := g.remoteOf(err); r != nil && len(hs) == 0 {
+				return r.verify(cmd.Context(), cmd.OutOrStdout(), v)
+			}
 			if err != nil {
 				return err
 			}
@@ -262,13 +284,26 @@ func printReport(w io.Writer, rep proof.Report, v note.Verifier) error {
 		fmt.Fprintln(w, f.Text)
 	}
 	if rep.Uncovered > 0 {
-		fmt.Fprintf(w, "%d events after the newest checkpoint are not covered yet (ledger checkpoint)\n", rep.Uncovered)
+		fmt.Fprintln(w, "WARNING:", unsignedText(rep))
 	}
-	if !rep.OK() {
+	switch rep.Status() {
+	case proof.Mismatch:
 		return fmt.Errorf("%w: %d findings", errVerifyFailed, len(rep.Findings))
+	case proof.Unsigned:
+		fmt.Fprintln(w, "UNSIGNED: the stream matches every checkpoint, but not every event is signed yet")
+		return fmt.Errorf("%w: %s", errUnsigned, unsignedText(rep))
 	}
-	fmt.Fprintln(w, "OK: the stream matches every checkpoint")
+	fmt.Fprintln(w, "OK: the stream matches every checkpoint, and the newest covers every event")
 	return nil
+}
+
+// unsignedText says which events no checkpoint covers yet and how to sign them.
+func unsignedText(rep proof.Report) string {
+	which := fmt.Sprintf("%d events after the newest checkpoint (sequences %d to %d) are not signed yet", rep.Uncovered, rep.Size+1, rep.LastSequence)
+	if rep.Checkpoints == 0 {
+		which = fmt.Sprintf("none of the %d events is signed yet: the ledger holds no checkpoint", rep.Events)
+	}
+	return which + "; 'ledger checkpoint' (or POST /v1/checkpoints on a running server) signs them"
 }
 
 func newProof(g *globals) *cobra.Command {

@@ -1,17 +1,15 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/complianceledger/ledger/store/jetstream"
+	"github.com/complianceledger/ledger/server/auth"
 )
 
 func TestSubmitCheckpointsAndProofsVerifyOffline(t *testing.T) {
@@ -20,7 +18,7 @@ func TestSubmitCheckpointsAndProofsVerifyOffline(t *testing.T) {
 	files := t.TempDir()
 	path := func(name string) string { return filepath.Join(files, name) }
 
-	mustRun(t, dir, "", "submit", "../../examples/intake.jsonl", "--actor", "intake.amara")
+	mustRun(t, dir, "", "submit", "../../examples/intake.jsonl", credential(t, dir, "intake.amara", auth.Intake))
 	vkey := strings.TrimSpace(mustRun(t, dir, "", "keys"))
 	if !strings.HasPrefix(vkey, "ledger.example/LEDGER+") {
 		t.Fatalf("keys printed %q", vkey)
@@ -30,21 +28,23 @@ func TestSubmitCheckpointsAndProofsVerifyOffline(t *testing.T) {
 	}
 	// submit signed a checkpoint of its events; checkpoint finds nothing new and exports it.
 	mustRun(t, dir, "", "checkpoint", "--out", path("first"))
-	mustRun(t, dir, "", "submit", "../../examples/decision.jsonl", "--actor", "legal.elena")
+	for _, file := range []string{"decision", "closing"} {
+		mustRun(t, dir, "", "submit", "../../examples/"+file+".jsonl", credential(t, dir, "legal.elena", auth.Legal))
+	}
 	second := mustRun(t, dir, "", "checkpoint")
 	if err := os.WriteFile(path("second"), []byte(second), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	list := mustRun(t, dir, "", "checkpoints")
-	if n := strings.Count(list, " ok\n"); n != 2 {
-		t.Fatalf("checkpoints lists %d valid ones, want 2 (one per submit):\n%s", n, list)
+	if n := strings.Count(list, " ok\n"); n != 3 {
+		t.Fatalf("checkpoints lists %d valid ones, want 3 (one per submit):\n%s", n, list)
 	}
-	if shown := mustRun(t, dir, "", "checkpoints", "--show", "2"); shown != second {
-		t.Errorf("checkpoints --show 2:\n%s\nwant\n%s", shown, second)
+	if shown := mustRun(t, dir, "", "checkpoints", "--show", "3"); shown != second {
+		t.Errorf("checkpoints --show 3:\n%s\nwant\n%s", shown, second)
 	}
 
 	out := mustRun(t, dir, "", "verify")
-	if !strings.Contains(out, "OK: the stream matches every checkpoint") || !strings.Contains(out, "2 checkpoints") {
+	if !strings.Contains(out, "OK: the stream matches every checkpoint") || !strings.Contains(out, "3 checkpoints") {
 		t.Errorf("verify:\n%s", out)
 	}
 
@@ -59,7 +59,7 @@ func TestSubmitCheckpointsAndProofsVerifyOffline(t *testing.T) {
 		t.Errorf("verify-proof inclusion:\n%s", out)
 	}
 	out = mustRun(t, offline, "", "verify-proof", path("cons.json"), "--key", vkey, "--from", path("first"), "--to", path("second"))
-	if !strings.Contains(out, "OK: ledger.example/LEDGER at tree size 8 extends its tree at size 3") {
+	if !strings.Contains(out, "OK: ledger.example/LEDGER at tree size 7 extends its tree at size 3") {
 		t.Errorf("verify-proof consistency:\n%s", out)
 	}
 
@@ -92,41 +92,10 @@ func TestSubmitCheckpointsAndProofsVerifyOffline(t *testing.T) {
 func TestVerifyCommandNamesSwappedEventsAndFails(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	mustRun(t, dir, "", "submit", "../../examples/intake.jsonl", "--actor", "intake.amara")
-	mustRun(t, dir, "", "submit", "../../examples/decision.jsonl", "--actor", "legal.elena")
+	submitExamples(t, dir)
 
 	// The attacker: the same events, 2 and 3 swapped, in a recreated stream.
-	s := openLedger(t, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := s.JetStream().Stream(ctx, jetstream.StreamName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var msgs []*nats.Msg
-	for seq := uint64(1); seq <= st.CachedInfo().State.LastSeq; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, &nats.Msg{Subject: m.Subject, Data: m.Data})
-	}
-	msgs[1], msgs[2] = msgs[2], msgs[1]
-	if err := s.JetStream().DeleteStream(ctx, jetstream.StreamName); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = openLedger(t, dir)
-	for _, m := range msgs {
-		if _, err := s.JetStream().PublishMsg(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	rewriteStream(t, dir, func(msgs []*nats.Msg) { msgs[1], msgs[2] = msgs[2], msgs[1] })
 
 	out, _, err := ledgerRun(t, dir, "", "verify")
 	if !errors.Is(err, errVerifyFailed) {

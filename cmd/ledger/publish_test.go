@@ -9,6 +9,7 @@ import (
 
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
+	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
 
@@ -17,10 +18,9 @@ import (
 func TestPublishedReportIsReproducedAfterLaterEvents(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	mustRun(t, dir, "", "submit", "../../examples/intake.jsonl", "--actor", "intake.amara")
-	mustRun(t, dir, "", "submit", "../../examples/decision.jsonl", "--actor", "legal.elena")
+	submitExamples(t, dir)
 
-	published, stderr, err := ledgerRun(t, dir, "", "report", "telegram", "--period", "2024-Q4", "--format", "table", "--publish", "--actor", "comms.lena")
+	published, stderr, err := ledgerRun(t, dir, "", "report", "telegram", "--period", "2024-Q4", "--format", "table", "--publish", credential(t, dir, "comms.lena", auth.Legal))
 	if err != nil {
 		t.Fatalf("publish: %v\n%s", err, stderr)
 	}
@@ -35,8 +35,11 @@ func TestPublishedReportIsReproducedAfterLaterEvents(t *testing.T) {
 
 	// The ledger moves on: a second French request is fulfilled in Q4.
 	later := strings.NewReplacer("0192f3a0-5c00-7000-8000-00000000c0de", "0192f3a0-5c00-7000-8000-00000000beef", "3f0c2a8e", "4f0c2a8e")
-	for _, f := range []struct{ file, actor string }{{"intake", "intake.amara"}, {"decision", "legal.elena"}} {
-		mustRun(t, dir, later.Replace(readFile(t, "../../examples/"+f.file+".jsonl")), "submit", "-", "--actor", f.actor)
+	for _, f := range []struct {
+		file string
+		role auth.Role
+	}{{"intake", auth.Intake}, {"decision", auth.Legal}, {"disclosure", auth.Disclosure}, {"closing", auth.Legal}} {
+		mustRun(t, dir, later.Replace(readFile(t, "../../examples/"+f.file+".jsonl")), "submit", "-", credential(t, dir, officers[f.role], f.role))
 	}
 	now := mustRun(t, dir, "", "report", "telegram", "--period", "2024-Q4", "--format", "table")
 	if now == published {

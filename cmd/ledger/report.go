@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/proof"
@@ -23,6 +24,7 @@ type reportFlags struct {
 	country, format  string
 	asOf             string
 	service          string // the service a DSA report names in column B
+	nsBand           int    // the width of national-security bands
 }
 
 func (f *reportFlags) register(cmd *cobra.Command, defaultPeriod string) {
@@ -32,6 +34,7 @@ func (f *reportFlags) register(cmd *cobra.Command, defaultPeriod string) {
 	cmd.Flags().StringVar(&f.country, "country", "", "only this ISO 3166-1 alpha-2 country")
 	cmd.Flags().StringVar(&f.format, "format", "table", "output: "+strings.Join(projections.Formats, ", "))
 	cmd.Flags().StringVar(&f.service, "service", projections.DefaultDSAService, "dsa: the name of the service, written in column B")
+	cmd.Flags().IntVar(&f.nsBand, "ns-band", projections.DefaultNSBand, fmt.Sprintf("national-security figures (NSL, FISA) in bands of %d or %d; every view bands them", projections.DefaultNSBand, projections.NarrowNSBand))
 }
 
 // registerAsOf adds --as-of, for commands that read history rather than record it.
@@ -45,11 +48,11 @@ func (f *reportFlags) check() (projections.Range, error) {
 	return r, flagError(err)
 }
 
-// flagError names the flag a parameter's error is about: "--period: ...".
+// flagError names the flag a parameter's error is about: "--period: ...", "--ns-band: ...".
 func flagError(err error) error {
 	var fe *events.FieldError
 	if errors.As(err, &fe) && fe.Field != "" {
-		return fmt.Errorf("--%s: %s", fe.Field, fe.Rule)
+		return fmt.Errorf("--%s: %s", strings.ReplaceAll(fe.Field, "_", "-"), fe.Rule)
 	}
 	return err
 }
@@ -61,7 +64,6 @@ func newReport(g *globals) *cobra.Command {
 	var (
 		publish       bool
 		asOfPublished string
-		actor         string
 	)
 	cmd := &cobra.Command{
 		Use:   "report telegram|requests|transparency|dsa|eevidence",
@@ -74,9 +76,13 @@ telegram: per country, fulfilled requests (an IP address or phone number was dis
 requests: per country and instrument, requests received, accounts specified, requests with
           some data produced and that share, counted in the period of delivery.
 transparency: Google/Meta style, per country and instrument group (legal process, emergency;
-          US sub-types; national security in bands of 500): decided requests, accounts
+          US sub-types; national security in bands): decided requests, accounts
           specified, requests with data (content / non-content only), rejected, no data;
           preservation requests and accounts preserved apart; pending requests left out.
+
+National-security figures (US NSLs and FISA orders) appear only in bands, in every view and
+format: bands of 500 (0-499, 500-999, ...), or of 250 with --ns-band 250, which a published
+report records so that --as-of-published reproduces it.
 dsa:      the DSA transparency report's Part 3 "member_states_orders" (Implementing Regulation
           (EU) 2024/2835): orders to act (Art. 9) and to provide information (Art. 10) of
           Member States by category of illegal content, items, and median hours from delivery
@@ -107,22 +113,31 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 				return err
 			}
 			var asOf projections.AsOf
+			var err error
 			if f.asOf != "" {
 				if publish {
 					return fmt.Errorf("--publish publishes the ledger as it stands; it does not go with --as-of")
 				}
-				var err error
 				if asOf, err = projections.ParseAsOf(f.asOf); err != nil {
 					return err
 				}
 			}
+			var caller command.Caller
+			if publish {
+				if caller, err = g.caller(); err != nil {
+					return err
+				}
+			}
 			l, err := g.open(cmd.Context(), 0)
+			if r := g.remoteOf(err); r != nil {
+				return r.report(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f.parameters(args[0]), f.asOf, publish)
+			}
 			if err != nil {
 				return err
 			}
 			defer l.store.Close()
 			if publish {
-				return g.publish(cmd, l, f, args[0], actor)
+				return g.publish(cmd, l, f, args[0], caller)
 			}
 			_, err = f.render(cmd.Context(), l, args[0], asOf, cmd.OutOrStdout())
 			return err
@@ -132,7 +147,6 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 	f.registerAsOf(cmd)
 	cmd.Flags().BoolVar(&publish, "publish", false, "record the report as published (see above)")
 	cmd.Flags().StringVar(&asOfPublished, "as-of-published", "", "reproduce the published report with this id, byte for byte")
-	cmd.Flags().StringVar(&actor, "actor", currentUser(), "who publishes (env LEDGER_ACTOR; default the OS user)")
 	return cmd
 }
 
@@ -140,12 +154,15 @@ bytes exactly from the ledger, whatever was recorded since, and fails if it cann
 // position of the last event the figures include.
 func (f *reportFlags) render(ctx context.Context, l *ledger, view string, asOf projections.AsOf, w io.Writer) (uint64, error) {
 	last, err := projections.RenderReport(ctx, l.runner(), f.parameters(view), asOf, w)
+	if errors.Is(err, projections.ErrPastEnd) {
+		return 0, fmt.Errorf("--as-of %s: %w", f.asOf, err)
+	}
 	return last, flagError(err)
 }
 
 // parameters are the flags that shape a report's bytes, as a published report records them.
 func (f *reportFlags) parameters(view string) events.ReportParameters {
-	p := events.ReportParameters{View: view, Period: f.period, From: f.from, To: f.to, Country: f.country, Format: f.format}
+	p := events.ReportParameters{View: view, Period: f.period, From: f.from, To: f.to, Country: f.country, Format: f.format, NSBand: f.nsBand}
 	if view == "dsa" {
 		p.Service = f.service
 	}
@@ -155,16 +172,18 @@ func (f *reportFlags) parameters(view string) events.ReportParameters {
 // publish writes the report, a checkpoint covering the events behind it (where the backend
 // keeps checkpoints), and the ReportPublished event that ties them together: package
 // publish, the same path as POST /v1/reports/{view}/publish.
-func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view, actor string) error {
+func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view string, caller command.Caller) error {
 	pub := publish.Publisher{Runner: l.runner(), Store: l.store}
+	var cps *proof.Checkpointer
 	if l.proofs != nil {
 		key, _, err := g.key(proof.DefaultOrigin)
 		if err != nil {
 			return err
 		}
-		pub.Checkpoint = proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: l.log}).CheckpointNote
+		cps = proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: l.log})
+		pub.Checkpoint = cps.CheckpointNote
 	}
-	res, err := pub.Report(cmd.Context(), f.parameters(view), actor)
+	res, err := pub.Report(cmd.Context(), f.parameters(view), caller)
 	if err != nil {
 		return flagError(err)
 	}
@@ -172,6 +191,13 @@ func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view, a
 		return err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "published report %s (sha256 %s, as of sequence %d)\n", res.ID, res.Event.SHA256, res.Event.AsOf)
+	if cps != nil {
+		// The checkpoint the report carries was signed before its ReportPublished event;
+		// sign that event too, so that the command leaves nothing unsigned.
+		if _, _, err := cps.Checkpoint(cmd.Context()); err != nil {
+			return fmt.Errorf("report %s published, but its ReportPublished event is not signed yet ('ledger checkpoint' signs it): %w", res.ID, err)
+		}
+	}
 	return nil
 }
 
@@ -182,6 +208,9 @@ func (g *globals) reproduce(cmd *cobra.Command, id string) error {
 		return fmt.Errorf("--as-of-published %q: must be a report id (UUID)", id)
 	}
 	l, err := g.open(cmd.Context(), 0)
+	if r := g.remoteOf(err); r != nil {
+		return r.get(cmd.Context(), cmd.OutOrStdout(), "/v1/published/"+u.String(), nil)
+	}
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,9 @@ recorded since publication that changed it (sequence and event name).`,
 				return fmt.Errorf("report id %q: must be a UUID", args[0])
 			}
 			l, err := g.open(cmd.Context(), 0)
+			if r := g.remoteOf(err); r != nil {
+				return r.get(cmd.Context(), cmd.OutOrStdout(), "/v1/published/"+u.String()+"/restatement", values("format", format))
+			}
 			if err != nil {
 				return err
 			}

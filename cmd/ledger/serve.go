@@ -34,7 +34,9 @@ JetStream server runs in this process unless --nats-url names another; views are
 start and kept current from the stream. Callers need a bearer token from 'ledger token create'.
 
 On SIGINT or SIGTERM the server stops accepting connections, finishes every request in flight
-(a command is answered only after the store acknowledged it with fsync), then closes the store.`,
+(a command is answered only after the store acknowledged it with fsync), signs a checkpoint
+covering every event in the stream (so that 'ledger verify' finds nothing unsigned), then
+closes the store.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := serveLogger(cmd, logFormat, logLevel)
@@ -53,6 +55,14 @@ On SIGINT or SIGTERM the server stops accepting connections, finishes every requ
 				}
 				g.natsListen = natsListen
 			}
+			// Listen first: a port in use ends the process before it touches the folder, and
+			// the folder's owner can say at once where its API is.
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
+			g.httpURL = "http://" + ln.Addr().String()
 			l, err := g.open(cmd.Context(), 0)
 			if err != nil {
 				return err
@@ -64,10 +74,6 @@ On SIGINT or SIGTERM the server stops accepting connections, finishes every requ
 			}
 			if list, err := tokens.List(); err == nil && len(list) == 0 {
 				log.Warn("no tokens yet: every route but health, readiness and the OpenAPI document answers 401; see 'ledger token create'")
-			}
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ledger serve: listening on http://%s\n", ln.Addr())
 			cfg := server.Config{
@@ -96,7 +102,7 @@ On SIGINT or SIGTERM the server stops accepting connections, finishes every requ
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
 	cmd.Flags().Int64Var(&maxBody, "max-body", server.DefaultMaxBody, "largest command body in bytes")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
-	cmd.Flags().DurationVar(&checkpointTick, "checkpoint-tick", 10*time.Second, "how often to look whether a checkpoint is due (1,000 new events, or new events and a minute) and sign it; 0: only on publish and POST /v1/checkpoints")
+	cmd.Flags().DurationVar(&checkpointTick, "checkpoint-tick", 10*time.Second, "how often to look whether a checkpoint is due (1,000 new events, or new events and a minute) and sign it; 0: only on publish, POST /v1/checkpoints and stop")
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "how often views look for events written by other processes")
 	cmd.Flags().StringVar(&natsListen, "nats-listen", jetstream.DefaultClientListen, "embedded server only: address where downstream services connect over NATS (empty: none)")
 	cmd.Flags().StringVar(&natsUsers, "nats-users", "", "embedded server only: JSON file of extra NATS service users with bcrypt passwords (tokens of role service are users already)")

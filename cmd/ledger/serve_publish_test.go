@@ -20,8 +20,7 @@ import (
 func TestServePublishesAndProvesWhatTheCLIChecks(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	mustRun(t, dir, "", "submit", "../../examples/intake.jsonl", "--actor", "intake.amara")
-	mustRun(t, dir, "", "submit", "../../examples/decision.jsonl", "--actor", "legal.elena")
+	submitExamples(t, dir)
 	legal := strings.TrimSpace(mustRun(t, dir, "", "token", "create", "leo", "--role", "legal"))
 	auditor := strings.TrimSpace(mustRun(t, dir, "", "token", "create", "ada", "--role", "auditor"))
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +25,6 @@ type submitted struct {
 }
 
 func newSubmit(g *globals) *cobra.Command {
-	var actor string
 	cmd := &cobra.Command{
 		Use:   "submit [FILE]",
 		Short: "Record commands given as JSON lines (from FILE, or stdin when FILE is - or absent)",
@@ -39,7 +37,11 @@ a rule of the request (for example a disclosure before verification) records not
 others go on. Each line's result is printed on stdout as JSON. The exit status is non-zero if
 any command was refused.
 
-A command without command_id gets a fresh one; give command_id to make a retry safe.`,
+A command without command_id gets a fresh one; give command_id to make a retry safe.
+
+The actor and role come from the credential (--token or LEDGER_TOKEN; or --local-operator,
+which records intake commands only), never from a line or a flag: a line whose command is not
+the credential's role is refused before anything is recorded.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in := cmd.InOrStdin()
@@ -51,20 +53,27 @@ A command without command_id gets a fresh one; give command_id to make a retry s
 				defer f.Close()
 				in = f
 			}
+			caller, err := g.caller()
+			if err != nil {
+				return err
+			}
 			l, err := g.open(cmd.Context(), 0)
+			if r := g.remoteOf(err); r != nil {
+				return g.submitThrough(cmd, r, in, caller)
+			}
 			if err != nil {
 				return err
 			}
 			defer l.store.Close()
 			h := command.NewHandler(l.store, l.pseudo, command.Options{})
-			lines, err := readCommands(in, h, actor)
+			lines, err := readCommands(in, h, caller)
 			if err != nil {
 				return err
 			}
 			out := json.NewEncoder(cmd.OutOrStdout())
 			refused := 0
 			for _, line := range lines {
-				res, err := h.Handle(cmd.Context(), actor, line.command)
+				res, err := h.Handle(cmd.Context(), caller, line.command)
 				s := submitted{Line: line.number, Result: res}
 				if err != nil {
 					refused++
@@ -81,7 +90,6 @@ A command without command_id gets a fresh one; give command_id to make a retry s
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&actor, "actor", currentUser(), "who records these commands (env LEDGER_ACTOR; default the OS user)")
 	return cmd
 }
 
@@ -92,7 +100,7 @@ type commandLine struct {
 
 // readCommands decodes and checks every line; on any bad line it reports them all and
 // returns an error, so that a bad file records nothing.
-func readCommands(in io.Reader, h *command.Handler, actor string) ([]commandLine, error) {
+func readCommands(in io.Reader, h *command.Handler, caller command.Caller) ([]commandLine, error) {
 	var lines []commandLine
 	var bad []error
 	sc := bufio.NewScanner(in)
@@ -104,7 +112,7 @@ func readCommands(in io.Reader, h *command.Handler, actor string) ([]commandLine
 		}
 		c, err := aggregates.DecodeCommand(text)
 		if err == nil {
-			err = h.Prepare(actor, c)
+			err = h.Prepare(caller, c)
 		}
 		if err != nil {
 			bad = append(bad, fmt.Errorf("line %d: %w", n, err))
@@ -129,12 +137,25 @@ func fieldOf(err error) string {
 	return ""
 }
 
-func currentUser() string {
-	if a := os.Getenv("LEDGER_ACTOR"); a != "" {
-		return a
+// submitThrough records the lines through the server that owns the folder: the same checks
+// first (every line read, the role and fields checked, accounts pseudonymised with the
+// folder's key, so that a bad file records nothing), then each line as an HTTP command.
+func (g *globals) submitThrough(cmd *cobra.Command, r *remote, in io.Reader, caller command.Caller) error {
+	pseudo, err := g.pseudonymizer()
+	if err != nil {
+		return err
 	}
-	if u, err := user.Current(); err == nil {
-		return u.Username
+	// A handler without a store: Prepare checks and completes commands and touches no store.
+	lines, err := readCommands(in, command.NewHandler(nil, pseudo, command.Options{}), caller)
+	if err != nil {
+		return err
 	}
-	return ""
+	refused, err := r.submit(cmd.Context(), json.NewEncoder(cmd.OutOrStdout()), cmd.ErrOrStderr(), lines)
+	if err != nil {
+		return err
+	}
+	if refused > 0 {
+		return fmt.Errorf("%d of %d commands refused", refused, len(lines))
+	}
+	return nil
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/complianceledger/ledger/client"
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/owner"
+	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
 
@@ -55,7 +57,7 @@ or through --durable if given.`,
 				password = os.Getenv("LEDGER_NATS_PASSWORD") // not the flag's default: --help would show it
 			}
 			ctx := cmd.Context()
-			c, done, err := g.tailClient(ctx, user, password)
+			c, done, err := g.tailClient(ctx, user, password, durable)
 			if err != nil {
 				return err
 			}
@@ -83,8 +85,9 @@ or through --durable if given.`,
 }
 
 // tailClient connects to --nats-url, or opens the embedded store and reads through its own
-// connection. done releases whichever it opened.
-func (g *globals) tailClient(ctx context.Context, user, password string) (*client.Client, func(), error) {
+// connection, or, when a server owns the data folder, connects to that server's NATS port as
+// the service user of --token. done releases whichever it opened.
+func (g *globals) tailClient(ctx context.Context, user, password, durable string) (*client.Client, func(), error) {
 	if g.natsURL != "" {
 		c, err := client.Dial(ctx, g.natsURL, user, password)
 		if err != nil {
@@ -95,9 +98,9 @@ func (g *globals) tailClient(ctx context.Context, user, password string) (*clien
 	if g.backend != backendJetStream {
 		return nil, nil, fmt.Errorf("tail reads JetStream: --store %s has no stream to tail", g.backend)
 	}
-	s, err := jetstream.Open(ctx, jetstream.Config{DataDir: filepath.Join(g.dataDir, "jetstream"), Logger: g.logger()})
+	s, err := jetstream.Open(ctx, jetstream.Config{DataDir: filepath.Join(g.dataDir, "jetstream"), Logger: g.logger(), Owner: owner.Info{Command: g.command}})
 	if err != nil {
-		return nil, nil, err
+		return g.tailOwner(ctx, g.owned(err), durable)
 	}
 	c, err := client.New(s.Conn())
 	if err != nil {
@@ -128,4 +131,32 @@ func printEvent(w io.Writer, format string, ev client.Event) error {
 		ev.Sequence, ev.RecordedAt.UTC().Format(time.RFC3339Nano), ev.Type,
 		ev.AggregateType, ev.Subject, ev.AggregateVersion, ev.Actor, ev.Time.UTC().Format(time.RFC3339))
 	return err
+}
+
+// tailOwner follows the server that owns the folder as a downstream service does: over its
+// NATS port, as the service user whose password is the --token, through a durable of its own.
+func (g *globals) tailOwner(ctx context.Context, err error, durable string) (*client.Client, func(), error) {
+	var o *ownedError
+	if !errors.As(err, &o) || !o.token {
+		return nil, nil, err
+	}
+	if o.held.Owner.NATS == "" {
+		return nil, nil, fmt.Errorf("%w; it accepts no NATS clients (ledger serve --nats-listen), so nothing can follow it", o.held)
+	}
+	tokens, err := g.tokens()
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := tokens.Authenticate(g.token)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--token: %w", err)
+	}
+	if tok.Role != auth.Service || durable == "" {
+		return nil, nil, fmt.Errorf("%w; tail follows it over NATS as a service: give a token of role service and --durable (one of that service's consumers)", o.held)
+	}
+	c, err := client.Dial(ctx, o.held.Owner.NATS, tok.Name, g.token)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, c.Close, nil
 }

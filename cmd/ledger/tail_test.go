@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
 
@@ -53,7 +54,7 @@ func TestTailPrintsTheDataFoldersEvents(t *testing.T) {
 		receiveLine(a, "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-1"),
 		ackLine(a, "2025-02-03T10:00:00Z"),
 		receiveLine(b, "", "2025-02-04T09:00:00Z", "BE", "court_order", "u-2"),
-	), "--actor", "ingrid")
+	), credential(t, dir, "ingrid", auth.Intake))
 
 	lines := tailLines(t, dir, "--format", "json", "--nats-url=")
 	if len(lines) != 3 {
@@ -89,7 +90,7 @@ func TestTailFollowsAsAServiceUserAndResumes(t *testing.T) {
 	mustRun(t, dir, "", "submit", writeFile(t,
 		receiveLine(first, "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-1"),
 		ackLine(first, "2025-02-03T10:00:00Z"),
-	), "--actor", "ingrid")
+	), credential(t, dir, "ingrid", auth.Intake))
 
 	// The ledger as `serve` would run it: the same data folder, accepting a service user.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -151,5 +152,31 @@ func TestTailFollowsAsAServiceUserAndResumes(t *testing.T) {
 	}
 	if lines := nonEmpty(out.String()); len(lines) != 2 || !strings.HasPrefix(lines[0], "1\t") || !strings.HasPrefix(lines[1], "3\t") {
 		t.Errorf("tail --follow printed:\n%s", out.String())
+	}
+}
+
+// TestTailBesideAServerFollowsItOverNATS: the data folder is served, so tail does not open it;
+// with a service token it follows the server over its NATS port, through the service's
+// durable, as a downstream service would.
+func TestTailBesideAServerFollowsItOverNATS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	service := strings.TrimSpace(mustRun(t, dir, "", "token", "create", "billing", "--role", "service"))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	srv := serveInProcess(ctx, t, dir, "--nats-listen", "127.0.0.1:0")
+	srv.match(t, `NATS clients .* on (nats://\S+)`)
+	id := uuid.NewString()
+	mustRun(t, dir, receiveLine(id, "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-1")+"\n", "submit", "-", credential(t, dir, "ingrid", auth.Intake))
+
+	if err := tailRun(ctx, dir, &lockedBuffer{}); err == nil || !strings.Contains(err.Error(), "owned by pid") {
+		t.Errorf("tail beside the server without a token: %v, want the owner named", err)
+	}
+	lines := tailLines(t, dir, "--token", service, "--durable", "billing")
+	if len(lines) != 1 || !strings.Contains(lines[0], "request/"+id) || !strings.Contains(lines[0], "actor=ingrid") {
+		t.Fatalf("tail beside the server:\n%s", strings.Join(lines, "\n"))
+	}
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
 	}
 }

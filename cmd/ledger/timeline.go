@@ -27,6 +27,9 @@ func newTimeline(g *globals) *cobra.Command {
 				return err
 			}
 			l, err := g.open(cmd.Context(), 0)
+			if r := g.remoteOf(err); r != nil {
+				return r.get(cmd.Context(), cmd.OutOrStdout(), "/v1/requests/"+id+"/timeline", values("format", format))
+			}
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ recorded it. --by-officer sums them per officer.`,
 				now = t
 			}
 			l, err := g.open(cmd.Context(), 0)
+			if r := g.remoteOf(err); r != nil {
+				return r.get(cmd.Context(), cmd.OutOrStdout(), "/v1/workload", values("at", now.UTC().Format(time.RFC3339), "by_officer", strconv.FormatBool(byOfficer), "format", format))
+			}
 			if err != nil {
 				return err
 			}

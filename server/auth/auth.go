@@ -23,23 +23,29 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 )
 
-// Role says what a caller may do; see server's route table for the matrix.
-type Role string
+// Role says what a caller may do. The roles and which command each records are the command
+// layer's (command.Roles, command.RoleOf), so that every path that records uses one table;
+// which routes each role may call is the server's route table.
+type Role = command.Role
 
 const (
-	Intake     Role = "intake"     // takes requests in: receive, verify, acknowledge, withdraw
-	Legal      Role = "legal"      // reviews, decides, rules on notification, corrects, closes
-	Disclosure Role = "disclosure" // sends what was approved and notifies users
-	Auditor    Role = "auditor"    // reads everything, records nothing
-	Regulator  Role = "regulator"  // aggregated reports only, optionally for named countries
-	Service    Role = "service"    // downstream services: subscribe over NATS, scrape metrics
+	Intake     = command.Intake
+	Legal      = command.Legal
+	Disclosure = command.Disclosure
+	Auditor    = command.Auditor
+	Regulator  = command.Regulator
+	Service    = command.Service
 )
 
 // Roles lists every role.
-var Roles = []Role{Intake, Legal, Disclosure, Auditor, Regulator, Service}
+var Roles = command.Roles
+
+// Caller is the command layer's view of a token: its name and role.
+func (t Token) Caller() command.Caller { return command.Caller{Name: t.Name, Role: t.Role} }
 
 var (
 	// ErrUnauthenticated: no token, a malformed one, or one the ledger does not hold.

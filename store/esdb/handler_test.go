@@ -47,7 +47,7 @@ func TestCommandHandlerRunsOnThisAdapter(t *testing.T) {
 		if err != nil {
 			t.Fatalf("decode %s: %v", line, err)
 		}
-		res, err := h.Handle(st.Ctx(t), actor, c)
+		res, err := h.Handle(st.Ctx(t), command.Caller{Name: actor, Role: command.RoleOf(aggregates.CommandName(c))}, c)
 		if err != nil {
 			t.Fatalf("%s: %v", line, err)
 		}

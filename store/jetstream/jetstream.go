@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/complianceledger/ledger/owner"
 	"github.com/complianceledger/ledger/store"
 )
 
@@ -65,6 +66,11 @@ type Config struct {
 	ServiceUsers []ServiceUser
 	// Logger receives the adapter's and the embedded server's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Owner says who runs the embedded server, for anyone else who finds DataDir taken: the
+	// embedded server holds DataDir's lock (package owner) from Open to Close, and Open
+	// refuses at once, with a *owner.HeldError, a folder another process holds. Its NATS
+	// address is filled in when ClientListen is set.
+	Owner owner.Info
 }
 
 // Store is the JetStream adapter of store.Store. It is safe for concurrent use.
@@ -72,6 +78,8 @@ type Store struct {
 	nc  *nats.Conn
 	js  natsjs.JetStream
 	srv *server.Server // nil when connected to an external server
+	// lock is the data folder's ownership while the embedded server runs on it.
+	lock *owner.Lock
 	// clientURL is where service users connect, "" when the embedded server has no port.
 	clientURL string
 	optsMu    sync.Mutex      // serialises SetServiceUsers
@@ -123,14 +131,26 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		} else if len(cfg.ServiceUsers) > 0 {
 			return nil, errors.New("jetstream: ServiceUsers need ClientListen")
 		}
+		lock, err := owner.Acquire(cfg.DataDir, cfg.Owner)
+		if err != nil {
+			return nil, fmt.Errorf("jetstream: %w", err)
+		}
+		s.lock = lock
 		srv, srvOpts, err := startEmbedded(ctx, cfg, auth, log)
 		if err != nil {
+			lock.Release()
 			return nil, err
 		}
 		s.srv, s.srvOpts = srv, srvOpts
 		if cfg.ClientListen != "" {
 			s.clientURL = srv.ClientURL()
 			log.Info("jetstream: accepting NATS clients", "url", s.clientURL, "service_users", len(cfg.ServiceUsers))
+			info := cfg.Owner
+			info.NATS = s.clientURL
+			if err := lock.Update(info); err != nil {
+				s.shutdownServer()
+				return nil, err
+			}
 		}
 		opts = append(opts, nats.InProcessServer(srv))
 	} else {
@@ -183,12 +203,22 @@ func (s *Store) abort() {
 	s.shutdownServer()
 }
 
+// shutdownServer stops the embedded server and only then gives up the folder.
 func (s *Store) shutdownServer() {
 	if s.srv != nil {
 		s.srv.Shutdown()
 		s.srv.WaitForShutdown()
 	}
+	if s.lock != nil {
+		if err := s.lock.Release(); err != nil {
+			s.log.Warn("jetstream: releasing the data folder", "err", err)
+		}
+	}
 }
+
+// Owner is the data folder's lock while the embedded server runs (nil with an external
+// server), so that the owner can say where else it can be reached (Lock.Update).
+func (s *Store) Owner() *owner.Lock { return s.lock }
 
 // Close drains the connection, then stops the embedded server and waits for it. Calls
 // after the first return its result.

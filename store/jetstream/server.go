@@ -50,7 +50,8 @@ func startEmbedded(ctx context.Context, cfg Config, auth *clientAuth, log *slog.
 	if err != nil {
 		return nil, nil, fmt.Errorf("jetstream: embedded server: %w", err)
 	}
-	srv.SetLoggerV2(serverLogger{log}, false, false, false)
+	fatal := make(chan string, 1)
+	srv.SetLoggerV2(serverLogger{log: log, fatal: fatal}, false, false, false)
 	go srv.Start()
 
 	// Poll in short steps so a cancelled ctx is noticed while JetStream recovers its files.
@@ -59,6 +60,13 @@ func startEmbedded(ctx context.Context, cfg Config, auth *clientAuth, log *slog.
 		deadline = d
 	}
 	for !srv.ReadyForConnections(100 * time.Millisecond) {
+		select {
+		case msg := <-fatal: // a port in use, for one: the server will never be ready
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			return nil, nil, fmt.Errorf("jetstream: embedded server: %s", msg)
+		default:
+		}
 		if err := ctx.Err(); err != nil {
 			srv.Shutdown()
 			srv.WaitForShutdown()
@@ -80,8 +88,11 @@ func startEmbedded(ctx context.Context, cfg Config, auth *clientAuth, log *slog.
 
 // serverLogger sends nats-server's log to slog. Notices (the start-up banner, mostly) go to
 // Debug to keep the host's Info log readable; Fatalf is logged, not fatal: the host decides
-// whether to exit.
-type serverLogger struct{ log *slog.Logger }
+// whether to exit, told through fatal.
+type serverLogger struct {
+	log   *slog.Logger
+	fatal chan<- string
+}
 
 func (l serverLogger) emit(level slog.Level, format string, v []any) {
 	if !l.log.Enabled(context.Background(), level) {
@@ -93,6 +104,12 @@ func (l serverLogger) emit(level slog.Level, format string, v []any) {
 func (l serverLogger) Noticef(format string, v ...any) { l.emit(slog.LevelDebug, format, v) }
 func (l serverLogger) Warnf(format string, v ...any)   { l.emit(slog.LevelWarn, format, v) }
 func (l serverLogger) Errorf(format string, v ...any)  { l.emit(slog.LevelError, format, v) }
-func (l serverLogger) Fatalf(format string, v ...any)  { l.emit(slog.LevelError, format, v) }
-func (l serverLogger) Debugf(format string, v ...any)  { l.emit(slog.LevelDebug, format, v) }
-func (l serverLogger) Tracef(format string, v ...any)  { l.emit(slog.LevelDebug, format, v) }
+func (l serverLogger) Fatalf(format string, v ...any) {
+	l.emit(slog.LevelError, format, v)
+	select {
+	case l.fatal <- fmt.Sprintf(format, v...):
+	default:
+	}
+}
+func (l serverLogger) Debugf(format string, v ...any) { l.emit(slog.LevelDebug, format, v) }
+func (l serverLogger) Tracef(format string, v ...any) { l.emit(slog.LevelDebug, format, v) }
