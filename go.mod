@@ -12,6 +12,8 @@ require (
 	github.com/synadia-io/orbit.go/jetstreamext v0.3.2
 )
 
+require golang.org/x/term v0.47.0
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

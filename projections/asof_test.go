@@ -3,7 +3,9 @@ package projections_test
 import (
 	"context"
 	"errors"
+	"iter"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,5 +127,61 @@ func TestParseAsOf(t *testing.T) {
 		if err != nil || !got.Time.Equal(tc.want.Time) || got.Sequence != tc.want.Sequence {
 			t.Errorf("ParseAsOf(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+// blockingSource counts the reads in progress and holds each until release is closed.
+type blockingSource struct {
+	mu        sync.Mutex
+	now, most int
+	release   chan struct{}
+	started   chan struct{}
+}
+
+func (b *blockingSource) Read(ctx context.Context, _ uint64) iter.Seq2[events.Recorded, error] {
+	return func(yield func(events.Recorded, error) bool) {
+		b.mu.Lock()
+		b.now++
+		b.most = max(b.most, b.now)
+		b.mu.Unlock()
+		b.started <- struct{}{}
+		<-b.release
+		b.mu.Lock()
+		b.now--
+		b.mu.Unlock()
+	}
+}
+
+func TestAsOfQueriesRunAtMostAsOfLimitAtOnce(t *testing.T) {
+	src := &blockingSource{release: make(chan struct{}), started: make(chan struct{}, 10)}
+	r := &projections.Runner{Source: src}
+	queries := projections.AsOfLimit + 3
+	var wg sync.WaitGroup
+	for i := range queries {
+		wg.Go(func() {
+			// The source holds no event: each query ends refused as past the end, after its read.
+			if _, _, err := projections.ViewAsOf(context.Background(), r, "telegram", projections.AsOf{Sequence: uint64(i + 1)}); !errors.Is(err, projections.ErrPastEnd) {
+				t.Errorf("query %d: %v, want ErrPastEnd", i, err)
+			}
+		})
+	}
+	for range projections.AsOfLimit {
+		<-src.started
+	}
+	select {
+	case <-src.started:
+		t.Fatalf("more than %d as-of queries read at once", projections.AsOfLimit)
+	case <-time.After(100 * time.Millisecond):
+	}
+	// One waiting query gives up with its context.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := projections.ViewAsOf(ctx, r, "telegram", projections.AsOf{Sequence: 1}); !errors.Is(err, context.Canceled) {
+		t.Errorf("a query waiting with a cancelled context: %v", err)
+	}
+	close(src.release)
+	wg.Wait()
+	if src.most != projections.AsOfLimit {
+		t.Errorf("at most %d queries read at once, want %d", src.most, projections.AsOfLimit)
 	}
 }

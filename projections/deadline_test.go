@@ -9,9 +9,10 @@ import (
 )
 
 // TestEEvidenceDeadlineIsNotMetByAFactRecordedLate: an EPOC given effect, by its stated time,
-// a day after delivery but recorded eleven days after is missed; recorded on the tenth day at
-// the deadline's very moment, it is met. The stated time cannot move a fact the ledger
-// learnt too late back inside the deadline.
+// an hour after delivery but recorded eleven days after is not met: it counts as recorded
+// late; recorded on the tenth day at the deadline's very moment, it is met. The stated time
+// cannot move a fact the ledger learnt too late back inside the deadline. Given effect
+// after the deadline by its stated time is missed, whenever it was recorded.
 func TestEEvidenceDeadlineIsNotMetByAFactRecordedLate(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2025, 2, 3, 9, 0, 0, 0, time.UTC)
@@ -19,24 +20,28 @@ func TestEEvidenceDeadlineIsNotMetByAFactRecordedLate(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		emergency bool
+		stated    time.Duration
 		recorded  time.Duration
 		met       int
+		late      int
+		missed    int
 	}{
-		{"recorded after 11 days", false, 11 * day, 0},
-		{"recorded at the deadline", false, 10 * day, 1},
-		{"emergency recorded a second after 8 hours", true, 8*time.Hour + time.Second, 0},
-		{"emergency recorded at 8 hours", true, 8 * time.Hour, 1},
+		{"recorded after 11 days", false, time.Hour, 11 * day, 0, 1, 0},
+		{"recorded at the deadline", false, time.Hour, 10 * day, 1, 0, 0},
+		{"emergency recorded a second after 8 hours", true, time.Hour, 8*time.Hour + time.Second, 0, 1, 0},
+		{"emergency recorded at 8 hours", true, time.Hour, 8 * time.Hour, 1, 0, 0},
+		{"given effect after 11 days, recorded at once", false, 11 * day, 11 * day, 0, 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHistory(t)
 			h.add("o", t0, epoc("DE", events.InstrumentEPOC, events.EEvidenceTraffic, tc.emergency, 1))
-			h.addRecorded("o", t0.Add(time.Hour), t0.Add(tc.recorded), &events.OrderGivenEffect{})
+			h.addRecorded("o", t0.Add(tc.stated), t0.Add(tc.recorded), &events.OrderGivenEffect{})
 			v := projections.NewEEvidence()
 			h.feed(v)
 			rows := v.Report(period(t, "2025-Q1"))
-			if len(rows) != 1 || rows[0].DeadlineMet != tc.met || rows[0].DeadlineMissed != 1-tc.met {
-				t.Fatalf("rows %+v; want met %d, missed %d", rows, tc.met, 1-tc.met)
+			if len(rows) != 1 || rows[0].DeadlineMet != tc.met || rows[0].DeadlineRecordedLate != tc.late || rows[0].DeadlineMissed != tc.missed {
+				t.Fatalf("rows %+v; want met %d, recorded late %d, missed %d", rows, tc.met, tc.late, tc.missed)
 			}
 		})
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections/columnar"
+	"github.com/complianceledger/ledger/projections/facts"
 )
 
 // dsaTemplateCSV is the Commission's template for Part 3 of the transparency report,
@@ -104,17 +106,11 @@ const (
 type DSA struct {
 	// Service is written in column B.
 	Service string
-	intakes intakes
-	// Facts by request id: plain values, for snapshots.
-	Facts map[string]*DSAFacts
-}
-
-// DSAFacts are what the view keeps of one request beyond its intake.
-type DSAFacts struct {
-	Acknowledged *time.Time `json:"acknowledged,omitempty"`
-	Automated    bool       `json:"automated,omitempty"`
-	GivenEffect  *time.Time `json:"given_effect,omitempty"`
-	Forged       bool       `json:"forged,omitempty"`
+	base
+	acknowledged []int64 // by request: ReceiptAcknowledged's business time, or facts.NoTime
+	automated    []bool
+	givenEffect  []int64 // by request: OrderGivenEffect's business time, or facts.NoTime
+	forged       []bool
 }
 
 // DefaultDSAService is the service name written when none is given.
@@ -124,7 +120,7 @@ func NewDSA(service string) *DSA {
 	if service == "" {
 		service = DefaultDSAService
 	}
-	return &DSA{Service: service, intakes: intakes{}, Facts: map[string]*DSAFacts{}}
+	return &DSA{Service: service, base: newBase()}
 }
 
 // forService is the same view writing another service in column B; the figures are shared.
@@ -146,25 +142,51 @@ func (*DSA) Handles(name string) bool {
 }
 
 func (v *DSA) Apply(rec events.Recorded, e events.Event) {
-	if v.intakes.fold(rec, e) {
-		if _, ok := e.(*events.RequestReceived); ok {
-			v.Facts[rec.Subject] = &DSAFacts{}
-		}
+	if id, ok := v.received(rec, e); ok {
+		v.acknowledged, v.automated = grow(v.acknowledged, id, facts.NoTime), grow(v.automated, id, false)
+		v.givenEffect, v.forged = grow(v.givenEffect, id, facts.NoTime), grow(v.forged, id, false)
+		v.acknowledged[id], v.automated[id], v.givenEffect[id], v.forged[id] = facts.NoTime, false, facts.NoTime, false
 		return
 	}
-	f := v.Facts[rec.Subject]
-	if f == nil {
+	id, ok := v.row(rec, len(v.forged))
+	if !ok {
 		return
 	}
-	t := rec.Time
 	switch e := e.(type) {
 	case *events.ReceiptAcknowledged:
-		f.Acknowledged, f.Automated = &t, e.Automated
+		v.acknowledged[id], v.automated[id] = rec.Time.UnixNano(), e.Automated
 	case *events.OrderGivenEffect:
-		f.GivenEffect = &t
+		v.givenEffect[id] = rec.Time.UnixNano()
 	case *events.RequesterVerificationFailed:
-		f.Forged = true
+		v.forged[id] = true
 	}
+}
+
+func (v *DSA) rows() int { return len(v.forged) }
+
+func (*DSA) SnapshotVersion() string { return dsaVersion }
+
+func (v *DSA) columns() []any { return []any{&v.acknowledged, &v.automated, &v.givenEffect, &v.forged} }
+
+func (v *DSA) MarshalSnapshot() ([]byte, error) { return columnar.Marshal(nil, v.columns()...), nil }
+
+// UnmarshalSnapshot keeps the service the view was made for: it names the report, it is
+// not state.
+func (v *DSA) UnmarshalSnapshot(data []byte) error {
+	fresh := &DSA{Service: v.Service, base: v.base}
+	if err := unmarshalColumns(data, "dsa", fresh.columns(), func() []int {
+		return []int{len(fresh.acknowledged), len(fresh.automated), len(fresh.givenEffect), len(fresh.forged)}
+	}); err != nil {
+		return err
+	}
+	*v = *fresh
+	return nil
+}
+
+// dsaFacts are what the view keeps of one request, in Unix nanoseconds.
+type dsaFacts struct {
+	acknowledged, givenEffect int64
+	automated                 bool
 }
 
 // DSAFigures are the figures of one row of the template (columns G to M), with the times
@@ -192,24 +214,31 @@ type DSARow struct {
 // Member State that sent an order.
 func (v *DSA) Report(period Range) []DSARow {
 	blocks := map[string][]DSAFigures{"TOTAL": make([]DSAFigures, len(dsaTotalRows))}
-	for id, in := range v.intakes {
-		f := v.Facts[id]
-		act := in.Instrument == events.InstrumentDSAArt9
-		if (!act && in.Instrument != events.InstrumentDSAArt10) || f == nil || f.Forged || !period.Contains(in.delivered) {
+	within := nanosOf(period)
+	for i, forged := range v.forged {
+		id := facts.ID(i)
+		if forged || !within.contains(v.ix.Delivered(id)) {
 			continue
 		}
-		order := events.DSAOrder{Category: events.DSANotSpecified, Items: len(in.Targets)}
-		if in.DSA != nil {
-			order = *in.DSA
+		in := v.ix.Request(id)
+		act := in.Instrument == events.InstrumentDSAArt9
+		if !act && in.Instrument != events.InstrumentDSAArt10 {
+			continue
 		}
-		scope := in.Authority.Country.Eurostat()
+		order := events.DSAOrder{Category: events.DSANotSpecified, Items: in.Targets}
+		if in.HasDSA {
+			order = in.DSA
+		}
+		f := dsaFacts{v.acknowledged[id], v.givenEffect[id], v.automated[id]}
+		delivered := v.ix.Delivered(id)
+		scope := in.Country.Eurostat()
 		if blocks[scope] == nil {
 			blocks[scope] = make([]DSAFigures, len(dsaMemberRows))
 		}
 		for _, b := range []string{"TOTAL", scope} {
 			for i, r := range templateRows(b) {
 				if r.code == "TOTAL" || r.category == order.Category && (r.keyword == "" || r.keyword == order.Keyword) {
-					blocks[b][i].add(act, order, in.delivered, f)
+					blocks[b][i].add(act, order, delivered, f)
 				}
 			}
 		}
@@ -230,7 +259,7 @@ func (v *DSA) Report(period Range) []DSARow {
 	return out
 }
 
-func (fig *DSAFigures) add(act bool, o events.DSAOrder, delivered time.Time, f *DSAFacts) {
+func (fig *DSAFigures) add(act bool, o events.DSAOrder, delivered int64, f dsaFacts) {
 	var ack, effect *[]time.Duration
 	if act {
 		fig.ActOrders++
@@ -240,15 +269,15 @@ func (fig *DSAFigures) add(act bool, o events.DSAOrder, delivered time.Time, f *
 		fig.InfoOrders++
 		ack, effect = &fig.InfoAck, &fig.InfoEffect
 	}
-	if f.Acknowledged != nil {
-		d := f.Acknowledged.Sub(delivered)
-		if f.Automated && d <= time.Hour {
+	if f.acknowledged != facts.NoTime {
+		d := time.Duration(f.acknowledged - delivered)
+		if f.automated && d <= time.Hour {
 			d = 0
 		}
 		*ack = append(*ack, d)
 	}
-	if f.GivenEffect != nil {
-		*effect = append(*effect, f.GivenEffect.Sub(delivered))
+	if f.givenEffect != facts.NoTime {
+		*effect = append(*effect, time.Duration(f.givenEffect-delivered))
 	}
 	if o.Keyword == events.DSAKeywordOther && !slices.Contains(fig.Descriptions, o.OtherDescription) {
 		fig.Descriptions = append(fig.Descriptions, o.OtherDescription)

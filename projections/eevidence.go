@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections/columnar"
+	"github.com/complianceledger/ledger/projections/facts"
 )
 
 // EEvidence is the view of European Production and Preservation Orders (EPOC, EPOC-PR): per
@@ -17,9 +19,11 @@ import (
 //   - an order counts in the period holding its delivery; forged ones (requester
 //     verification failed) are left out;
 //   - deadline met: an EPOC given effect at most 10 days (8 hours in an emergency) after
-//     delivery, both ends included, and recorded by then; missed: given effect later, or
-//     recorded later whatever time it states. Orders neither given effect nor
-//     refused are pending. An EPOC-PR has no fixed deadline ("without undue delay"), so its
+//     delivery, both ends included, and recorded in the ledger by then; missed: given effect
+//     later; recorded late: given effect in time by its stated time, but recorded after the
+//     deadline, so the ledger cannot vouch for it: never counted met, and kept apart from
+//     missed so that a history imported later (or a fact backdated) shows as what it is.
+//     Orders neither given effect nor refused are pending. An EPOC-PR has no fixed deadline ("without undue delay"), so its
 //     deadline cells are blank;
 //   - refused: OrderRefused, in total and by ground;
 //   - enforcing authority notified: orders with EnforcingAuthorityNotified;
@@ -29,24 +33,18 @@ import (
 //     (Art. 11(1)); preservations extended: EPOC-PRs of the period extended either way;
 //   - an order recorded before request.received.v2 has data category "unspecified".
 type EEvidence struct {
-	intakes intakes
-	// Facts by request id: plain values, for snapshots.
-	Facts map[string]*EEvidenceFacts
+	base
+	givenEffect []int64 // by request: OrderGivenEffect's business time, or facts.NoTime
+	// givenEffectRecorded is when the ledger recorded OrderGivenEffect (Unix ns).
+	givenEffectRecorded []int64
+	refused             []uint8 // by request: 1 + the ground's place in events.RefusalGrounds, or 0
+	notified            []bool
+	forged              []bool
+	extension           []uint8 // by request: 1 + the latest extension's place in events.PreservationExtensions, or 0
+	extended30          []bool
 }
 
-// EEvidenceFacts are what the view keeps of one request beyond its intake.
-type EEvidenceFacts struct {
-	GivenEffect *time.Time                   `json:"given_effect,omitempty"`
-	Refused     events.RefusalGround         `json:"refused,omitempty"`
-	Notified    bool                         `json:"notified,omitempty"`
-	Forged      bool                         `json:"forged,omitempty"`
-	Extension   events.PreservationExtension `json:"extension,omitempty"` // the latest
-	Extended30  bool                         `json:"extended_30,omitempty"`
-}
-
-func NewEEvidence() *EEvidence {
-	return &EEvidence{intakes: intakes{}, Facts: map[string]*EEvidenceFacts{}}
-}
+func NewEEvidence() *EEvidence { return &EEvidence{base: newBase()} }
 
 func (*EEvidence) Handles(name string) bool {
 	switch name {
@@ -58,54 +56,90 @@ func (*EEvidence) Handles(name string) bool {
 }
 
 func (v *EEvidence) Apply(rec events.Recorded, e events.Event) {
-	if v.intakes.fold(rec, e) {
-		if _, ok := e.(*events.RequestReceived); ok {
-			v.Facts[rec.Subject] = &EEvidenceFacts{}
-		}
+	if id, ok := v.received(rec, e); ok {
+		v.givenEffect, v.refused, v.notified = grow(v.givenEffect, id, facts.NoTime), grow(v.refused, id, 0), grow(v.notified, id, false)
+		v.givenEffectRecorded = grow(v.givenEffectRecorded, id, facts.NoTime)
+		v.forged, v.extension, v.extended30 = grow(v.forged, id, false), grow(v.extension, id, 0), grow(v.extended30, id, false)
+		v.givenEffect[id], v.refused[id], v.notified[id], v.forged[id], v.extension[id], v.extended30[id] = facts.NoTime, 0, false, false, 0, false
+		v.givenEffectRecorded[id] = facts.NoTime
 		return
 	}
-	f := v.Facts[rec.Subject]
-	if f == nil {
+	id, ok := v.row(rec, len(v.forged))
+	if !ok {
 		return
 	}
 	switch e := e.(type) {
 	case *events.OrderGivenEffect:
-		// A deadline is met by what the ledger can vouch for: the stated time, or the recorded
-		// time when that is later, so that a fact recorded after its deadline counts missed
-		// whatever time it states.
-		t := rec.Time
-		if rec.RecordedAt.After(t) {
-			t = rec.RecordedAt
-		}
-		f.GivenEffect = &t
+		v.givenEffect[id], v.givenEffectRecorded[id] = rec.Time.UnixNano(), rec.RecordedAt.UnixNano()
 	case *events.OrderRefused:
-		f.Refused = e.Ground
+		v.refused[id] = enumOf(events.RefusalGrounds, e.Ground)
 	case *events.EnforcingAuthorityNotified:
-		f.Notified = true
+		v.notified[id] = true
 	case *events.RequesterVerificationFailed:
-		f.Forged = true
+		v.forged[id] = true
 	case *events.PreservationExtended:
-		f.Extension = e.Extension
-		f.Extended30 = f.Extended30 || e.Extension == events.ExtendedBy30Days
+		v.extension[id] = enumOf(events.PreservationExtensions, e.Extension)
+		v.extended30[id] = v.extended30[id] || e.Extension == events.ExtendedBy30Days
 	}
+}
+
+// enumOf numbers a value of a closed list from 1 (0: empty); the events were validated
+// against the list.
+func enumOf[T comparable](list []T, v T) uint8 {
+	return uint8(slices.Index(list, v) + 1)
+}
+
+// enumValue is the value enumOf numbered n.
+func enumValue[T any](list []T, n uint8) (T, bool) {
+	var zero T
+	if n == 0 || int(n) > len(list) {
+		return zero, false
+	}
+	return list[n-1], true
+}
+
+func (v *EEvidence) rows() int { return len(v.forged) }
+
+func (*EEvidence) SnapshotVersion() string { return eevidenceVersion }
+
+func (v *EEvidence) columns() []any {
+	return []any{&v.givenEffect, &v.givenEffectRecorded, &v.refused, &v.notified, &v.forged, &v.extension, &v.extended30}
+}
+
+func (v *EEvidence) MarshalSnapshot() ([]byte, error) {
+	return columnar.Marshal(nil, v.columns()...), nil
+}
+
+func (v *EEvidence) UnmarshalSnapshot(data []byte) error {
+	fresh := &EEvidence{base: v.base}
+	if err := unmarshalColumns(data, "eevidence", fresh.columns(), func() []int {
+		return []int{len(fresh.givenEffect), len(fresh.givenEffectRecorded), len(fresh.refused), len(fresh.notified), len(fresh.forged), len(fresh.extension), len(fresh.extended30)}
+	}); err != nil {
+		return err
+	}
+	*v = *fresh
+	return nil
 }
 
 // EEvidenceRow is one issuing state × order × data category × emergency flag.
 type EEvidenceRow struct {
-	Country            events.Country
-	Order              events.Instrument // epoc or epoc_pr
-	DataCategory       string
-	Emergency          bool
-	Orders             int
-	GivenEffect        int
-	DeadlineMet        int
-	DeadlineMissed     int
-	Pending            int
-	Refused            int
-	RefusedByGround    map[events.RefusalGround]int
-	EnforcingNotified  int
-	PreservationExpiry int
-	Extended           int
+	Country        events.Country
+	Order          events.Instrument // epoc or epoc_pr
+	DataCategory   string
+	Emergency      bool
+	Orders         int
+	GivenEffect    int
+	DeadlineMet    int
+	DeadlineMissed int
+	// DeadlineRecordedLate: given effect in time by the stated time, recorded after the
+	// deadline (neither met nor missed: the ledger cannot vouch for it).
+	DeadlineRecordedLate int
+	Pending              int
+	Refused              int
+	RefusedByGround      map[events.RefusalGround]int
+	EnforcingNotified    int
+	PreservationExpiry   int
+	Extended             int
 }
 
 // Report returns the figures for a period, ordered by country, order, category and flag.
@@ -124,35 +158,38 @@ func (v *EEvidence) Report(period Range) []EEvidenceRow {
 		}
 		return rows[k]
 	}
-	for id, in := range v.intakes {
-		f := v.Facts[id]
-		if (in.Instrument != events.InstrumentEPOC && in.Instrument != events.InstrumentEPOCPR) || f == nil || f.Forged {
+	within := nanosOf(period)
+	for i, forged := range v.forged {
+		id := facts.ID(i)
+		in := v.ix.Request(id)
+		if (in.Instrument != events.InstrumentEPOC && in.Instrument != events.InstrumentEPOCPR) || forged {
 			continue
 		}
 		category := "unspecified"
-		if in.EEvidence != nil {
-			category = string(in.EEvidence.DataCategory)
+		if in.HasEEvidence {
+			category = string(in.EEvidence)
 		}
-		k := key{in.Authority.Country, in.Instrument, category, in.Emergency}
-		if expiry, ok := f.preservedUntil(in); ok && period.Contains(expiry) {
+		k := key{in.Country, in.Instrument, category, in.Emergency}
+		delivered := v.ix.Delivered(id)
+		if expiry, ok := v.preservedUntil(id, in, delivered); ok && within.contains(expiry) {
 			row(k).PreservationExpiry++
 		}
-		if !period.Contains(in.delivered) {
+		if !within.contains(delivered) {
 			continue
 		}
 		r := row(k)
 		r.Orders++
-		if f.Notified {
+		if v.notified[id] {
 			r.EnforcingNotified++
 		}
-		if f.Extension != "" {
+		if v.extension[id] != 0 {
 			r.Extended++
 		}
-		switch {
-		case f.Refused != "":
+		switch ground, refused := enumValue(events.RefusalGrounds, v.refused[id]); {
+		case refused:
 			r.Refused++
-			r.RefusedByGround[f.Refused]++
-		case f.GivenEffect != nil:
+			r.RefusedByGround[ground]++
+		case v.givenEffect[id] != facts.NoTime:
 			r.GivenEffect++
 			if in.Instrument != events.InstrumentEPOC {
 				break
@@ -161,10 +198,13 @@ func (v *EEvidence) Report(period Range) []EEvidenceRow {
 			if in.Emergency {
 				deadline = events.EPOCEmergencyDeadline
 			}
-			if f.GivenEffect.Sub(in.delivered) <= deadline {
-				r.DeadlineMet++
-			} else {
+			switch {
+			case time.Duration(v.givenEffect[id]-delivered) > deadline:
 				r.DeadlineMissed++
+			case time.Duration(v.givenEffectRecorded[id]-delivered) > deadline:
+				r.DeadlineRecordedLate++
+			default:
+				r.DeadlineMet++
 			}
 		default:
 			r.Pending++
@@ -181,15 +221,16 @@ func (v *EEvidence) Report(period Range) []EEvidenceRow {
 	return out
 }
 
-// preservedUntil is when an EPOC-PR's preservation ends; ok is false when it has no end in
-// view: nothing preserved, or a production request holds the data.
-func (f *EEvidenceFacts) preservedUntil(in *intake) (time.Time, bool) {
-	if in.Instrument != events.InstrumentEPOCPR || f.GivenEffect == nil || f.Extension == events.ProductionRequested {
-		return time.Time{}, false
+// preservedUntil is when an EPOC-PR's preservation ends (Unix ns); ok is false when it has
+// no end in view: nothing preserved, or a production request holds the data.
+func (v *EEvidence) preservedUntil(id facts.ID, in facts.Request, delivered int64) (int64, bool) {
+	extension, _ := enumValue(events.PreservationExtensions, v.extension[id])
+	if in.Instrument != events.InstrumentEPOCPR || v.givenEffect[id] == facts.NoTime || extension == events.ProductionRequested {
+		return 0, false
 	}
-	until := in.delivered.Add(events.PreservationPeriod)
-	if f.Extended30 {
-		until = until.Add(events.PreservationExtension30)
+	until := delivered + int64(events.PreservationPeriod)
+	if v.extended30[id] {
+		until += int64(events.PreservationExtension30)
 	}
 	return until, true
 }
@@ -207,19 +248,19 @@ func (v *EEvidence) Table(period Range) Table {
 		Key:   4,
 		Title: "e-Evidence orders (Regulation (EU) 2023/1543), " + period.String(),
 		Columns: []string{"country", "order", "data_category", "emergency", "orders", "given_effect",
-			"deadline_met", "deadline_missed", "pending", "refused"},
+			"deadline_met", "deadline_missed", "deadline_recorded_late", "pending", "refused"},
 	}
 	for _, g := range events.RefusalGrounds {
 		t.Columns = append(t.Columns, "refused_"+string(g))
 	}
 	t.Columns = append(t.Columns, "enforcing_authority_notified", "preservations_extended", "preservations_expiring")
 	for _, r := range v.Report(period) {
-		var met, missed any = r.DeadlineMet, r.DeadlineMissed
+		var met, missed, late any = r.DeadlineMet, r.DeadlineMissed, r.DeadlineRecordedLate
 		if r.Order != events.InstrumentEPOC {
-			met, missed = "", ""
+			met, missed, late = "", "", ""
 		}
 		cells := []any{string(r.Country), string(r.Order), r.DataCategory, r.Emergency, r.Orders, r.GivenEffect,
-			met, missed, r.Pending, r.Refused}
+			met, missed, late, r.Pending, r.Refused}
 		for _, g := range events.RefusalGrounds {
 			cells = append(cells, r.RefusedByGround[g])
 		}

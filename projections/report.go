@@ -106,14 +106,28 @@ func CheckReport(p events.ReportParameters) (Range, error) {
 	return r, nil
 }
 
+// AsOfLimit is how many ViewAsOf queries run at once in a process; others wait their turn
+// (or their context). Each builds a fact index and a view of its own from the nearest
+// snapshot, so the memory they take is bounded by this, not by the callers.
+const AsOfLimit = 2
+
+var asOfSlots = make(chan struct{}, AsOfLimit)
+
 // ViewAsOf brings an empty view of the named report to asOf, from its nearest snapshot at
 // or before that point plus the events after it, and returns it with the position of the
-// last event it includes. It is the one as-of path of reports, for the CLI and the server.
-// A point the stream has not reached is refused (ErrPastEnd, see Reached).
+// last event it includes. It is the one as-of path of reports, for the CLI and the server;
+// at most AsOfLimit run at once. A point the stream has not reached is refused (ErrPastEnd,
+// see Reached).
 func ViewAsOf(ctx context.Context, r *Runner, name string, asOf AsOf) (ReportView, uint64, error) {
 	v, err := NewReportView(name)
 	if err != nil {
 		return nil, 0, err
+	}
+	select {
+	case asOfSlots <- struct{}{}:
+		defer func() { <-asOfSlots }()
+	case <-ctx.Done():
+		return nil, 0, fmt.Errorf("projections: waiting for an as-of slot: %w", ctx.Err())
 	}
 	stats, err := r.Run(ctx, asOf, Named{Name: name, View: v})
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections/columnar"
+	"github.com/complianceledger/ledger/projections/facts"
 )
 
 // Requests is the Google/Meta-style view: per country and instrument, requests received,
@@ -15,36 +17,43 @@ import (
 // DataDisclosed event so far, whenever the data was sent. Pending and withdrawn requests
 // count as received. NSL and FISA rows are published in bands (nsband.go).
 type Requests struct {
-	intakes  intakes
-	requests map[string]*requestFacts
+	base
+	produced []bool // by request: some data was disclosed
 	nsBand   nsBand // the width of national-security bands (see nsband.go)
 }
 
-type requestFacts struct {
-	*intake
-	produced bool
-}
-
-func NewRequests() *Requests {
-	return &Requests{intakes: intakes{}, requests: map[string]*requestFacts{}}
-}
+func NewRequests() *Requests { return &Requests{base: newBase()} }
 
 func (*Requests) Handles(name string) bool {
 	return name == "RequestReceived" || name == "DataDisclosed" || name == "EntryCorrected"
 }
 
 func (v *Requests) Apply(rec events.Recorded, e events.Event) {
-	if v.intakes.fold(rec, e) {
-		if _, received := e.(*events.RequestReceived); received {
-			v.requests[rec.Subject] = &requestFacts{intake: v.intakes[rec.Subject]}
-		}
+	if id, ok := v.received(rec, e); ok {
+		v.produced = grow(v.produced, id, false)
+		v.produced[id] = false
 		return
 	}
 	if _, ok := e.(*events.DataDisclosed); ok {
-		if f := v.requests[rec.Subject]; f != nil {
-			f.produced = true
+		if id, ok := v.row(rec, len(v.produced)); ok {
+			v.produced[id] = true
 		}
 	}
+}
+
+func (v *Requests) rows() int { return len(v.produced) }
+
+func (*Requests) SnapshotVersion() string { return requestsVersion }
+
+func (v *Requests) MarshalSnapshot() ([]byte, error) { return columnar.Marshal(nil, &v.produced), nil }
+
+func (v *Requests) UnmarshalSnapshot(data []byte) error {
+	fresh := &Requests{base: v.base, nsBand: v.nsBand}
+	if err := unmarshalColumns(data, "requests", []any{&fresh.produced}, func() []int { return nil }); err != nil {
+		return err
+	}
+	*v = *fresh
+	return nil
 }
 
 // RequestsRow is one country × instrument's figures.
@@ -70,20 +79,22 @@ func (v *Requests) Report(period Range) []RequestsRow {
 		country    events.Country
 		instrument events.Instrument
 	}
+	in := nanosOf(period)
 	rows := map[key]*RequestsRow{}
-	for _, f := range v.requests {
-		if !period.Contains(f.delivered) {
+	for id, produced := range v.produced {
+		if !in.contains(v.ix.Delivered(facts.ID(id))) {
 			continue
 		}
-		k := key{f.Authority.Country, f.Instrument}
+		f := v.ix.Request(facts.ID(id))
+		k := key{f.Country, f.Instrument}
 		r := rows[k]
 		if r == nil {
 			r = &RequestsRow{Country: k.country, Instrument: k.instrument}
 			rows[k] = r
 		}
 		r.Requests++
-		r.Accounts += len(f.Targets)
-		if f.produced {
+		r.Accounts += f.Targets
+		if produced {
 			r.WithData++
 		}
 	}

@@ -6,19 +6,26 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections/facts"
 )
 
 // DefaultSnapshotEvery is how many stream positions a view advances between two snapshots:
 // an as-of query or a restart replays at most this many events after the nearest one.
 const DefaultSnapshotEvery = 100_000
 
-// Runner feeds views from a source and keeps their snapshots. Each view resumes from its
-// newest readable snapshot of its own code version at or before the point asked, so a
-// restart or an as-of query replays only the events after it.
+// progressEvery is how often, in stream positions, a run tells its Progress.
+const progressEvery = 4096
+
+// Runner feeds views from a source and keeps their snapshots. The views of a run share one
+// fact index (projections/facts), fed first and snapshotted with them; they resume
+// together from the newest position at or before the point asked where the index and each
+// view have a readable snapshot of their own code version, so a restart or an as-of query
+// replays only the events after it.
 //
 // Snapshots are saved when a view's position crosses a multiple of Every, and, after a run
 // to the end of the stream, at its last position (the "tail"). Within each span of Every
@@ -28,6 +35,9 @@ type Runner struct {
 	Snapshots SnapshotStore // nil: no snapshots, every run replays from the start
 	Every     uint64        // 0: DefaultSnapshotEvery
 	Logger    *slog.Logger  // nil: slog.Default()
+	// Progress, if set, is told the last sequence applied now and then during a run, and
+	// once more with finished at its end (a meter on a terminal, say).
+	Progress func(applied uint64, finished bool)
 }
 
 // Named is a view and the name its snapshots are kept under.
@@ -52,6 +62,7 @@ type RunStats struct {
 type viewRun struct {
 	Named
 	wants      map[string]bool
+	every      bool      // the fact index: it sees every event, its payload only if wanted
 	pos        uint64    // last sequence applied or restored
 	lastID     string    // the id of the event at pos
 	checked    bool      // the stream's event at pos is the snapshot's (or nothing was restored)
@@ -66,39 +77,42 @@ type viewRun struct {
 func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, error) {
 	log, every := r.settings()
 	stats := RunStats{Restored: map[string]uint64{}}
+	if len(views) == 0 {
+		return stats, nil
+	}
+	views = withIndex(views)
 	runs := make([]*viewRun, len(views))
 	wanted := map[string]bool{}
-	from := uint64(0)
 	for i, v := range views {
-		vr := &viewRun{Named: v, wants: map[string]bool{}, checked: true}
+		_, isIndex := v.View.(*facts.Index)
+		vr := &viewRun{Named: v, wants: map[string]bool{}, checked: true, every: isIndex}
 		for _, k := range events.Catalogue() {
 			if v.View.Handles(k.Name) {
 				vr.wants[k.Name] = true
 				wanted[k.Name] = true
 			}
 		}
-		if r.Snapshots != nil {
-			if info, ok := r.restore(ctx, log, asOf, v); ok {
+		runs[i] = vr
+	}
+	if r.Snapshots != nil {
+		if info, ok := r.restore(ctx, log, asOf, views); ok {
+			for _, vr := range runs {
 				vr.pos, vr.recordedAt, vr.saved, vr.lastID = info.Sequence, info.RecordedAt, info.Sequence, info.LastEvent
 				vr.checked = info.LastEvent == ""
 			}
 		}
-		stats.Restored[v.Name] = vr.pos
-		if i == 0 || vr.pos+1 < from {
-			from = vr.pos + 1
-		}
-		runs[i] = vr
 	}
-	if len(views) == 0 {
-		return stats, nil
-	}
-	stats.From = from
-	// Read from the earliest snapshot's own event, to check it is still the stream's.
-	read := from
 	for _, vr := range runs {
-		if !vr.checked {
-			read = min(read, vr.pos)
-		}
+		stats.Restored[vr.Name] = vr.pos
+	}
+	delete(stats.Restored, IndexName)
+	// Every view starts where the snapshots were taken, together.
+	from := runs[0].pos + 1
+	stats.From = from
+	// Read from the snapshots' own event, to check it is still the stream's.
+	read := from
+	if !runs[0].checked {
+		read = runs[0].pos
 	}
 
 	saves := newSaver(ctx, r.Snapshots, log)
@@ -119,7 +133,7 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 				if rec.Sequence <= vr.pos {
 					continue
 				}
-				if vr.wants[name] {
+				if vr.every || vr.wants[name] {
 					vr.View.Apply(rec, e)
 				}
 				vr.pos, vr.lastID = rec.Sequence, rec.ID
@@ -130,11 +144,17 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 					due = append(due, vr)
 				}
 			}
+			if r.Progress != nil && rec.Sequence%progressEvery == 0 {
+				r.Progress(rec.Sequence, false)
+			}
 			saves.save(due...)
 			return nil
 		})
 	for _, vr := range runs {
 		stats.Last = max(stats.Last, vr.pos)
+	}
+	if r.Progress != nil {
+		r.Progress(stats.Last, true)
 	}
 	stats.At.Sequence = stats.Last
 	for _, vr := range runs {
@@ -161,9 +181,7 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 		}
 		saves.save(due...)
 		stats.Saved = saves.wait()
-		for _, vr := range runs {
-			r.prune(ctx, log, vr, every)
-		}
+		r.pruneAll(ctx, log, runs, every)
 	}
 	stats.Saved = saves.wait()
 	return stats, nil
@@ -195,6 +213,11 @@ func (r *Runner) Save(ctx context.Context, pos Position, views ...Named) int {
 		return 0
 	}
 	log, every := r.settings()
+	views, err := sharedIndex(views)
+	if err != nil {
+		log.Warn("projections: not saving snapshots", "err", err)
+		return 0
+	}
 	runs := make([]*viewRun, len(views))
 	for i, v := range views {
 		runs[i] = &viewRun{Named: v, pos: pos.Sequence, lastID: pos.EventID, recordedAt: pos.RecordedAt}
@@ -202,9 +225,7 @@ func (r *Runner) Save(ctx context.Context, pos Position, views ...Named) int {
 	saves := newSaver(ctx, r.Snapshots, log)
 	saves.save(runs...)
 	saved := saves.wait()
-	for _, vr := range runs {
-		r.prune(ctx, log, vr, every)
-	}
+	r.pruneAll(ctx, log, runs, every)
 	return saved
 }
 
@@ -224,70 +245,231 @@ func (vr *viewRun) check(rec events.Recorded) error {
 	return nil
 }
 
-// restore loads the newest readable snapshot of v's version at or before asOf into v.
-func (r *Runner) restore(ctx context.Context, log *slog.Logger, asOf AsOf, v Named) (SnapshotInfo, bool) {
-	infos, err := r.Snapshots.ListSnapshots(ctx, v.Name)
-	if err != nil {
-		log.Warn("projections: cannot list snapshots; replaying from the start", "view", v.Name, "err", err)
-		return SnapshotInfo{}, false
+// restore loads into every view its snapshot of the newest position at or before asOf at
+// which each of them, of its own code version, has a readable one: the views share the
+// fact index, which must stand where they stand.
+func (r *Runner) restore(ctx context.Context, log *slog.Logger, asOf AsOf, views []Named) (SnapshotInfo, bool) {
+	byView := make([]map[uint64]SnapshotInfo, len(views))
+	var common []SnapshotInfo // the first view's snapshots at positions every view has
+	listed := make([][]SnapshotInfo, len(views))
+	listErrs := make([]error, len(views))
+	var lists sync.WaitGroup
+	for i, v := range views {
+		lists.Go(func() { listed[i], listErrs[i] = r.Snapshots.ListSnapshots(ctx, v.Name) })
 	}
-	version := v.View.SnapshotVersion()
-	var usable []SnapshotInfo
-	others := map[string]int{}
-	for _, info := range infos {
-		switch {
-		case info.Version != version:
-			others[info.Version]++
-		case asOf.eligible(info):
-			usable = append(usable, info)
+	lists.Wait()
+	for i, v := range views {
+		infos, err := listed[i], listErrs[i]
+		if err != nil {
+			log.Warn("projections: cannot list snapshots; replaying from the start", "view", v.Name, "err", err)
+			return SnapshotInfo{}, false
 		}
-	}
-	for other, n := range others {
-		log.Info("projections: ignoring snapshots of another code version", "view", v.Name, "version", other, "want", version, "snapshots", n)
-	}
-	newestFirst(usable)
-	for _, info := range usable {
-		data, err := r.Snapshots.LoadSnapshot(ctx, info)
-		if err == nil {
-			var state []byte
-			if state, err = decodeSnapshot(info, data); err == nil {
-				err = v.View.UnmarshalSnapshot(state)
+		version := v.View.SnapshotVersion()
+		byView[i] = map[uint64]SnapshotInfo{}
+		others := map[string]int{}
+		for _, info := range infos {
+			switch {
+			case info.Version != version:
+				others[info.Version]++
+			case asOf.eligible(info):
+				byView[i][info.Sequence] = info
 			}
 		}
-		if err != nil {
-			log.Warn("projections: ignoring unreadable snapshot", "view", v.Name, "snapshot", info.String(), "err", err)
+		for other, n := range others {
+			log.Info("projections: ignoring snapshots of another code version", "view", v.Name, "version", other, "want", version, "snapshots", n)
+		}
+	}
+	for _, info := range byView[0] {
+		everywhere := true
+		for _, m := range byView[1:] {
+			if o, ok := m[info.Sequence]; !ok || o.LastEvent != info.LastEvent {
+				everywhere = false
+				break
+			}
+		}
+		if everywhere {
+			common = append(common, info)
+		}
+	}
+	newestFirst(common)
+next:
+	for _, at := range common {
+		// Loaded side by side: reading, checksums and decompression overlap.
+		states := make([][]byte, len(views))
+		errs := make([]error, len(views))
+		var wg sync.WaitGroup
+		for i := range views {
+			wg.Go(func() {
+				info := byView[i][at.Sequence]
+				data, err := r.Snapshots.LoadSnapshot(ctx, info)
+				if err == nil {
+					states[i], err = decodeSnapshot(info, data)
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				log.Warn("projections: ignoring unreadable snapshot", "view", views[i].Name, "snapshot", byView[i][at.Sequence].String(), "err", err)
+				continue next
+			}
+		}
+		if err := loadStates(views, states); err != nil {
+			log.Warn("projections: ignoring unreadable snapshots", "sequence", at.Sequence, "err", err)
 			continue
 		}
-		log.Debug("projections: resuming from snapshot", "view", v.Name, "snapshot", info.String())
-		return info, true
+		names := make([]string, len(views))
+		for i := range views {
+			names[i] = byView[i][at.Sequence].String()
+		}
+		log.Debug("projections: resuming from snapshots", "sequence", at.Sequence, "snapshots", strings.Join(names, " "))
+		return at, true
 	}
-	if len(usable) == 0 {
-		log.Debug("projections: no snapshot; replaying from the start", "view", v.Name, "version", version)
+	if len(common) == 0 {
+		log.Debug("projections: no snapshot of every view at one position; replaying from the start", "views", len(views))
 	}
 	return SnapshotInfo{}, false
 }
 
+// loadStates restores every view from its state, or, if one fails, none: the views are
+// given back the state they had (empty, at the start of a run).
+func loadStates(views []Named, states [][]byte) error {
+	before := make([][]byte, len(views))
+	for i, v := range views {
+		var err error
+		if before[i], err = v.View.MarshalSnapshot(); err != nil {
+			return fmt.Errorf("%s: %w", v.Name, err)
+		}
+	}
+	for i, v := range views {
+		if err := v.View.UnmarshalSnapshot(states[i]); err != nil {
+			for j, w := range views[:i] {
+				if err := w.View.UnmarshalSnapshot(before[j]); err != nil {
+					panic(fmt.Sprintf("projections: %s: its own state does not load back: %v", w.Name, err))
+				}
+			}
+			return fmt.Errorf("%s: %w", v.Name, err)
+		}
+	}
+	if err := sameRows(views); err != nil {
+		for j, w := range views {
+			if err := w.View.UnmarshalSnapshot(before[j]); err != nil {
+				panic(fmt.Sprintf("projections: %s: its own state does not load back: %v", w.Name, err))
+			}
+		}
+		return err
+	}
+	return nil
+}
+
+// sameRows checks that every view has a row for each request of the index it reads.
+func sameRows(views []Named) error {
+	for _, v := range views {
+		if iv, ok := v.View.(indexed); ok && iv.rows() != iv.facts().Len() {
+			return fmt.Errorf("%w: %s has %d requests, its fact index %d", ErrSnapshotCorrupt, v.Name, iv.rows(), iv.facts().Len())
+		}
+	}
+	return nil
+}
+
+// withIndex makes the views share a new fact index (ShareIndex) and returns them behind
+// it, under IndexName: the index is fed each event first and snapshotted with them.
+func withIndex(views []Named) []Named {
+	ix := ShareIndex(views...)
+	if ix == nil {
+		return views
+	}
+	return append([]Named{{Name: IndexName, View: ix}}, views...)
+}
+
+// ShareIndex makes the views that read the fact index (every view of this package) read
+// one new, empty index, and returns it (nil if none reads one). The views must be empty:
+// Runner.Run does this itself; an owner that feeds views with Feed and saves them with
+// Runner.Save calls it when it makes them afresh.
+func ShareIndex(views ...Named) *facts.Index {
+	var ix *facts.Index
+	for _, v := range views {
+		if iv, ok := v.View.(indexed); ok {
+			if ix == nil {
+				ix = facts.New()
+			}
+			iv.useFacts(ix)
+		}
+	}
+	return ix
+}
+
+// ErrIndexNotShared: views fed one by one, each with an index of its own, cannot be
+// snapshotted together; Runner.Run makes views share one.
+var ErrIndexNotShared = errors.New("projections: the views do not share one fact index")
+
+// sharedIndex returns the views behind the index they share, under IndexName.
+func sharedIndex(views []Named) ([]Named, error) {
+	var ix *facts.Index
+	for _, v := range views {
+		if iv, ok := v.View.(indexed); ok {
+			if ix != nil && iv.facts() != ix {
+				return nil, ErrIndexNotShared
+			}
+			ix = iv.facts()
+		}
+	}
+	if ix == nil {
+		return views, nil
+	}
+	return append([]Named{{Name: IndexName, View: ix}}, views...), nil
+}
+
+// pruneAll prunes the snapshots of every view of a run (see prune), the fact index last:
+// an index snapshot stays wherever a view of the run still has one, since the views can
+// only resume where the index can.
+func (r *Runner) pruneAll(ctx context.Context, log *slog.Logger, runs []*viewRun, every uint64) {
+	held := map[uint64]bool{}
+	var index *viewRun
+	for _, vr := range runs {
+		if vr.Name == IndexName {
+			index = vr
+			continue
+		}
+		for seq := range r.prune(ctx, log, vr, every, nil) {
+			held[seq] = true
+		}
+	}
+	if index != nil {
+		r.prune(ctx, log, index, every, held)
+	}
+}
+
 // prune keeps, within each span of every positions, the oldest and the newest snapshot of
-// the view's version.
-func (r *Runner) prune(ctx context.Context, log *slog.Logger, vr *viewRun, every uint64) {
+// the view's version, and those at positions in keep; it returns the positions kept.
+func (r *Runner) prune(ctx context.Context, log *slog.Logger, vr *viewRun, every uint64, keep map[uint64]bool) map[uint64]bool {
+	kept := map[uint64]bool{}
 	infos, err := r.Snapshots.ListSnapshots(ctx, vr.Name)
 	if err != nil {
-		return
+		return kept
 	}
 	spans := map[uint64][]SnapshotInfo{}
 	for _, info := range infos {
 		if info.Version == vr.View.SnapshotVersion() {
 			spans[info.Sequence/every] = append(spans[info.Sequence/every], info)
+			kept[info.Sequence] = true
 		}
 	}
 	for _, span := range spans {
 		newestFirst(span)
 		for _, info := range span[1:max(len(span)-1, 1)] {
+			if keep[info.Sequence] {
+				continue
+			}
 			if err := r.Snapshots.DeleteSnapshot(ctx, info); err != nil {
 				log.Warn("projections: deleting an old snapshot", "snapshot", info.String(), "err", err)
+				continue
 			}
+			delete(kept, info.Sequence)
 		}
 	}
+	return kept
 }
 
 // saver writes snapshots on a goroutine of its own, so that applying goes on while the

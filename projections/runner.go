@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections/facts"
 )
 
 // Source is what the runner needs from a store.
@@ -34,10 +35,23 @@ func Replay(ctx context.Context, src Source, from uint64, views ...Projection) (
 
 // ReplayAsOf is Replay stopped at a point of the ledger's history: the views then say what
 // the ledger knew at that moment.
+// Empty views that read the fact index share one, fed every event first.
 func ReplayAsOf(ctx context.Context, src Source, from uint64, asOf AsOf, views ...Projection) (uint64, error) {
+	named := make([]Named, 0, len(views))
+	for _, v := range views {
+		if iv, ok := v.(indexed); ok && iv.rows() == 0 && iv.facts().Len() == 0 {
+			if s, ok := v.(Snapshotter); ok {
+				named = append(named, Named{View: s})
+			}
+		}
+	}
+	ix := ShareIndex(named...)
 	wants := wantedBy(views)
-	return stream(ctx, src, from, asOf, func(name string) bool { return len(wants[name]) > 0 },
+	return stream(ctx, src, from, asOf, func(name string) bool { return len(wants[name]) > 0 || ix != nil && ix.Handles(name) },
 		func(rec events.Recorded, name string, e events.Event) error {
+			if ix != nil {
+				ix.Apply(rec, e)
+			}
 			for _, v := range wants[name] {
 				v.Apply(rec, e)
 			}
@@ -104,13 +118,32 @@ func (a AsOf) String() string {
 	return ""
 }
 
-// Feed hands one recorded event to the views that want it.
+// Feed hands one recorded event to the views that want it, and to every fact index they
+// read, first.
 func Feed(rec events.Recorded, views ...Projection) error {
 	k, err := rec.Kind()
 	if err != nil {
 		return fmt.Errorf("projections: sequence %d: %w", rec.Sequence, err)
 	}
 	var e events.Event
+	var fed *facts.Index
+	for _, v := range views {
+		iv, ok := v.(indexed)
+		if !ok || iv.facts() == fed {
+			continue
+		}
+		fed = iv.facts()
+		if e == nil && fed.Handles(k.Name) {
+			if e, err = rec.Payload(); err != nil {
+				return fmt.Errorf("projections: sequence %d: %w", rec.Sequence, err)
+			}
+		}
+		if fed.Handles(k.Name) {
+			fed.Apply(rec, e)
+		} else {
+			fed.Apply(rec, nil)
+		}
+	}
 	for _, v := range views {
 		if !v.Handles(k.Name) {
 			continue

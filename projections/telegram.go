@@ -3,9 +3,10 @@ package projections
 import (
 	"cmp"
 	"slices"
-	"time"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections/columnar"
+	"github.com/complianceledger/ledger/projections/facts"
 )
 
 // Telegram is the view Telegram's transparency bot publishes: per country, fulfilled requests
@@ -25,56 +26,52 @@ import (
 //     published in bands (nsband.go), and not in the country's other row; an account named
 //     by both kinds counts in both rows.
 type Telegram struct {
-	intakes   intakes
-	fulfilled map[string]time.Time // request id → first qualifying disclosure
-	affected  []affectedAccount
-	nsBand    nsBand // the width of national-security bands (see nsband.go)
+	base
+	fulfilled []int64 // by request: its first qualifying disclosure (Unix ns), or facts.NoTime
+	// Every account whose IP address or phone number was disclosed, in order of recording:
+	// the request, the business time and the account's number in the index.
+	affectedRequest []uint32
+	affectedAt      []int64
+	affectedAccount []uint32
+	nsBand          nsBand // the width of national-security bands (see nsband.go)
 }
 
-type requestAt struct {
-	request string
-	at      time.Time
-}
-
-type affectedAccount struct {
-	requestAt
-	account events.AccountRef
-}
-
-func NewTelegram() *Telegram {
-	return &Telegram{intakes: intakes{}, fulfilled: map[string]time.Time{}}
-}
+func NewTelegram() *Telegram { return &Telegram{base: newBase()} }
 
 func (*Telegram) Handles(name string) bool {
 	return name == "RequestReceived" || name == "DataDisclosed" || name == "EntryCorrected"
 }
 
 func (v *Telegram) Apply(rec events.Recorded, e events.Event) {
-	if v.intakes.fold(rec, e) {
+	if id, ok := v.received(rec, e); ok {
+		if int(id) >= len(v.fulfilled) {
+			v.fulfilled = grow(v.fulfilled, id, facts.NoTime)
+		}
 		return
 	}
-	if e, ok := e.(*events.DataDisclosed); ok {
-		for _, a := range e.Accounts {
-			if !slices.ContainsFunc(a.Categories, revealsIdentity) {
-				continue
-			}
-			// Business time decides, not the order of recording: a sending entered late
-			// still counts in the period it happened.
-			if first, ok := v.fulfilled[rec.Subject]; !ok || rec.Time.Before(first) {
-				v.fulfilled[rec.Subject] = rec.Time
-			}
-			v.affected = append(v.affected, affectedAccount{requestAt{rec.Subject, rec.Time}, a.Account})
+	e2, ok := e.(*events.DataDisclosed)
+	if !ok {
+		return
+	}
+	id, ok := v.row(rec, len(v.fulfilled))
+	if !ok {
+		return
+	}
+	for _, a := range e2.Accounts {
+		if !slices.ContainsFunc(a.Categories, revealsIdentity) {
+			continue
 		}
+		// Business time decides, not the order of recording: a sending entered late
+		// still counts in the period it happened.
+		at := rec.Time.UnixNano()
+		if first := v.fulfilled[id]; first == facts.NoTime || at < first {
+			v.fulfilled[id] = at
+		}
+		account, _ := v.ix.Account(a.Account)
+		v.affectedRequest = append(v.affectedRequest, uint32(id))
+		v.affectedAt = append(v.affectedAt, at)
+		v.affectedAccount = append(v.affectedAccount, account)
 	}
-}
-
-// row is where a request counts: its country, as corrected since, and whether it is
-// national-security process, which has a row of its own.
-func (v *Telegram) row(request string) telegramKey {
-	if i := v.intakes[request]; i != nil {
-		return telegramKey{i.Authority.Country, nationalSecurity(i.Instrument)}
-	}
-	return telegramKey{}
 }
 
 type telegramKey struct {
@@ -99,6 +96,7 @@ type TelegramRow struct {
 // Report returns the figures for a period, one row per country (and one more for a
 // country's national-security requests), ordered by country code.
 func (v *Telegram) Report(period Range) []TelegramRow {
+	in := nanosOf(period)
 	rows := map[telegramKey]*TelegramRow{}
 	row := func(k telegramKey) *TelegramRow {
 		if rows[k] == nil {
@@ -106,26 +104,30 @@ func (v *Telegram) Report(period Range) []TelegramRow {
 		}
 		return rows[k]
 	}
-	for _, in := range v.intakes {
-		if period.Contains(in.delivered) {
-			row(telegramKey{in.Authority.Country, nationalSecurity(in.Instrument)})
+	// Where each request counts: its country, as corrected since, and whether it is
+	// national-security process, which has a row of its own.
+	keys := make([]telegramKey, len(v.fulfilled))
+	for i, first := range v.fulfilled {
+		id := facts.ID(i)
+		r := v.ix.Request(id)
+		keys[i] = telegramKey{r.Country, nationalSecurity(r.Instrument)}
+		if in.contains(v.ix.Delivered(id)) {
+			row(keys[i])
 		}
-	}
-	for id, at := range v.fulfilled {
-		if period.Contains(at) {
-			row(v.row(id)).Requests++
+		if in.contains(first) {
+			row(keys[i]).Requests++
 		}
 	}
 	type rowAccount struct {
 		row     telegramKey
-		account events.AccountRef
+		account uint32
 	}
 	seen := map[rowAccount]bool{}
-	for _, a := range v.affected {
-		if !period.Contains(a.at) {
+	for i, at := range v.affectedAt {
+		if !in.contains(at) {
 			continue
 		}
-		k := rowAccount{v.row(a.request), a.account}
+		k := rowAccount{keys[v.affectedRequest[i]], v.affectedAccount[i]}
 		if !seen[k] {
 			seen[k] = true
 			row(k.row).Users++
@@ -139,6 +141,29 @@ func (v *Telegram) Report(period Range) []TelegramRow {
 		return cmp.Or(cmp.Compare(string(a.Country), string(b.Country)), boolCompare(a.NationalSecurity, b.NationalSecurity))
 	})
 	return out
+}
+
+func (v *Telegram) rows() int { return len(v.fulfilled) }
+
+func (*Telegram) SnapshotVersion() string { return telegramVersion }
+
+func (v *Telegram) columns() []any {
+	return []any{&v.fulfilled, &v.affectedRequest, &v.affectedAt, &v.affectedAccount}
+}
+
+func (v *Telegram) MarshalSnapshot() ([]byte, error) {
+	return columnar.Marshal(nil, v.columns()...), nil
+}
+
+func (v *Telegram) UnmarshalSnapshot(data []byte) error {
+	fresh := &Telegram{base: v.base, nsBand: v.nsBand}
+	if err := unmarshalColumns(data, "telegram", fresh.columns(), func() []int {
+		return []int{len(fresh.affectedRequest), len(fresh.affectedAt), len(fresh.affectedAccount)}
+	}); err != nil {
+		return err
+	}
+	*v = *fresh
+	return nil
 }
 
 // boolCompare orders false before true.

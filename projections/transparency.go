@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections/columnar"
+	"github.com/complianceledger/ledger/projections/facts"
 )
 
 // Transparency is the Google/Meta/Apple-style report: per country and instrument group,
@@ -26,24 +28,22 @@ import (
 //   - DSA orders to act against illegal content (dsa_art9) ask for no user data and are left
 //     out; the dsa view reports them.
 type Transparency struct {
-	intakes  intakes
-	requests map[string]*transparencyFacts
-	nsBand   nsBand // the width of national-security bands (see nsband.go)
+	base
+	state    []uint8 // by request: the transparency* bits below
+	approved []int32 // by request: targets the decision approves
+	nsBand   nsBand  // the width of national-security bands (see nsband.go)
 }
 
-type transparencyFacts struct {
-	*intake
-	decided   bool
-	approved  int // targets the decision approves
-	rejected  bool
-	withdrawn bool
-	produced  bool
-	content   bool
-}
+// Bits of Transparency.state.
+const (
+	transparencyDecided = 1 << iota
+	transparencyRejected
+	transparencyWithdrawn
+	transparencyProduced
+	transparencyContent
+)
 
-func NewTransparency() *Transparency {
-	return &Transparency{intakes: intakes{}, requests: map[string]*transparencyFacts{}}
-}
+func NewTransparency() *Transparency { return &Transparency{base: newBase()} }
 
 func (*Transparency) Handles(name string) bool {
 	switch name {
@@ -54,36 +54,65 @@ func (*Transparency) Handles(name string) bool {
 }
 
 func (v *Transparency) Apply(rec events.Recorded, e events.Event) {
-	if v.intakes.fold(rec, e) {
-		if _, received := e.(*events.RequestReceived); received {
-			v.requests[rec.Subject] = &transparencyFacts{intake: v.intakes[rec.Subject]}
-		}
+	if id, ok := v.received(rec, e); ok {
+		v.state, v.approved = grow(v.state, id, 0), grow(v.approved, id, 0)
+		v.state[id], v.approved[id] = 0, 0
 		return
 	}
-	f := v.requests[rec.Subject]
-	if f == nil {
+	id, ok := v.row(rec, len(v.state))
+	if !ok {
 		return
 	}
 	switch e := e.(type) {
 	case *events.DecisionRecorded:
-		f.decided = true
+		v.state[id] |= transparencyDecided
 		for _, t := range e.Targets {
 			switch {
 			case t.Outcome.Approves():
-				f.approved++
+				v.approved[id]++
 			case t.Outcome == events.OutcomeReject:
-				f.rejected = true
+				v.state[id] |= transparencyRejected
 			}
 		}
 	case *events.DataDisclosed:
-		f.produced = true
+		v.state[id] |= transparencyProduced
 		for _, a := range e.Accounts {
-			f.content = f.content || slices.Contains(a.Categories, events.DataContent)
+			if slices.Contains(a.Categories, events.DataContent) {
+				v.state[id] |= transparencyContent
+			}
 		}
 	case *events.RequestWithdrawn:
-		f.withdrawn = true
+		v.state[id] |= transparencyWithdrawn
 	}
 }
+
+func (v *Transparency) rows() int { return len(v.state) }
+
+func (*Transparency) SnapshotVersion() string { return transparencyVersion }
+
+func (v *Transparency) columns() []any { return []any{&v.state, &v.approved} }
+
+func (v *Transparency) MarshalSnapshot() ([]byte, error) {
+	return columnar.Marshal(nil, v.columns()...), nil
+}
+
+func (v *Transparency) UnmarshalSnapshot(data []byte) error {
+	fresh := &Transparency{base: v.base, nsBand: v.nsBand}
+	if err := unmarshalColumns(data, "transparency", fresh.columns(), func() []int { return []int{len(fresh.state), len(fresh.approved)} }); err != nil {
+		return err
+	}
+	*v = *fresh
+	return nil
+}
+
+// transparencyFacts are one request's intake and what the view keeps of it.
+type transparencyFacts struct {
+	facts.Request
+	state    uint8
+	approved int
+}
+
+func (f *transparencyFacts) is(bit uint8) bool { return f.state&bit != 0 }
 
 // Instrument groups of the transparency report.
 const (
@@ -107,7 +136,7 @@ func (f *transparencyFacts) group() string {
 		return GroupNationalSecurity
 	case f.Emergency || in == events.InstrumentEmergency:
 		return GroupEmergency
-	case f.Authority.Country == "US" && slices.Contains(usLegalProcess, in):
+	case f.Country == "US" && slices.Contains(usLegalProcess, in):
 		return string(in)
 	}
 	return GroupLegalProcess
@@ -116,10 +145,10 @@ func (f *transparencyFacts) group() string {
 // settled reports whether a request has an outcome to count: decided, not withdrawn, and, if
 // the decision approves data, produced (preservation produces nothing).
 func (f *transparencyFacts) settled() bool {
-	if f.withdrawn || !f.decided || f.Instrument == events.InstrumentDSAArt9 {
+	if f.is(transparencyWithdrawn) || !f.is(transparencyDecided) || f.Instrument == events.InstrumentDSAArt9 {
 		return false
 	}
-	return f.approved == 0 || f.produced || f.group() == GroupPreservation
+	return f.approved == 0 || f.is(transparencyProduced) || f.group() == GroupPreservation
 }
 
 // TransparencyRow is one country × group's figures. Preservation rows count requests and
@@ -151,15 +180,18 @@ func (v *Transparency) Report(period Range) []TransparencyRow {
 		country events.Country
 		group   string
 	}
+	in := nanosOf(period)
 	rows := map[key]*TransparencyRow{}
-	for _, f := range v.requests {
-		if !period.Contains(f.delivered) {
+	for i, state := range v.state {
+		id := facts.ID(i)
+		if !in.contains(v.ix.Delivered(id)) {
 			continue
 		}
+		f := &transparencyFacts{Request: v.ix.Request(id), state: state, approved: int(v.approved[id])}
 		if !f.settled() {
 			continue
 		}
-		k := key{f.Authority.Country, f.group()}
+		k := key{f.Country, f.group()}
 		r := rows[k]
 		if r == nil {
 			r = &TransparencyRow{Country: k.country, Group: k.group}
@@ -170,15 +202,15 @@ func (v *Transparency) Report(period Range) []TransparencyRow {
 			r.AccountsKept += f.approved
 			continue
 		}
-		r.Accounts += len(f.Targets)
+		r.Accounts += f.Targets
 		switch {
-		case f.produced && f.content:
+		case f.is(transparencyProduced) && f.is(transparencyContent):
 			r.Produced++
 			r.Content++
-		case f.produced:
+		case f.is(transparencyProduced):
 			r.Produced++
 			r.NonContentOnly++
-		case f.rejected:
+		case f.is(transparencyRejected):
 			r.Rejected++
 		default:
 			r.NoData++

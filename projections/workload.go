@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/projections/columnar"
+	"github.com/complianceledger/ledger/projections/facts"
 )
 
 // Workload is the compliance team's view of open requests: what is due, what is overdue, and
@@ -14,40 +16,56 @@ import (
 // is held by the officer who last recorded something on it. Due dates are the authority's
 // (due_at); a request without one is never overdue.
 type Workload struct {
-	intakes intakes
-	open    map[string]*openRequest
+	base
+	open    []bool   // by request
+	stage   []uint32 // by request: the name of the last step recorded (a facts.Sym)
+	officer []uint32 // by request: who recorded something last (a facts.Sym)
 }
 
-type openRequest struct {
-	*intake
-	id      string
-	stage   string
-	officer string
-}
-
-func NewWorkload() *Workload { return &Workload{intakes: intakes{}, open: map[string]*openRequest{}} }
+func NewWorkload() *Workload { return &Workload{base: newBase()} }
 
 func (*Workload) Handles(string) bool { return true }
 
 func (v *Workload) Apply(rec events.Recorded, e events.Event) {
-	v.intakes.fold(rec, e)
-	if _, ok := e.(*events.RequestReceived); ok {
-		v.open[rec.Subject] = &openRequest{intake: v.intakes[rec.Subject], id: rec.Subject}
+	if id, ok := v.received(rec, e); ok {
+		v.open, v.stage, v.officer = grow(v.open, id, false), grow(v.stage, id, 0), grow(v.officer, id, 0)
+		v.open[id] = true
 	}
-	o := v.open[rec.Subject]
-	if o == nil {
+	id, ok := v.row(rec, len(v.open))
+	if !ok || !v.open[id] {
 		return
 	}
 	switch e.(type) {
 	case *events.RequestClosed, *events.RequestWithdrawn:
-		delete(v.open, rec.Subject)
+		v.open[id] = false
 		return
 	case *events.EntryCorrected, *events.UserNotified, *events.UserNotificationDecided:
 		// no change of stage
 	default:
-		o.stage = e.EventName()
+		stage, _ := v.ix.Sym(e.EventName()) // every catalogue name is interned
+		v.stage[id] = uint32(stage)
 	}
-	o.officer = rec.Actor
+	officer, _ := v.ix.Sym(rec.Actor) // the index interns every actor
+	v.officer[id] = uint32(officer)
+}
+
+func (v *Workload) rows() int { return len(v.open) }
+
+func (*Workload) SnapshotVersion() string { return workloadVersion }
+
+func (v *Workload) columns() []any { return []any{&v.open, &v.stage, &v.officer} }
+
+func (v *Workload) MarshalSnapshot() ([]byte, error) {
+	return columnar.Marshal(nil, v.columns()...), nil
+}
+
+func (v *Workload) UnmarshalSnapshot(data []byte) error {
+	fresh := &Workload{base: v.base}
+	if err := unmarshalColumns(data, "workload", fresh.columns(), func() []int { return []int{len(fresh.open), len(fresh.stage), len(fresh.officer)} }); err != nil {
+		return err
+	}
+	*v = *fresh
+	return nil
 }
 
 // WorkloadRow is one open request.
@@ -66,16 +84,17 @@ type WorkloadRow struct {
 // Report lists the open requests at time now, most urgent first: overdue ones, then by due
 // date, then those without one by delivery.
 func (v *Workload) Report(now time.Time) []WorkloadRow {
-	rows := make([]WorkloadRow, 0, len(v.open))
-	for _, o := range v.open {
-		var due time.Time
-		if o.DueAt != nil {
-			due = *o.DueAt
+	rows := []WorkloadRow{}
+	for i, open := range v.open {
+		if !open {
+			continue
 		}
+		id := facts.ID(i)
+		o := v.ix.Request(id)
 		rows = append(rows, WorkloadRow{
-			RequestID: o.id, Country: o.Authority.Country, Instrument: o.Instrument, Emergency: o.Emergency,
-			Delivered: o.delivered, Due: due, Stage: o.stage, Officer: o.officer,
-			Overdue: !due.IsZero() && due.Before(now),
+			RequestID: v.ix.Subject(id), Country: o.Country, Instrument: o.Instrument, Emergency: o.Emergency,
+			Delivered: o.Delivered, Due: o.Due, Stage: v.ix.String(facts.Sym(v.stage[id])), Officer: v.ix.String(facts.Sym(v.officer[id])),
+			Overdue: !o.Due.IsZero() && o.Due.Before(now),
 		})
 	}
 	slices.SortFunc(rows, func(a, b WorkloadRow) int {

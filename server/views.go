@@ -58,6 +58,7 @@ func (v *views) reset() {
 		v.reports[name], _ = projections.NewReportView(name)
 	}
 	v.workload = projections.NewWorkload()
+	projections.ShareIndex(v.named()...) // snapshotted together, they read one fact index
 	v.pos, v.saved = projections.Position{}, 0
 	v.applied.Store(0)
 }

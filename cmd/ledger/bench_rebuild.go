@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/complianceledger/ledger/progress"
 	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/projections/projectiontest"
 	"github.com/complianceledger/ledger/store"
@@ -216,6 +217,8 @@ func benchFill(ctx context.Context, js *jetstream.Store, have, n int) error {
 	gen := projectiontest.NewGenerator(rand.New(rand.NewPCG(uint64(have), 1)), 2000)
 	gen.Source = benchSource
 	last := map[string]uint64{}
+	meter := progress.OnTerminal(os.Stderr, "fill", uint64(n-have))
+	defer meter.Done()
 	for done := have; done < n; {
 		round := gen.Round()
 		round = round[:min(len(round), n-done)]
@@ -237,6 +240,7 @@ func benchFill(ctx context.Context, js *jetstream.Store, have, n int) error {
 			}
 		}
 		done += len(round)
+		meter.Add(uint64(len(round)))
 	}
 	return nil
 }

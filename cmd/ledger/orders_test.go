@@ -86,7 +86,7 @@ func TestReportDSAAndEEvidence(t *testing.T) {
 	ev := mustRun(t, dir, "", "report", "eevidence", "--period", "2025-Q1", "--format", "csv")
 	// Given effect 8 hours after delivery by its stated time, but recorded today, long after
 	// its deadline: missed, as a fact recorded late always is.
-	if !strings.Contains(ev, "\r\nDE,epoc,traffic,true,1,1,0,1,0,0,0,0,0,0,0,0,0,1,0,0\r\n") {
+	if !strings.Contains(ev, "\r\nDE,epoc,traffic,true,1,1,0,0,1,0,0,0,0,0,0,0,0,0,1,0,0\r\n") {
 		t.Errorf("eevidence:\n%s", ev)
 	}
 	for _, format := range []string{"table", "json"} {

@@ -77,7 +77,11 @@ func rebuild(cmd *cobra.Command, l *ledger, names []string, every uint64) error 
 	}
 	if r.Snapshots != nil {
 		dropped := 0
-		for _, n := range names {
+		drop := names
+		if len(names) == len(projections.SnapshotViewNames()) { // all: the fact index is rebuilt too
+			drop = append(slices.Clone(names), projections.IndexName)
+		}
+		for _, n := range drop {
 			if dropped, err = dropSnapshots(ctx, r.Snapshots, n, dropped); err != nil {
 				return err
 			}

@@ -155,7 +155,7 @@ func (s *Store) ScanCheckpoints(ctx context.Context, fn func(seq uint64, kind st
 	if err != nil || st == nil {
 		return err
 	}
-	return s.scan(ctx, CheckpointStreamName, checkpointSubjects, 1, func(seq uint64, subject string, data []byte) error {
+	return s.scan(ctx, CheckpointStreamName, checkpointSubjects, 1, func(seq uint64, subject string, _ time.Time, data []byte) error {
 		return fn(seq, strings.TrimPrefix(subject, checkpointRoot+"."), data)
 	})
 }
@@ -169,14 +169,25 @@ func (s *Store) Scan(ctx context.Context, from uint64, fn func(seq uint64, data 
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	return s.scan(ctx, StreamName, allSubjects, max(from, 1), func(seq uint64, _ string, data []byte) error {
+	return s.scan(ctx, StreamName, allSubjects, max(from, 1), func(seq uint64, _ string, _ time.Time, data []byte) error {
 		return fn(seq, data)
+	})
+}
+
+// ScanRecorded is Scan with each message's recorded time (the stream's timestamp, UTC):
+// what a reader needs to decode events on its own goroutines (projections.RawSource).
+func (s *Store) ScanRecorded(ctx context.Context, from uint64, fn func(seq uint64, recordedAt time.Time, data []byte) error) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return s.scan(ctx, StreamName, allSubjects, max(from, 1), func(seq uint64, _ string, at time.Time, data []byte) error {
+		return fn(seq, at.UTC(), data)
 	})
 }
 
 // scan replays stream from sequence from through an ephemeral ordered consumer, as Read
 // does, without decoding.
-func (s *Store) scan(ctx context.Context, stream string, filter []string, from uint64, fn func(seq uint64, subject string, data []byte) error) error {
+func (s *Store) scan(ctx context.Context, stream string, filter []string, from uint64, fn func(seq uint64, subject string, at time.Time, data []byte) error) error {
 	st, err := s.js.Stream(ctx, stream)
 	if err != nil {
 		return fmt.Errorf("jetstream: stream %s: %w", stream, err)
@@ -227,7 +238,7 @@ func (s *Store) scan(ctx context.Context, stream string, filter []string, from u
 		if seq > last {
 			return nil
 		}
-		if err := fn(seq, m.Subject(), m.Data()); err != nil {
+		if err := fn(seq, m.Subject(), meta.Timestamp, m.Data()); err != nil {
 			return err
 		}
 		// NumPending 0: the messages after this one were deleted, last among them.
