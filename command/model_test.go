@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/complianceledger/ledger/aggregates"
 	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/internal/clocktest"
 )
 
 // The model-based test drives random command sequences through the real handler and store
@@ -30,24 +30,6 @@ var (
 	modelSeeds = flag.Int("rules.seeds", 1, "random seeds in TestRulesHoldForRandomCommandSequences, besides seed 2 and testdata/rules-seeds.txt")
 	modelSeed  = flag.Uint64("rules.seed", 0, "run this one seed only")
 )
-
-// fakeClock is the server's clock, which the test moves on.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // The cast: names that hold several roles (one token each), so that the rules on actors are
 // tried as well as the role table.
@@ -130,7 +112,7 @@ type model struct {
 	t        *testing.T
 	s        *countingStore
 	h        *command.Handler
-	clock    *fakeClock
+	clock    *clocktest.Clock
 	rng      *rand.Rand
 	requests []string // every request received
 	open     []string // those not closed or withdrawn
@@ -144,7 +126,7 @@ type model struct {
 }
 
 func newModel(t *testing.T, s *countingStore, seed uint64) *model {
-	clock := &fakeClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	return &model{
 		t: t, s: s, clock: clock, rng: rand.New(rand.NewPCG(seed, 10)),
 		h:       command.NewHandler(s, pseudonymizer(t), command.Options{Source: "urn:test:model", Now: clock.Now}),
@@ -162,7 +144,7 @@ func (m *model) step(n int) {
 	if m.rng.IntN(40) == 0 {
 		advance = 400 * 24 * time.Hour // past every delay, prohibition and preservation
 	}
-	m.clock.advance(advance)
+	m.clock.Advance(advance)
 	c := m.command()
 	role := command.RoleOf(aggregates.CommandName(c))
 	if m.rng.IntN(8) == 0 {
@@ -303,13 +285,13 @@ func (m *model) boundary(c aggregates.Command) {
 		if edge.IsZero() || !now.Before(edge.Add(-command.DefaultMaxSkew)) {
 			return
 		}
-		m.clock.advance(edge.Sub(now) - time.Minute) // a minute before the end
+		m.clock.Advance(edge.Sub(now) - time.Minute) // a minute before the end
 		c.Header().At = edge.Add(time.Duration(m.rng.IntN(4)) * time.Minute)
 	case *aggregates.ExtendPreservation:
 		if edge.IsZero() || !now.Before(edge) {
 			return
 		}
-		m.clock.advance(edge.Sub(now) + time.Minute) // a minute after the end
+		m.clock.Advance(edge.Sub(now) + time.Minute) // a minute after the end
 		c.Header().At = edge.Add(-time.Hour)
 	}
 }

@@ -10,11 +10,12 @@ import (
 	"github.com/complianceledger/ledger/aggregates"
 	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/internal/clocktest"
 )
 
 // clockHandler is a handler on the real store whose clock the test sets.
-func clockHandler(t *testing.T, s *countingStore, now time.Time, skew time.Duration) (*command.Handler, *fakeClock) {
-	clock := &fakeClock{now: now}
+func clockHandler(t *testing.T, s *countingStore, now time.Time, skew time.Duration) (*command.Handler, *clocktest.Clock) {
+	clock := clocktest.New(now)
 	return command.NewHandler(s, pseudonymizer(t), command.Options{Source: "urn:test", Now: clock.Now, MaxSkew: skew}), clock
 }
 
@@ -82,7 +83,7 @@ func TestNoticeIsBarredByTheServersClock(t *testing.T) {
 	if _, err := handleAs(h, testCtx(t), "dora", notice(until.AddDate(5, 0, 0))); err == nil {
 		t.Fatal("a notice dated five years ahead was recorded inside the prohibition")
 	}
-	clock.advance(until.Sub(clock.Now()) - time.Minute) // a minute before the end
+	clock.Advance(until.Sub(clock.Now()) - time.Minute) // a minute before the end
 	_, err := handleAs(h, testCtx(t), "dora", notice(until.Add(time.Minute)))
 	if !errors.Is(err, aggregates.ErrNotificationBarred) {
 		t.Fatalf("a notice dated just after the end, the server's clock just before: %v, want ErrNotificationBarred", err)
@@ -90,7 +91,7 @@ func TestNoticeIsBarredByTheServersClock(t *testing.T) {
 	if lastSeq(t, s) != before {
 		t.Fatal("a refused notice was recorded")
 	}
-	clock.advance(2 * time.Minute)
+	clock.Advance(2 * time.Minute)
 	if _, err := handleAs(h, testCtx(t), "dora", notice(until.Add(time.Minute))); err != nil {
 		t.Fatalf("after the end: %v", err)
 	}

@@ -8,33 +8,16 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/complianceledger/ledger/internal/clocktest"
 	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
-
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func TestCheckpointerWritesAfterEnoughEventsOrTime(t *testing.T) {
 	t.Parallel()
 	s := openAt(t, t.TempDir())
 	key := newKey(t)
-	clock := &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	c := proof.NewCheckpointer(s, s, key, proof.CheckpointerOptions{Every: 5, Interval: time.Minute, Now: clock.Now, Logger: quiet()})
 	ctx := testCtx(t)
 
