@@ -19,8 +19,6 @@ func TestCorrectionsMoveRequestsInEveryView(t *testing.T) {
 	published := uint64(len(h.recs))
 	h.add("r1", at(2024, 10, 9), &events.EntryCorrected{Entry: r1.ID, Field: "authority.country", Value: []byte(`"BE"`), Reason: "a Belgian order"})
 	h.add("r1", at(2024, 10, 9), &events.EntryCorrected{Entry: r1.ID, Field: "instrument", Value: []byte(`"mlat"`), Reason: "sent through MLAT"})
-	// A correction naming another event is not an intake correction: views ignore it.
-	h.add("r1", at(2024, 10, 9), &events.EntryCorrected{Entry: h.recs[1].ID, Field: "authority.country", Value: []byte(`"DE"`), Reason: "ignored"})
 	q4 := period(t, "2024-Q4")
 
 	telegram, requests, transparency := projections.NewTelegram(), projections.NewRequests(), projections.NewTransparency()

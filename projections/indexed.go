@@ -40,6 +40,15 @@ func newBase() base                      { return base{ix: facts.New()} }
 func (b *base) facts() *facts.Index      { return b.ix }
 func (b *base) useFacts(ix *facts.Index) { b.ix = ix }
 
+// Check reports an event the view's index cannot apply (facts.ErrUnappliable).
+func (b *base) Check(rec events.Recorded, e events.Event) error { return b.ix.Check(rec, e) }
+
+// checker is a view that can refuse an event before it is applied: every replay path asks,
+// so that no recorded event is silently skipped.
+type checker interface {
+	Check(rec events.Recorded, e events.Event) error
+}
+
 // received hands e to the index and, for a RequestReceived, returns the request's id and
 // true: the view then starts the request's row.
 func (b *base) received(rec events.Recorded, e events.Event) (facts.ID, bool) {

@@ -134,6 +134,11 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 					continue
 				}
 				if vr.every || vr.wants[name] {
+					if c, ok := vr.View.(checker); ok {
+						if err := c.Check(rec, e); err != nil {
+							return err
+						}
+					}
 					vr.View.Apply(rec, e)
 				}
 				vr.pos, vr.lastID = rec.Sequence, rec.ID

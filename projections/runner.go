@@ -50,9 +50,17 @@ func ReplayAsOf(ctx context.Context, src Source, from uint64, asOf AsOf, views .
 	return stream(ctx, src, from, asOf, func(name string) bool { return len(wants[name]) > 0 || ix != nil && ix.Handles(name) },
 		func(rec events.Recorded, name string, e events.Event) error {
 			if ix != nil {
+				if err := ix.Check(rec, e); err != nil {
+					return err
+				}
 				ix.Apply(rec, e)
 			}
 			for _, v := range wants[name] {
+				if c, ok := v.(checker); ok {
+					if err := c.Check(rec, e); err != nil {
+						return err
+					}
+				}
 				v.Apply(rec, e)
 			}
 			return nil
@@ -139,6 +147,9 @@ func Feed(rec events.Recorded, views ...Projection) error {
 			}
 		}
 		if fed.Handles(k.Name) {
+			if err := fed.Check(rec, e); err != nil {
+				return fmt.Errorf("projections: %w", err)
+			}
 			fed.Apply(rec, e)
 		} else {
 			fed.Apply(rec, nil)

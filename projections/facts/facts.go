@@ -10,6 +10,8 @@
 package facts
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"time"
 
@@ -127,6 +129,27 @@ func (ix *Index) Len() int { return len(ix.delivered) }
 // Handles lists the events whose payload the index reads; it sees every event's envelope.
 func (*Index) Handles(name string) bool {
 	return name == "RequestReceived" || name == "EntryCorrected" || name == "DataDisclosed"
+}
+
+// ErrUnappliable: an event the index cannot apply, a correction of an entry that is not its
+// request's intake. The rules refuse such a correction, so one in the stream was written
+// around them; a replay stops on it rather than skip a recorded event.
+var ErrUnappliable = errors.New("facts: a recorded event the views cannot apply")
+
+// Check reports, before Apply, an event the index would have to skip.
+func (ix *Index) Check(rec events.Recorded, e events.Event) error {
+	c, ok := e.(*events.EntryCorrected)
+	if !ok {
+		return nil
+	}
+	id, ok := ix.Lookup(rec.Subject)
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: sequence %d corrects entry %s of request %s, which was never received", ErrUnappliable, rec.Sequence, c.Entry, rec.Subject)
+	case ix.entryOf(id) != c.Entry:
+		return fmt.Errorf("%w: sequence %d corrects entry %s of request %s, which is not its intake (only a RequestReceived is corrected)", ErrUnappliable, rec.Sequence, c.Entry, rec.Subject)
+	}
+	return nil
 }
 
 // Apply folds one event in. e may be nil for an event the index does not handle. Applying
