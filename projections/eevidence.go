@@ -255,12 +255,9 @@ func (v *EEvidence) Table(period Range) Table {
 	}
 	t.Columns = append(t.Columns, "enforcing_authority_notified", "preservations_extended", "preservations_expiring")
 	for _, r := range v.Report(period) {
-		var met, missed, late any = r.DeadlineMet, r.DeadlineMissed, r.DeadlineRecordedLate
-		if r.Order != events.InstrumentEPOC {
-			met, missed, late = "", "", ""
-		}
-		cells := []any{string(r.Country), string(r.Order), r.DataCategory, r.Emergency, r.Orders, r.GivenEffect,
-			met, missed, late, r.Pending, r.Refused}
+		cells := append([]any{string(r.Country), string(r.Order), r.DataCategory, r.Emergency, r.Orders, r.GivenEffect},
+			r.deadlineCells()...)
+		cells = append(cells, r.Pending, r.Refused)
 		for _, g := range events.RefusalGrounds {
 			cells = append(cells, r.RefusedByGround[g])
 		}
@@ -275,22 +272,28 @@ func (v *EEvidence) TextTable(period Range) Table {
 		Key:   4,
 		Title: "e-Evidence orders (Regulation (EU) 2023/1543), " + period.String(),
 		Columns: []string{"country", "order", "data_category", "emergency", "orders", "given_effect",
-			"deadline_met", "deadline_missed", "pending", "refused", "refusal_grounds", "enforcing_notified", "preservations_extended",
+			"deadline_met", "deadline_missed", "deadline_recorded_late", "pending", "refused", "refusal_grounds", "enforcing_notified", "preservations_extended",
 			"preservations_expiring"},
 	}
 	for _, r := range v.Report(period) {
-		var met, missed any = r.DeadlineMet, r.DeadlineMissed
-		if r.Order != events.InstrumentEPOC {
-			met, missed = "", ""
-		}
 		var grounds []string
 		for _, g := range events.RefusalGrounds {
 			if n := r.RefusedByGround[g]; n > 0 {
 				grounds = append(grounds, fmt.Sprintf("%s:%d", g, n))
 			}
 		}
-		t.Rows = append(t.Rows, []any{string(r.Country), string(r.Order), r.DataCategory, r.Emergency, r.Orders, r.GivenEffect,
-			met, missed, r.Pending, r.Refused, strings.Join(grounds, " "), r.EnforcingNotified, r.Extended, r.PreservationExpiry})
+		cells := append([]any{string(r.Country), string(r.Order), r.DataCategory, r.Emergency, r.Orders, r.GivenEffect},
+			r.deadlineCells()...)
+		t.Rows = append(t.Rows, append(cells, r.Pending, r.Refused, strings.Join(grounds, " "), r.EnforcingNotified, r.Extended, r.PreservationExpiry))
 	}
 	return t
+}
+
+// deadlineCells are met, missed and recorded late; blank for an EPOC-PR, which has no fixed
+// deadline.
+func (r EEvidenceRow) deadlineCells() []any {
+	if r.Order != events.InstrumentEPOC {
+		return []any{"", "", ""}
+	}
+	return []any{r.DeadlineMet, r.DeadlineMissed, r.DeadlineRecordedLate}
 }
