@@ -220,10 +220,11 @@ var faultRounds = flag.Int("fault.rounds", 0, "rounds of TestRandomKillsUnderLoa
 
 // TestRandomKillsUnderLoad is the long fault run: round after round on one folder, 8 writers,
 // a SIGKILL at a random moment (0-3 s into the load), a restart; after every round every
-// command acknowledged in any round is still there, and verify is clean at the end.
+// command acknowledged in it is there and verify is clean, and at the end every command of
+// every round is still there.
 func TestRandomKillsUnderLoad(t *testing.T) {
 	if *faultRounds == 0 {
-		t.Skip("the long fault run: go test ./cmd/ledger -run TestRandomKillsUnderLoad -fault.rounds 20")
+		t.Skip("the long fault run: go test ./cmd/ledger -run TestRandomKillsUnderLoad -fault.rounds 20 -timeout 30m")
 	}
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
@@ -238,9 +239,10 @@ func TestRandomKillsUnderLoad(t *testing.T) {
 		for k, v := range acked {
 			all[k] = v
 		}
-		checkAfterKills(t, dir, intake, all)
-		t.Logf("round %d: killed %s into the load, %d acknowledged, %d in all, every one found", round+1, after.Round(time.Millisecond), len(acked), len(all))
+		checkAfterKills(t, dir, intake, acked)
+		t.Logf("round %d: killed %s into the load, %d acknowledged, every one found", round+1, after.Round(time.Millisecond), len(acked))
 	}
+	checkAfterKills(t, dir, intake, all) // the earlier rounds' too, after every later kill
 	t.Logf("%d rounds, %d acknowledged commands, none lost, in %s", *faultRounds, len(all), time.Since(start).Round(time.Second))
 }
 
