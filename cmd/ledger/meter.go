@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/complianceledger/ledger/progress"
+	"github.com/complianceledger/ledger/projections"
 )
 
 // Progress meters: every long run of the CLI (a replay, demo's recording, verify, a big
@@ -42,8 +43,11 @@ func (g *globals) meter(label string, total uint64, opts ...progress.Option) *pr
 
 // sequenceMeter shows a run through the stream that tells where it stands now and then
 // (projections.Runner.Progress, server.Config.StartProgress): a meter starts at the run's
-// first report, counting from the position it started at up to the stream's last sequence
-// as the store says at that moment, and ends with the run.
+// first report and ends with the run, counting up to the stream's last sequence as the store
+// says at that moment. The run reports every projections.ProgressEvery sequences, so it
+// started less than that before its first report: the meter counts from one step before
+// (exact for a run from the first event, and at most that many too many for a run resumed
+// from a snapshot). A run too short to report before its end shows nothing.
 func (l *ledger) sequenceMeter(label string) func(applied uint64, finished bool) {
 	var (
 		m       *progress.Meter
@@ -52,7 +56,7 @@ func (l *ledger) sequenceMeter(label string) func(applied uint64, finished bool)
 	)
 	return func(applied uint64, finished bool) {
 		if !started && !finished {
-			started, first = true, applied
+			started, first = true, applied-min(applied, projections.ProgressEvery)
 			total := l.lastSequence()
 			m = l.meter(label, total-min(first, total))
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/server/auth"
 )
 
@@ -91,5 +92,30 @@ func TestSubmitThroughAServerShowsProgress(t *testing.T) {
 	}
 	if want := fmt.Sprintf("submit: %d / %d lines (100%%)", submitMeterFrom, submitMeterFrom); !strings.Contains(stderr, want) {
 		t.Errorf("stderr %q; want the meter ended with %q", stderr, want)
+	}
+}
+
+// TestSequenceMeterCountsARunFromItsStart: a replay from the first event reports first at
+// projections.ProgressEvery, and its meter counts every event from the first; a run that
+// ends before it reports shows nothing.
+func TestSequenceMeterCountsARunFromItsStart(t *testing.T) {
+	t.Parallel()
+	var out lockedBuffer
+	g := onTerminal()
+	g.errOut = &out
+	l := &ledger{meter: g.meter} // no store: the total is unknown
+	run := l.sequenceMeter("replay")
+	run(projections.ProgressEvery, false)
+	run(10_000, true)
+	if !strings.Contains(out.String(), "\rreplay: 10,000 events, ") {
+		t.Errorf("meter %q; want 10,000 events counted", out.String())
+	}
+
+	var short lockedBuffer
+	g.errOut = &short
+	run = l.sequenceMeter("replay")
+	run(50, true)
+	if short.String() != "" {
+		t.Errorf("a run of 50 events drew %q", short.String())
 	}
 }
