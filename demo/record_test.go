@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	"github.com/complianceledger/ledger/command"
@@ -31,9 +32,14 @@ func TestDemoHistoryThroughJetStreamReproducesThePublishedRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stats, err := Record(ctx, command.NewHandler(s, pseudo, command.Options{}), plan, 2, 200)
+		var handled atomic.Int64
+		stats, err := Record(ctx, command.NewHandler(s, pseudo, command.Options{}), plan,
+			Options{Workers: 2, Window: 200, Progress: func(n int) { handled.Add(int64(n)) }})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if total := Commands(plan); handled.Load() != int64(total) || stats.Recorded+stats.Duplicates != total {
+			t.Errorf("progress told %d commands, recorded %d and %d duplicates; the plan holds %d", handled.Load(), stats.Recorded, stats.Duplicates, total)
 		}
 		return stats
 	}

@@ -23,12 +23,33 @@ type Stats struct {
 	Duplicates int // commands found already recorded (a second run into the same folder)
 }
 
-// Record runs every lifecycle through the handler. Requests go in windows of `window`:
+// Options say how Record runs.
+type Options struct {
+	Workers int // windows of requests recorded at once (at least 1)
+	Window  int // requests whose commands are appended together (at least 1)
+	// Progress, if set, is told after each batch how many more commands were handled
+	// (recorded, or found already recorded); workers call it at once. The CLI counts on a
+	// meter with it; Commands gives the total.
+	Progress func(commands int)
+}
+
+// Commands counts the commands of a plan (by making it once more: about a second for the
+// whole demo), the total a progress meter shows.
+func Commands(plan iter.Seq[Lifecycle]) int {
+	n := 0
+	for lc := range plan {
+		n += len(lc.Steps)
+	}
+	return n
+}
+
+// Record runs every lifecycle through the handler. Requests go in windows of o.Window:
 // the first command of every request in a window is recorded together, then the second,
 // and so on, so each request's commands keep their order while thousands of appends share
-// the round trips to JetStream. `workers` windows are recorded at once. The first error
+// the round trips to JetStream. o.Workers windows are recorded at once. The first error
 // stops the run.
-func Record(ctx context.Context, h Handler, plan iter.Seq[Lifecycle], workers, window int) (Stats, error) {
+func Record(ctx context.Context, h Handler, plan iter.Seq[Lifecycle], o Options) (Stats, error) {
+	workers, window := o.Workers, o.Window
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var recorded, duplicates, requests atomic.Int64
@@ -59,6 +80,9 @@ func Record(ctx context.Context, h Handler, plan iter.Seq[Lifecycle], workers, w
 						} else {
 							recorded.Add(1)
 						}
+					}
+					if o.Progress != nil {
+						o.Progress(len(results))
 					}
 				}
 			}

@@ -72,3 +72,57 @@ func TestNothingIsShownOffATerminal(t *testing.T) {
 		t.Errorf("wrote %d bytes to a file and %d to a buffer", st.Size(), buf.Len())
 	}
 }
+
+func TestUnitNamesWhatIsCounted(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		total uint64
+		want  string
+	}{
+		{"known total", 400, "submit: 100 / 400 lines (25%), 100 lines/s, 3s left"},
+		{"unknown total", 0, "submit: 100 lines, 100 lines/s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			m := progress.Start(&out, "submit", tc.total, (&clock{}).now, progress.Unit("lines"))
+			m.Add(100)
+			got := m.Line()
+			m.Done()
+			if got != tc.want {
+				t.Errorf("line %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPrintfWritesAboveTheMeter(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	m := progress.Start(&out, "submit", 10, (&clock{}).now, progress.Unit("lines"))
+	m.Printf(&out, "line %d: refused\n", 3)
+	m.Done()
+	if !strings.HasPrefix(out.String(), "\r\x1b[Kline 3: refused\n") && !strings.Contains(out.String(), "\x1b[K\r\x1b[Kline 3: refused\n") {
+		t.Errorf("wrote %q; want the meter's line cleared before the message", out.String())
+	}
+
+	var plain bytes.Buffer
+	var none *progress.Meter // not a terminal
+	none.Printf(&plain, "line %d: refused\n", 3)
+	if plain.String() != "line 3: refused\n" {
+		t.Errorf("without a meter wrote %q", plain.String())
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
+	t.Parallel()
+	f, err := os.CreateTemp(t.TempDir(), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if progress.IsTerminal(f) || progress.IsTerminal(&bytes.Buffer{}) {
+		t.Error("a file or a buffer taken for a terminal")
+	}
+}

@@ -18,8 +18,9 @@ import (
 // an as-of query or a restart replays at most this many events after the nearest one.
 const DefaultSnapshotEvery = 100_000
 
-// progressEvery is how often, in stream positions, a run tells its Progress.
-const progressEvery = 4096
+// ProgressEvery is how often a run tells its Progress: at every sequence that is a multiple
+// of it (so the first report of a run from the start is ProgressEvery itself).
+const ProgressEvery = 4096
 
 // Runner feeds views from a source and keeps their snapshots. The views of a run share one
 // fact index (projections/facts), fed first and snapshotted with them; they resume
@@ -149,7 +150,7 @@ func (r *Runner) Run(ctx context.Context, asOf AsOf, views ...Named) (RunStats, 
 					due = append(due, vr)
 				}
 			}
-			if r.Progress != nil && rec.Sequence%progressEvery == 0 {
+			if r.Progress != nil && rec.Sequence%ProgressEvery == 0 {
 				r.Progress(rec.Sequence, false)
 			}
 			saves.save(due...)

@@ -34,6 +34,24 @@ type Log interface {
 	Scan(ctx context.Context, from uint64, fn func(seq uint64, data []byte) error) error
 }
 
+// Watched is log with a hook: seen is told the sequence of every message its Scan yields,
+// before the scan's own fn. Verify reads the whole stream through Scan, so a caller that
+// shows how far it has gone (the CLI's meter on a terminal) passes Watched(log, …) as its
+// log; this package draws nothing.
+func Watched(log Log, seen func(seq uint64)) Log { return watched{log, seen} }
+
+type watched struct {
+	Log
+	seen func(seq uint64)
+}
+
+func (w watched) Scan(ctx context.Context, from uint64, fn func(seq uint64, data []byte) error) error {
+	return w.Log.Scan(ctx, from, func(seq uint64, data []byte) error {
+		w.seen(seq)
+		return fn(seq, data)
+	})
+}
+
 // LeafHash is the RFC 6962 leaf hash of an event's stored bytes.
 func LeafHash(event []byte) []byte { return hasher.HashLeaf(event) }
 

@@ -209,3 +209,18 @@ func TestVerifyTellsUnsignedEventsFromTampering(t *testing.T) {
 		})
 	}
 }
+
+func TestWatchedTellsHowFarVerifyReadTheStream(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, t.TempDir())
+	key := newKey(t)
+	ledgerWithCheckpoints(t, s, key, 5, 12)
+	var seen []uint64
+	rep, err := proof.Verify(testCtx(t), proof.Watched(s, func(seq uint64) { seen = append(seen, seq) }), s, key.Verifier)
+	if err != nil || !rep.OK() {
+		t.Fatalf("Verify through Watched: %+v, %v", rep, err)
+	}
+	if len(seen) != 12 || seen[0] != 1 || seen[11] != 12 {
+		t.Errorf("seen %v, want sequences 1 to 12", seen)
+	}
+}

@@ -72,6 +72,11 @@ type Config struct {
 	// Snapshots keeps the views' snapshots: the views start from them and as_of queries
 	// answer from the nearest one. nil: every start and as_of query replays from the start.
 	Snapshots projections.SnapshotStore
+	// StartProgress, if set, is told how far the views' first replay at start has gone, as
+	// projections.Runner.Progress is (a meter on a terminal; `ledger serve` passes one only
+	// with --log-format text, so that JSON logs stay lines of JSON). Whatever it is, the end
+	// of that replay is logged with its count and rate.
+	StartProgress func(applied uint64, finished bool)
 }
 
 // Server serves the API. Start its views with Run (or Serve, which does both).
@@ -115,6 +120,7 @@ func New(cfg Config) *Server {
 		s.checkpointer = proof.NewCheckpointer(cfg.Proofs, cfg.Proofs, *cfg.Key, due)
 	}
 	s.views = newViews(cfg.Store, s.runner(), cfg.Poll, cfg.Logger)
+	s.views.progress = cfg.StartProgress
 	s.metrics = newMetrics(cfg.Registry, s.views)
 	for _, rt := range routes {
 		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))

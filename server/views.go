@@ -21,6 +21,8 @@ type views struct {
 	runner *projections.Runner
 	poll   time.Duration
 	log    *slog.Logger
+	// progress is told how far the first replay (start) has gone; nil: nothing.
+	progress func(applied uint64, finished bool)
 
 	mu       sync.RWMutex // guards the views below while an event is applied
 	reports  map[string]projections.ReportView
@@ -98,13 +100,18 @@ func (v *views) snapshotEvery() uint64 {
 func (v *views) start(ctx context.Context) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	stats, err := v.runner.Run(ctx, projections.AsOf{}, v.named()...)
+	runner := *v.runner // this run only shows its progress; as-of queries and saves do not
+	runner.Progress = v.progress
+	began := time.Now()
+	stats, err := runner.Run(ctx, projections.AsOf{}, v.named()...)
 	if err != nil {
 		v.log.Warn("views: starting from snapshots failed; replaying from the first event", "err", err)
 		v.reset()
 		return
 	}
-	v.log.Info("views: started", "restored", stats.Restored, "replayed", stats.Read, "applied", stats.Last)
+	took := time.Since(began)
+	v.log.Info("views: started", "restored", stats.Restored, "replayed", stats.Read, "applied", stats.Last,
+		"seconds", took.Round(time.Millisecond).Seconds(), "events_per_second", int(float64(stats.Read)/max(took.Seconds(), 1e-9)))
 	v.applied.Store(stats.Last)
 	v.saw(stats.Last)
 	// Run saved the tail; a later snapshot goes on from where it stands.

@@ -170,7 +170,7 @@ func (b *benchRun) inProcess() (uint64, error) {
 		}
 		views = projectiontest.Views()
 		start := time.Now()
-		stats, err := (&projections.Runner{Source: js, Progress: l.replayMeter("rebuild")}).Run(b.ctx, projections.AsOf{}, views...)
+		stats, err := (&projections.Runner{Source: js, Progress: l.sequenceMeter("rebuild")}).Run(b.ctx, projections.AsOf{}, views...)
 		took := time.Since(start)
 		if run == b.runs-1 && b.cpuprofile != "" {
 			pprof.StopCPUProfile()

@@ -41,10 +41,16 @@ func (l *lockedBuffer) String() string {
 // ledgerRun runs the CLI in-process on the data folder dir, as `ledger args... --data dir`.
 func ledgerRun(t *testing.T, dir, stdin string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return ledgerRunOf(t, &globals{}, dir, stdin, args...)
+}
+
+// ledgerRunOf is ledgerRun over globals g (a test stands in for a terminal with g.terminal).
+func ledgerRunOf(t *testing.T, g *globals, dir, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out, errOut lockedBuffer
-	root := newRoot()
+	root := newRootOf(g)
 	root.SetArgs(append(args, "--data", dir, "--nats-url="))
 	root.SetIn(strings.NewReader(stdin))
 	root.SetOut(&out)

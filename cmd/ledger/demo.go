@@ -10,6 +10,7 @@ import (
 
 	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/demo"
+	"github.com/complianceledger/ledger/progress"
 	"github.com/complianceledger/ledger/projections"
 )
 
@@ -79,7 +80,13 @@ folder records nothing the second time. The demo refuses a ledger that holds oth
 
 			start := time.Now()
 			h := command.NewHandler(l.store, l.pseudo, command.Options{Source: demoSource, CacheSize: 2 * workers * window})
-			stats, err := demo.Record(cmd.Context(), h, plan, workers, window)
+			var total uint64
+			if g.showsProgress() { // the plan's size costs a pass over it: only for a meter
+				total = uint64(demo.Commands(plan))
+			}
+			meter := l.meter("record", total, progress.Unit("commands"))
+			stats, err := demo.Record(cmd.Context(), h, plan, demo.Options{Workers: workers, Window: window, Progress: func(n int) { meter.Add(uint64(n)) }})
+			meter.Done()
 			if err != nil {
 				return err
 			}
@@ -90,18 +97,20 @@ folder records nothing the second time. The demo refuses a ledger that holds oth
 			start = time.Now()
 			names := []string{"telegram", "requests", "transparency", "dsa", "eevidence"} // in the order printed
 			views := make([]projections.ReportView, len(names))
-			all := make([]projections.Projection, len(names))
+			all := make([]projections.Named, len(names))
 			for i, name := range names {
 				if views[i], err = projections.NewReportView(name); err != nil {
 					return err
 				}
-				all[i] = views[i]
+				all[i] = projections.Named{Name: name, View: views[i]}
 			}
 			telegram := views[0].(*projections.Telegram)
-			last, err := projections.Replay(cmd.Context(), l.store, 1, all...)
+			// A full replay (no snapshots: the demo's history was just recorded), with a meter.
+			run, err := (&projections.Runner{Source: l.store, Logger: l.log, Progress: l.sequenceMeter("replay")}).Run(cmd.Context(), projections.AsOf{}, all...)
 			if err != nil {
 				return err
 			}
+			last := run.Last
 			replay := time.Since(start)
 			fmt.Fprintf(out, "Replayed %d events in %s (%.0f events/s)\n", last, replay.Round(time.Millisecond), float64(last)/replay.Seconds())
 

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/progress"
 	"github.com/complianceledger/ledger/store"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
@@ -53,6 +55,11 @@ type globals struct {
 	token         string
 	localOperator bool
 
+	// errOut is the command's stderr, where progress meters draw (meter.go); terminal says
+	// whether a writer is a terminal (nil: progress.IsTerminal; tests stand in for one).
+	errOut   io.Writer
+	terminal func(io.Writer) bool
+
 	// log is this command's logger. Tests run commands in parallel in one process, so the
 	// ledger's own logging goes here rather than through the process-wide slog.Default.
 	log *slog.Logger
@@ -63,8 +70,10 @@ type globals struct {
 	httpURL      string // where serve answers HTTP: what the folder's owner says of itself
 }
 
-func newRoot() *cobra.Command {
-	g := &globals{}
+func newRoot() *cobra.Command { return newRootOf(&globals{}) }
+
+// newRootOf is the root command over g (a test sets g.terminal first).
+func newRootOf(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "ledger",
 		Short:         "An event-sourced compliance ledger for requests from authorities",
@@ -74,6 +83,7 @@ func newRoot() *cobra.Command {
 			for c := cmd; c.HasParent(); c = c.Parent() {
 				g.command = c.Name()
 			}
+			g.errOut = cmd.ErrOrStderr()
 			level := slog.LevelWarn
 			if g.verbose {
 				level = slog.LevelDebug
@@ -125,6 +135,7 @@ func defaultDataDir() string {
 // ledger is an opened store and the key that pseudonymises account ids.
 type ledger struct {
 	log    *slog.Logger
+	meter  func(label string, total uint64, opts ...progress.Option) *progress.Meter // g.meter
 	store  store.Store
 	proofs proofStore // nil where the backend keeps no checkpoints
 	pseudo *events.Pseudonymizer
@@ -141,7 +152,7 @@ func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger
 	if err != nil {
 		return nil, g.owned(err)
 	}
-	return &ledger{log: g.logger(), store: s, proofs: proofs, pseudo: pseudo}, nil
+	return &ledger{log: g.logger(), meter: g.meter, store: s, proofs: proofs, pseudo: pseudo}, nil
 }
 
 // pseudonymizer turns account ids into references with the data folder's key.

@@ -18,6 +18,7 @@ import (
 	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/owner"
+	"github.com/complianceledger/ledger/progress"
 	"github.com/complianceledger/ledger/proof"
 )
 
@@ -231,7 +232,8 @@ func (r *remote) verify(ctx context.Context, w io.Writer, v note.Verifier) error
 // submit is `ledger submit` through the owner: every line was read and checked here, and
 // each goes to POST /v1/commands with its command id as the Idempotency-Key, so a retry
 // of the whole file records nothing twice. It returns how many the server refused.
-func (r *remote) submit(ctx context.Context, out *json.Encoder, stderr io.Writer, lines []commandLine) (refused int, err error) {
+// meter (nil: none) counts the lines answered.
+func (r *remote) submit(ctx context.Context, out *json.Encoder, stderr io.Writer, meter *progress.Meter, lines []commandLine) (refused int, err error) {
 	for _, line := range lines {
 		body, err := json.Marshal(line.command)
 		if err != nil {
@@ -245,7 +247,7 @@ func (r *remote) submit(ctx context.Context, out *json.Encoder, stderr io.Writer
 		case errors.As(err, &refusal) && refusal.Status < 500:
 			refused++
 			s.Error, s.Field = refusal.Error(), refusal.Field
-			fmt.Fprintf(stderr, "line %d: %v\n", line.number, err)
+			meter.Printf(stderr, "line %d: %v\n", line.number, err)
 		case err != nil: // the server failed or is gone: what was not answered is unknown
 			return refused, fmt.Errorf("line %d: %w (the line may or may not be recorded; submitting the file again is safe)", line.number, err)
 		default:
@@ -256,6 +258,7 @@ func (r *remote) submit(ctx context.Context, out *json.Encoder, stderr io.Writer
 		if err := out.Encode(s); err != nil {
 			return refused, err
 		}
+		meter.Add(1)
 	}
 	return refused, nil
 }

@@ -261,7 +261,10 @@ every stored checkpoint with a stolen key cannot rewrite those.`,
 				return err
 			}
 			defer l.store.Close()
-			rep, err := proof.Verify(cmd.Context(), l.proofs, l.proofs, v, hs...)
+			// The stream is read once, whole; the meter counts it (the hashing after is short).
+			meter := l.meter("verify", l.lastSequence())
+			rep, err := proof.Verify(cmd.Context(), proof.Watched(l.proofs, meter.Set), l.proofs, v, hs...)
+			meter.Done()
 			if err != nil {
 				return err
 			}

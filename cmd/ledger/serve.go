@@ -81,6 +81,12 @@ closes the store.`,
 				Store: l.store, Pseudonymizer: l.pseudo, Tokens: tokens, Logger: log,
 				MaxBody: maxBody, MaxSkew: maxSkew, Poll: poll, Snapshots: l.snapshots(), CheckpointTick: checkpointTick,
 			}
+			if logFormat == "text" {
+				// The first replay's meter, on a terminal only (a person watching). With JSON
+				// logs (the default) nothing but JSON lines goes to stderr, terminal or not;
+				// the end of the replay is logged with its count and rate either way.
+				cfg.StartProgress = l.sequenceMeter("replay")
+			}
 			if l.proofs != nil {
 				// The checkpoint key, made on first use as every command that signs does: the
 				// server signs the checkpoint a published report carries, and POST
@@ -108,7 +114,7 @@ closes the store.`,
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "how often views look for events written by other processes")
 	cmd.Flags().StringVar(&natsListen, "nats-listen", jetstream.DefaultClientListen, "embedded server only: address where downstream services connect over NATS (empty: none)")
 	cmd.Flags().StringVar(&natsUsers, "nats-users", "", "embedded server only: JSON file of extra NATS service users with bcrypt passwords (tokens of role service are users already)")
-	cmd.Flags().StringVar(&logFormat, "log-format", "json", "log format on stderr: json or text")
+	cmd.Flags().StringVar(&logFormat, "log-format", "json", "log format on stderr: json or text (text on a terminal also shows the first replay's progress)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"runtime/debug"
 
-	"github.com/complianceledger/ledger/progress"
 	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
@@ -48,34 +47,7 @@ func (l *ledger) snapshots() projections.SnapshotStore {
 // progress on stderr if that is a terminal.
 func (l *ledger) runner() *projections.Runner {
 	replayGC()
-	return &projections.Runner{Source: l.store, Snapshots: l.snapshots(), Logger: l.log, Progress: l.replayMeter("replay")}
-}
-
-// replayMeter shows a run's progress on a terminal: a meter starts at a run's first report
-// (counting from the position the run resumed at) and ends with it.
-func (l *ledger) replayMeter(label string) func(applied uint64, finished bool) {
-	var (
-		m       *progress.Meter
-		started bool
-		first   uint64
-	)
-	return func(applied uint64, finished bool) {
-		if !started && !finished {
-			started, first = true, applied
-			var total uint64
-			if ls, ok := l.store.(interface {
-				LastSequence(context.Context) (uint64, error)
-			}); ok {
-				total, _ = ls.LastSequence(context.Background())
-			}
-			m = progress.OnTerminal(os.Stderr, label, total-min(first, total))
-		}
-		m.Set(applied - min(first, applied))
-		if finished {
-			m.Done()
-			m, started = nil, false
-		}
-	}
+	return &projections.Runner{Source: l.store, Snapshots: l.snapshots(), Logger: l.log, Progress: l.sequenceMeter("replay")}
 }
 
 // replayGC sets the collector for a command that replays: the views (and the embedded

@@ -14,6 +14,7 @@ import (
 	"github.com/complianceledger/ledger/aggregates"
 	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/progress"
 )
 
 // submitted is what submit prints for each command line.
@@ -72,17 +73,20 @@ the credential's role is refused before anything is recorded.`,
 			}
 			out := json.NewEncoder(cmd.OutOrStdout())
 			refused := 0
+			meter := g.submitMeter(len(lines))
+			defer meter.Done()
 			for _, line := range lines {
 				res, err := h.Handle(cmd.Context(), caller, line.command)
 				s := submitted{Line: line.number, Result: res}
 				if err != nil {
 					refused++
 					s.Error, s.Field = err.Error(), fieldOf(err)
-					fmt.Fprintf(cmd.ErrOrStderr(), "line %d: %v\n", line.number, err)
+					meter.Printf(cmd.ErrOrStderr(), "line %d: %v\n", line.number, err)
 				}
 				if err := out.Encode(s); err != nil {
 					return err
 				}
+				meter.Add(1)
 			}
 			if refused > 0 {
 				return fmt.Errorf("%d of %d commands refused", refused, len(lines))
@@ -91,6 +95,18 @@ the credential's role is refused before anything is recorded.`,
 		},
 	}
 	return cmd
+}
+
+// submitMeterFrom is the number of lines from which submit shows a meter (on a terminal): a
+// shorter file records in a moment.
+const submitMeterFrom = 100
+
+// submitMeter counts the lines recorded out of the lines read, on a terminal.
+func (g *globals) submitMeter(lines int) *progress.Meter {
+	if lines < submitMeterFrom {
+		return nil
+	}
+	return g.meter("submit", uint64(lines), progress.Unit("lines"))
 }
 
 type commandLine struct {
@@ -150,7 +166,9 @@ func (g *globals) submitThrough(cmd *cobra.Command, r *remote, in io.Reader, cal
 	if err != nil {
 		return err
 	}
-	refused, err := r.submit(cmd.Context(), json.NewEncoder(cmd.OutOrStdout()), cmd.ErrOrStderr(), lines)
+	meter := g.submitMeter(len(lines))
+	refused, err := r.submit(cmd.Context(), json.NewEncoder(cmd.OutOrStdout()), cmd.ErrOrStderr(), meter, lines)
+	meter.Done()
 	if err != nil {
 		return err
 	}
