@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/server/auth"
 )
 
@@ -18,17 +19,10 @@ func newToken(g *globals) *cobra.Command {
 		Use:   "token",
 		Short: "Create, list and revoke the bearer tokens of the HTTP API",
 		Long: `Tokens live in the data folder (tokens.json, mode 0600) as hashes only. A token's name is
-the actor recorded on every event its caller causes; its role says what it may do:
+the actor recorded on every event its caller causes, over HTTP and with the CLI's --token;
+its role says what it may do:
 
-  intake      receive_request, verify_requester, fail_verification, acknowledge_receipt,
-              withdraw_request; reads reports, timelines, workload
-  legal       complete_legal_review, record_decision, decide_user_notification,
-              correct_entry, close_request; reads as intake
-  disclosure  disclose_data, notify_user; reads as intake
-  auditor     reads everything (reports, timelines, workload, metrics); records nothing
-  regulator   aggregated reports only (requests, telegram, transparency), limited to the
-              --country list when given
-  service     metrics over HTTP; events over NATS (its bcrypt hash is its NATS password)`,
+` + roleTable(),
 	}
 	cmd.AddCommand(newTokenCreate(g), newTokenList(g), newTokenRevoke(g))
 	return cmd
@@ -107,4 +101,27 @@ func newTokenRevoke(g *globals) *cobra.Command {
 			return tokens.Revoke(args[0])
 		},
 	}
+}
+
+// roleReads says what each role reads; what it records comes from the command layer's
+// one table (command.CommandsOf), so this help cannot drift from the rules.
+var roleReads = map[auth.Role]string{
+	auth.Intake:     "reads reports, timelines, workload, published reports",
+	auth.Legal:      "publishes reports; reads as intake",
+	auth.Disclosure: "reads as intake",
+	auth.Auditor:    "reads everything, verify, checkpoints, proofs, metrics; signs checkpoints; records nothing",
+	auth.Regulator:  "aggregated reports only (dsa, eevidence, requests, telegram, transparency), limited to the --country list when given; checkpoints and proofs of published reports",
+	auth.Service:    "metrics over HTTP; events over NATS (its bcrypt hash is its NATS password)",
+}
+
+func roleTable() string {
+	var b strings.Builder
+	for _, r := range auth.Roles {
+		what := roleReads[r]
+		if cmds := command.CommandsOf(r); len(cmds) > 0 {
+			what = strings.Join(cmds, ", ") + "; " + what
+		}
+		fmt.Fprintf(&b, "  %-11s %s\n", r, what)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
