@@ -46,15 +46,12 @@ machine in this run.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
-			dir := g.dataDir
-			if !cmd.Flags().Changed("data") {
-				tmp, err := os.MkdirTemp("", "ledger-bench-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(tmp)
-				dir = tmp
+			done, err := g.benchFolder(cmd)
+			if err != nil {
+				return err
 			}
+			defer done()
+			dir := g.dataDir
 			tokens, err := auth.Open(filepath.Join(dir, auth.FileName))
 			if err != nil {
 				return err

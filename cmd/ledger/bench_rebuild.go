@@ -46,14 +46,11 @@ queries at random sequences and recorded times, each from the nearest snapshot.
 Without --data the ledger goes to a temporary folder that is removed afterwards.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !cmd.Flags().Changed("data") {
-				dir, err := os.MkdirTemp("", "ledger-bench-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(dir)
-				g.dataDir = dir
+			done, err := g.benchFolder(cmd)
+			if err != nil {
+				return err
 			}
+			defer done()
 			l, err := g.open(cmd.Context(), demoSyncInterval)
 			if err != nil {
 				return err
@@ -243,4 +240,18 @@ func benchFill(ctx context.Context, js *jetstream.Store, have, n int) error {
 		meter.Add(uint64(len(round)))
 	}
 	return nil
+}
+
+// benchFolder points the command at a temporary data folder unless --data names one; done
+// removes it.
+func (g *globals) benchFolder(cmd *cobra.Command) (done func(), err error) {
+	if cmd.Flags().Changed("data") {
+		return func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "ledger-bench-")
+	if err != nil {
+		return nil, err
+	}
+	g.dataDir = dir
+	return func() { os.RemoveAll(dir) }, nil
 }

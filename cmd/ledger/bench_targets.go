@@ -60,14 +60,11 @@ func registerBenchTargets(g *globals, cmd *cobra.Command) {
 		if large && !cmd.Flags().Changed("events") {
 			n = 10_000_000
 		}
-		if !cmd.Flags().Changed("data") {
-			dir, err := os.MkdirTemp("", "ledger-bench-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(dir)
-			g.dataDir = dir
+		done, err := g.benchFolder(cmd)
+		if err != nil {
+			return err
 		}
+		defer done()
 		b := &benchRun{ctx: cmd.Context(), g: g, out: cmd.OutOrStdout(), logs: cmd.ErrOrStderr(), n: n, runs: max(runs, 1), cpuprofile: cpuprofile, memprofile: memprofile}
 		return b.run(withDemo)
 	}
