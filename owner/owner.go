@@ -96,8 +96,7 @@ func Acquire(dir string, info Info) (*Lock, error) {
 		}
 		return nil, fmt.Errorf("owner: lock %s: %w", dir, err)
 	}
-	info.PID, info.Since = os.Getpid(), time.Now().UTC().Truncate(time.Second)
-	l := &Lock{dir: dir, f: f}
+	l := &Lock{dir: dir, f: f, info: Info{PID: os.Getpid(), Since: time.Now().UTC().Truncate(time.Second)}}
 	if err := l.Update(info); err != nil {
 		l.Release()
 		return nil, err
@@ -111,9 +110,6 @@ func (l *Lock) Info() Info { return l.info }
 // Update rewrites what the owner says of itself, for example once its addresses are known.
 func (l *Lock) Update(info Info) error {
 	info.PID, info.Since = l.info.PID, l.info.Since
-	if info.PID == 0 {
-		info.PID, info.Since = os.Getpid(), time.Now().UTC().Truncate(time.Second)
-	}
 	b, err := json.Marshal(info)
 	if err != nil {
 		return err

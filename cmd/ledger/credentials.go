@@ -6,7 +6,6 @@ import (
 	"os/user"
 
 	"github.com/complianceledger/ledger/command"
-	"github.com/complianceledger/ledger/server/auth"
 )
 
 // localOperatorPrefix names the explicit local-operator identity. No token can take it: a
@@ -45,14 +44,6 @@ func (g *globals) caller() (command.Caller, error) {
 		return command.Caller{}, fmt.Errorf("--token: %w", err)
 	}
 	return tok.Caller(), nil
-}
-
-// as checks that the caller holds role for an act that is no command (publishing a report).
-func as(c command.Caller, role auth.Role, act string) error {
-	if c.Role != role {
-		return fmt.Errorf("%s is role %s's act, not %s's (caller %s): %w", act, role, c.Role, c.Name, command.ErrForbidden)
-	}
-	return nil
 }
 
 // currentUser is the OS user: the local operator's name. No environment variable can set it.

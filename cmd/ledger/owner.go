@@ -117,14 +117,14 @@ func (e *remoteError) Error() string {
 
 // call sends one request and returns the answer's body and headers; an answer that is not
 // 2xx is a *remoteError.
-func (r *remote) call(ctx context.Context, method, path string, q url.Values, header http.Header, body []byte) ([]byte, http.Header, int, error) {
+func (r *remote) call(ctx context.Context, method, path string, q url.Values, header http.Header, body []byte) ([]byte, http.Header, error) {
 	u := r.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, err
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
@@ -135,12 +135,12 @@ func (r *remote) call(ctx context.Context, method, path string, q url.Values, he
 	}
 	resp, err := r.http.Do(req)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("the data folder's owner, %s: %w", r.owner, err)
+		return nil, nil, fmt.Errorf("the data folder's owner, %s: %w", r.owner, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, nil, resp.StatusCode, fmt.Errorf("the data folder's owner, %s: %w", r.owner, err)
+		return nil, nil, fmt.Errorf("the data folder's owner, %s: %w", r.owner, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		var doc struct {
@@ -150,14 +150,14 @@ func (r *remote) call(ctx context.Context, method, path string, q url.Values, he
 			doc.Error = remoteError{Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(b))}
 		}
 		doc.Error.Status = resp.StatusCode
-		return nil, resp.Header, resp.StatusCode, &doc.Error
+		return nil, resp.Header, &doc.Error
 	}
-	return b, resp.Header, resp.StatusCode, nil
+	return b, resp.Header, nil
 }
 
 // get writes the body of a GET to w.
 func (r *remote) get(ctx context.Context, w io.Writer, path string, q url.Values) error {
-	b, _, _, err := r.call(ctx, http.MethodGet, path, q, nil, nil)
+	b, _, err := r.call(ctx, http.MethodGet, path, q, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -184,13 +184,12 @@ func (r *remote) report(ctx context.Context, stdout, stderr io.Writer, p events.
 		q.Set("ns_band", strconv.Itoa(p.NSBand))
 	}
 	if !publish {
-		q.Set("as_of", asOf)
-		if asOf == "" {
-			q.Del("as_of")
+		if asOf != "" {
+			q.Set("as_of", asOf)
 		}
 		return r.get(ctx, stdout, "/v1/reports/"+url.PathEscape(p.View), q)
 	}
-	b, h, _, err := r.call(ctx, http.MethodPost, "/v1/reports/"+url.PathEscape(p.View)+"/publish", q, nil, nil)
+	b, h, err := r.call(ctx, http.MethodPost, "/v1/reports/"+url.PathEscape(p.View)+"/publish", q, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -203,7 +202,7 @@ func (r *remote) report(ctx context.Context, stdout, stderr io.Writer, p events.
 
 // verify is `ledger verify` through the owner: GET /v1/verify, printed as verify prints.
 func (r *remote) verify(ctx context.Context, w io.Writer, v note.Verifier) error {
-	b, _, _, err := r.call(ctx, http.MethodGet, "/v1/verify", nil, nil, nil)
+	b, _, err := r.call(ctx, http.MethodGet, "/v1/verify", nil, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -240,7 +239,7 @@ func (r *remote) submit(ctx context.Context, out *json.Encoder, stderr io.Writer
 			return refused, err
 		}
 		h := http.Header{"Idempotency-Key": {line.command.Header().CommandID}}
-		b, _, _, err := r.call(ctx, http.MethodPost, "/v1/commands", nil, h, body)
+		b, _, err := r.call(ctx, http.MethodPost, "/v1/commands", nil, h, body)
 		s := submitted{Line: line.number, Result: command.Result{Command: line.command.Header().Command, CommandID: line.command.Header().CommandID, RequestID: line.command.Header().RequestID}}
 		var refusal *remoteError
 		switch {

@@ -152,8 +152,12 @@ func TestSecondProcessOnAServedFolderLosesNothing(t *testing.T) {
 	if got, stderr, err := cli(t, dir, "", "report", "requests", "--period", "2025", "--format", "csv", "--token", tok[auth.Auditor]); err != nil || got != want {
 		t.Errorf("report beside the server: %v\n%s\ngot\n%s\nwant\n%s", err, stderr, got, want)
 	}
-	if got, _, err := cli(t, dir, "", "workload", "--format", "csv", "--token", tok[auth.Legal]); err != nil || !strings.Contains(got, "90") {
-		t.Errorf("workload beside the server: %v\n%s", err, got)
+	wantWork := srv.get(t, tok[auth.Legal], "/v1/workload?at=2025-06-01T00:00:00Z&by_officer=false&format=csv")
+	if n := strings.Count(wantWork, "\n"); n < 90 {
+		t.Fatalf("the server's workload lists %d lines, want the 90 open requests:\n%s", n, wantWork)
+	}
+	if got, stderr, err := cli(t, dir, "", "workload", "--at", "2025-06-01T00:00:00Z", "--format", "csv", "--token", tok[auth.Legal]); err != nil || got != wantWork {
+		t.Errorf("workload beside the server: %v\n%s\ngot\n%.300s\nwant\n%.300s", err, stderr, got, wantWork)
 	}
 	// The server signs when a checkpoint falls due and when it stops: beside it the events
 	// may not be signed yet (exit status 2), which is no mismatch (1).
