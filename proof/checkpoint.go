@@ -26,6 +26,9 @@ var (
 	ErrProofFailed = errors.New("proof: proof does not verify")
 	// ErrNoCheckpoint: the ledger has no checkpoint (yet).
 	ErrNoCheckpoint = errors.New("proof: no checkpoint")
+	// ErrConflict: another writer (a replica of serve on the same cluster) stored a
+	// checkpoint since this one read the store; a CheckpointStore wraps it.
+	ErrConflict = errors.New("proof: another writer stored a checkpoint first")
 )
 
 // DefaultOrigin names the log in checkpoints and keys unless the key was created with

@@ -118,9 +118,24 @@ func (c *Checkpointer) Run(ctx context.Context, period time.Duration) error {
 	}
 }
 
+// conflictAttempts bounds how often one call re-reads the store after losing a race to
+// another writer: each loss means the other signed, so the chain grew meanwhile.
+const conflictAttempts = 3
+
 func (c *Checkpointer) run(ctx context.Context, force bool) (Signed, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		cp, written, err := c.attempt(ctx, force)
+		if !errors.Is(err, ErrConflict) || attempt == conflictAttempts {
+			return cp, written, err
+		}
+		c.opts.Logger.Debug("proof: another writer signed first; reading its checkpoint", "attempt", attempt)
+	}
+}
+
+// attempt signs once: bring the tree up to date, and store a checkpoint if one is due.
+func (c *Checkpointer) attempt(ctx context.Context, force bool) (Signed, bool, error) {
 	if err := c.sync(ctx); err != nil {
 		c.synced = false
 		return Signed{}, false, err

@@ -17,7 +17,8 @@ type CheckpointStore interface {
 	// it was stored, and the position after which the next checkpoint's records go.
 	LastCheckpoint(ctx context.Context) (note []byte, at time.Time, after uint64, err error)
 	// AppendCheckpoint stores the leaf chunks, then the note, right after position after;
-	// it fails if another writer appended since.
+	// it fails with an error wrapping ErrConflict if another writer appended since, so
+	// that writers on one cluster sign one chain between them.
 	AppendCheckpoint(ctx context.Context, after uint64, leafChunks [][]byte, note []byte) error
 	// ScanCheckpoints calls fn with every record in order: its position, its kind
 	// (RecordLeaves or RecordCheckpoint) and its bytes.

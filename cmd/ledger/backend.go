@@ -33,6 +33,8 @@ func (g *globals) openStore(ctx context.Context, syncInterval time.Duration) (s 
 		js, err := jetstream.Open(ctx, jetstream.Config{
 			DataDir:      filepath.Join(g.dataDir, "jetstream"),
 			URL:          g.natsURL,
+			CAFile:       g.natsCA,
+			Replicas:     g.replicas,
 			SyncInterval: syncInterval,
 			ClientListen: g.natsListen,
 			ServiceUsers: g.serviceUsers,

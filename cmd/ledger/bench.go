@@ -133,18 +133,20 @@ machine in this run.`,
 
 // startServe runs `ledger serve` on a free port of 127.0.0.1 as a child process and waits
 // until it is ready. The child's logs go to logs.
-func startServe(ctx context.Context, dir string, logs io.Writer) (*exec.Cmd, string, error) {
-	return startServeWithin(ctx, dir, logs, 60*time.Second)
+func startServe(ctx context.Context, dir string, logs io.Writer, extra ...string) (*exec.Cmd, string, error) {
+	return startServeWithin(ctx, dir, logs, 60*time.Second, extra...)
 }
 
 // startServeWithin is startServe waiting at most ready for /readyz (a first replay of
-// millions of events takes minutes).
-func startServeWithin(ctx context.Context, dir string, logs io.Writer, ready time.Duration) (*exec.Cmd, string, error) {
+// millions of events takes minutes). extra flags come last, so they win over the defaults
+// (--nats-url and --replicas, for a cluster).
+func startServeWithin(ctx context.Context, dir string, logs io.Writer, ready time.Duration, extra ...string) (*exec.Cmd, string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, "", err
 	}
-	child := exec.Command(exe, "--data", dir, "--nats-url=", "--store", backendJetStream, "serve", "--listen", "127.0.0.1:0", "--nats-listen=", "--log-level", "warn")
+	args := append([]string{"--data", dir, "--nats-url=", "--store", backendJetStream, "serve", "--listen", "127.0.0.1:0", "--nats-listen=", "--log-level", "warn"}, extra...)
+	child := exec.Command(exe, args...)
 	child.Stderr = logs
 	stdout, err := child.StdoutPipe()
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -46,6 +47,10 @@ type globals struct {
 	dataDir string
 	backend string
 	natsURL string
+	// natsCA verifies a cluster's TLS certificates (tls:// URLs); replicas is LEDGER's
+	// replica count on a cluster.
+	natsCA   string
+	replicas int
 	esdbURL string
 	verbose bool
 	// command is the top-level command running ("report" for `ledger report dsa`): what it
@@ -79,7 +84,7 @@ func newRootOf(g *globals) *cobra.Command {
 		Short:         "An event-sourced compliance ledger for requests from authorities",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			for c := cmd; c.HasParent(); c = c.Parent() {
 				g.command = c.Name()
 			}
@@ -90,11 +95,21 @@ func newRootOf(g *globals) *cobra.Command {
 			}
 			g.log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			slog.SetDefault(g.log)
+			if v := os.Getenv("LEDGER_REPLICAS"); v != "" && !cmd.Flags().Changed("replicas") {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return fmt.Errorf("LEDGER_REPLICAS %q: want a number of replicas (1, 3 or 5)", v)
+				}
+				g.replicas = n
+			}
+			return nil
 		},
 	}
 	root.PersistentFlags().StringVar(&g.dataDir, "data", defaultDataDir(), "data folder: the embedded server's JetStream files and the ledger's keys (env LEDGER_DATA)")
 	root.PersistentFlags().StringVar(&g.backend, "store", envOr("LEDGER_STORE", backendJetStream), "where events live: jetstream or esdb (env LEDGER_STORE)")
 	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", os.Getenv("LEDGER_NATS_URL"), "use this NATS server or cluster (>= 2.12) instead of the embedded one (env LEDGER_NATS_URL)")
+	root.PersistentFlags().StringVar(&g.natsCA, "nats-ca", os.Getenv("LEDGER_NATS_CA"), "PEM file of the CA that signed the cluster's certificates, for tls:// URLs (env LEDGER_NATS_CA)")
+	root.PersistentFlags().IntVar(&g.replicas, "replicas", 1, "replicas of the ledger's streams on a cluster (--nats-url): 3 survives the loss of one node; the embedded server takes 1 (env LEDGER_REPLICAS)")
 	root.PersistentFlags().StringVar(&g.esdbURL, "esdb-url", os.Getenv("LEDGER_ESDB_URL"), "EventStoreDB/KurrentDB connection string for --store esdb (env LEDGER_ESDB_URL)")
 	root.PersistentFlags().StringVar(&g.token, "token", os.Getenv("LEDGER_TOKEN"), "bearer token from 'ledger token create': who records, and the credential for a running server (env LEDGER_TOKEN)")
 	root.PersistentFlags().BoolVar(&g.localOperator, "local-operator", false, "record as the OS user, logged as local:<user>, with the intake role only (no legal or disclosure act)")
@@ -104,6 +119,7 @@ func newRootOf(g *globals) *cobra.Command {
 	root.AddCommand(newToken(g))
 	root.AddCommand(newBench(g))
 	root.AddCommand(newTail(g))
+	root.AddCommand(newCluster())
 	return root
 }
 

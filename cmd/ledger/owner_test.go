@@ -34,13 +34,13 @@ type child struct {
 	logs *lockedBuffer
 }
 
-func startServeProcess(t *testing.T, dir string) *child {
+func startServeProcess(t *testing.T, dir string, extra ...string) *child {
 	t.Helper()
 	t.Setenv("LEDGER_TEST_RUN_MAIN", "1")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	logs := &lockedBuffer{}
-	cmd, base, err := startServe(ctx, dir, logs)
+	cmd, base, err := startServe(ctx, dir, logs, extra...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, logs.String())
 	}
@@ -79,6 +79,16 @@ func (c *child) post(token, key string, body string) (int, string, error) {
 
 func (c *child) get(t *testing.T, token, path string) string {
 	t.Helper()
+	status, body := c.fetch(t, token, path)
+	if status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, status, body)
+	}
+	return body
+}
+
+// fetch GETs path as token and returns the status and body.
+func (c *child) fetch(t *testing.T, token, path string) (int, string) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, c.base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
@@ -87,10 +97,7 @@ func (c *child) get(t *testing.T, token, path string) string {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-	}
-	return string(b)
+	return resp.StatusCode, string(b)
 }
 
 // cli runs `ledger args...` on dir in a process of its own.
@@ -98,7 +105,8 @@ func cli(t *testing.T, dir, stdin string, args ...string) (stdout, stderr string
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], append(args, "--data", dir, "--nats-url=")...)
+	// The defaults go first, so that args may name a cluster (a later flag wins).
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"--data", dir, "--nats-url="}, args...)...)
 	cmd.Env = append(os.Environ(), "LEDGER_TEST_RUN_MAIN=1", "LEDGER_TOKEN=")
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/complianceledger/ledger/proof"
+
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/complianceledger/ledger/store"
@@ -28,8 +30,9 @@ const (
 )
 
 // ErrCheckpointConflict: another writer appended to the checkpoint stream since this one
-// read it. Nothing of the caller's checkpoint after the conflicting record was stored.
-var ErrCheckpointConflict = errors.New("jetstream: checkpoint stream changed since it was read")
+// read it. Nothing of the caller's checkpoint after the conflicting record was stored. It
+// is proof.ErrConflict, which the Checkpointer answers by reading the other's checkpoint.
+var ErrCheckpointConflict = proof.ErrConflict
 
 var checkpointSubjects = []string{checkpointRoot + ".>"}
 
@@ -99,7 +102,11 @@ func (s *Store) LastCheckpoint(ctx context.Context) (note []byte, at time.Time, 
 		return nil, time.Time{}, 0, fmt.Errorf("jetstream: stream %s: %w", CheckpointStreamName, err)
 	}
 	after = info.State.LastSeq
-	m, err := st.GetLastMsgForSubject(ctx, checkpointRoot+"."+KindCheckpoint)
+	var m *natsjs.RawStreamMsg
+	err = whileForming(ctx, func() (err error) {
+		m, err = st.GetLastMsgForSubject(ctx, checkpointRoot+"."+KindCheckpoint)
+		return err
+	})
 	if errors.Is(err, natsjs.ErrMsgNotFound) {
 		return nil, time.Time{}, after, nil
 	}
@@ -196,6 +203,11 @@ func (s *Store) scan(ctx context.Context, stream string, filter []string, from u
 	last := state.LastSeq
 	if state.Msgs == 0 || last < from {
 		return nil
+	}
+	if last-from < directTail {
+		return s.direct(ctx, stream, filter[0], from, last, func(m *natsjs.RawStreamMsg) error {
+			return fn(m.Sequence, m.Subject, m.Time, m.Data)
+		})
 	}
 	if from > state.FirstSeq {
 		// Messages may all lie before from (the tail deleted); a consumer would then wait

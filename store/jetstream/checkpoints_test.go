@@ -75,6 +75,10 @@ func TestUnsafeCheckpointStreamIsRefused(t *testing.T) {
 	ctx := testCtx(t)
 	cfg := checkpointStreamConfig(1)
 	cfg.MaxAge = 1 << 40
+	// Open made a safe one; whoever may delete streams puts an unsafe one in its place.
+	if err := s.js.DeleteStream(ctx, CheckpointStreamName); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.js.CreateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 )
 
@@ -172,4 +173,26 @@ func ensureStream(ctx context.Context, js natsjs.JetStream, replicas int, log *s
 		return fmt.Errorf("%w: stream %s: %s", ErrUnsafeStream, StreamName, strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+// formingWait bounds how long a read waits for a replicated stream to answer direct gets.
+const formingWait = 10 * time.Second
+
+// whileForming calls get until it stops failing with "no responders": on a cluster a
+// stream created a moment ago (by this process or another replica) answers direct gets only
+// once its replicas have joined its Raft group, and a stream whose every replica is
+// restarting answers none. Any other result, or formingWait, ends the wait.
+func whileForming(ctx context.Context, get func() error) error {
+	deadline := time.Now().Add(formingWait)
+	for {
+		err := get()
+		if !errors.Is(err, nats.ErrNoResponders) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

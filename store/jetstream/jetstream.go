@@ -51,8 +51,11 @@ type Config struct {
 	DataDir string
 	// URL is an external NATS server or cluster; empty starts the embedded server in-process.
 	URL string
-	// Replicas is the stream's replica count; 0 means 1.
+	// Replicas is the stream's replica count; 0 means 1. More than 1 needs a cluster (URL).
 	Replicas int
+	// CAFile is a PEM file of the CA that signed the servers' certificates (tls:// URLs to a
+	// cluster with its own CA); empty trusts the system's roots.
+	CAFile string
 	// SyncInterval applies to the embedded server only: 0 fsyncs every write (the default);
 	// > 0 fsyncs on that interval, which is much faster but can lose acknowledged events in
 	// a power cut (demos only).
@@ -117,6 +120,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		nats.ClosedHandler(func(*nats.Conn) { close(s.connClosed) }),
 	}
 	if cfg.URL == "" {
+		if replicas > 1 {
+			return nil, fmt.Errorf("jetstream: replicas %d: the embedded server is one node; replicas need a cluster (URL)", replicas)
+		}
 		if cfg.DataDir == "" {
 			return nil, errors.New("jetstream: DataDir is required for the embedded server")
 		}
@@ -160,12 +166,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if cfg.SyncInterval > 0 {
 			log.Warn("jetstream: SyncInterval applies to the embedded server only; ignored with URL")
 		}
+		if cfg.CAFile != "" {
+			opts = append(opts, nats.RootCAs(cfg.CAFile))
+		}
 		// A long-running ledger should ride out a server restart or leader change rather
 		// than give up after the client's default 60 attempts.
 		opts = append(opts,
 			nats.MaxReconnects(-1),
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-				log.Warn("nats disconnected", "err", err)
+				if err != nil { // nil: our own Close
+					log.Warn("nats disconnected", "err", err)
+				}
 			}),
 			nats.ReconnectHandler(func(nc *nats.Conn) {
 				log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
@@ -190,6 +201,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.js = js
 	if err := ensureStream(ctx, js, replicas, log); err != nil {
+		s.abort()
+		return nil, err
+	}
+	// The checkpoint stream too, now: on a cluster, forming a replicated stream can take
+	// longer than the first checkpoint request may wait.
+	if _, err := s.checkpointStream(ctx, true); err != nil {
 		s.abort()
 		return nil, err
 	}

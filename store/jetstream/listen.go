@@ -68,7 +68,7 @@ func (u ServiceUser) consumerNames() []string {
 var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 func checkServiceUsers(users []ServiceUser) error {
-	seen := map[string]bool{ledgerUserName: true}
+	seen := map[string]bool{LedgerUserName: true}
 	owned := map[string]string{}
 	for _, u := range users {
 		if !tokenRE.MatchString(u.Name) {
@@ -102,8 +102,9 @@ const ledgerInboxPrefix = "_LEDGER_INBOX"
 // rule as client.InboxPrefix, which a test checks).
 func ServiceInboxPrefix(user string) string { return "_INBOX_" + user }
 
-// ledgerUserName is reserved: the ledger's own connection authenticates by nkey instead.
-const ledgerUserName = "ledger"
+// LedgerUserName is reserved: the ledger's own connection authenticates by nkey to the
+// embedded server, and by this name and a password to a cluster (package cluster).
+const LedgerUserName = "ledger"
 
 // servicePermissions is everything a service user may do; anything not allowed is refused.
 // It is the smallest set that nats.go's jetstream package and the `nats` CLI (stream info,
@@ -239,3 +240,31 @@ func listenAddr(addr string) (string, int, error) {
 	}
 	return host, port, nil
 }
+
+// ServicePermissions are a service user's NATS permissions, for a cluster's configuration
+// (package cluster) to grant exactly what the embedded server grants.
+func ServicePermissions(u ServiceUser) *server.Permissions { return servicePermissions(u) }
+
+// LedgerPermissions are the ledger's own permissions on a server it does not run (a
+// cluster): everything in its account except what would lose or rewrite history, so that a
+// leaked ledger password still cannot delete, purge or narrow the event and checkpoint
+// streams. Object stores and other streams (snapshots) stay writable: they are derived.
+func LedgerPermissions() *server.Permissions {
+	const api = "$JS.API."
+	var deny []string
+	for _, stream := range []string{StreamName, CheckpointStreamName} {
+		deny = append(deny,
+			api+"STREAM.UPDATE."+stream,
+			api+"STREAM.DELETE."+stream,
+			api+"STREAM.PURGE."+stream,
+			api+"STREAM.MSG.DELETE."+stream,
+		)
+	}
+	return &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: []string{">"}, Deny: deny},
+		Subscribe: &server.SubjectPermission{Allow: []string{">"}},
+	}
+}
+
+// CheckServiceUsers checks users as Config.ServiceUsers would be checked.
+func CheckServiceUsers(users []ServiceUser) error { return checkServiceUsers(users) }

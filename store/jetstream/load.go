@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/complianceledger/ledger/events"
@@ -38,37 +39,87 @@ func (s *Store) Load(ctx context.Context, aggregateType, id string) ([]events.Re
 // load reads every message matching filter with direct batch gets.
 func (s *Store) load(ctx context.Context, filter string) ([]events.Recorded, error) {
 	var out []events.Recorded
-	next := uint64(1)
-	for {
-		msgs, err := jetstreamext.GetBatch(ctx, s.js, StreamName, loadBatch,
-			jetstreamext.GetBatchSeq(next), jetstreamext.GetBatchSubject(filter))
+	err := s.direct(ctx, StreamName, filter, 1, 0, func(m *natsjs.RawStreamMsg) error {
+		rec, err := decode(m.Data, m.Sequence, m.Time)
 		if err != nil {
-			return nil, fmt.Errorf("direct get: %w", err)
+			return err
 		}
+		out = append(out, rec)
+		return nil
+	})
+	return out, err
+}
+
+// directTail is the longest run of messages that Read and Scan fetch with direct batch
+// gets rather than an ordered consumer: a follower's catch-up, a checkpoint's new events.
+// A consumer costs the server an object per read, and on a cluster a consumer created a
+// moment ago on a replica can miss the first pull (measured: 10 s stalls until the
+// client's heartbeat check recreates it); a direct get is answered by any replica at once.
+const directTail = 4096
+
+// direct calls fn with every message of stream under filter from sequence from on, in
+// order, fetched with direct batch gets. With upTo 0 it ends when no message is left; with
+// upTo it ends after sequence upTo, and a replica that has not caught up with upTo yet is
+// asked again for up to formingWait before the read fails naming the sequence it lacks.
+// fn's error ends the read and is returned as is.
+func (s *Store) direct(ctx context.Context, stream, filter string, from, upTo uint64, fn func(*natsjs.RawStreamMsg) error) error {
+	next := from
+	var behindSince time.Time
+	for upTo == 0 || next <= upTo {
 		got, more := 0, false
-		for m, err := range msgs {
-			if errors.Is(err, jetstreamext.ErrNoMessages) {
-				break // nothing (more) under filter
-			}
+		// A retry (the stream still forming) resumes at next: nothing is read twice.
+		var fnErr error
+		err := whileForming(ctx, func() error {
+			msgs, err := jetstreamext.GetBatch(ctx, s.js, stream, loadBatch,
+				jetstreamext.GetBatchSeq(next), jetstreamext.GetBatchSubject(filter))
 			if err != nil {
-				return nil, fmt.Errorf("direct get: %w", err)
+				return fmt.Errorf("direct get: %w", err)
 			}
-			rec, err := decode(m.Data, m.Sequence, m.Time)
-			if err != nil {
-				return nil, err
+			for m, err := range msgs {
+				if errors.Is(err, jetstreamext.ErrNoMessages) {
+					break // nothing (more) under filter
+				}
+				if err != nil {
+					return fmt.Errorf("direct get: %w", err)
+				}
+				if upTo > 0 && m.Sequence > upTo {
+					more = false
+					break
+				}
+				if fnErr = fn(m); fnErr != nil {
+					return nil
+				}
+				got++
+				next = m.Sequence + 1
+				// Nats-Num-Pending counts the matching messages after this one; a batch can
+				// also end early on the server's byte limit, so this decides, not the count.
+				np, _ := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
+				more = np > 0
 			}
-			out = append(out, rec)
-			got++
-			next = m.Sequence + 1
-			// Nats-Num-Pending counts the matching messages after this one; a batch can
-			// also end early on the server's byte limit, so this decides, not the count.
-			np, _ := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
-			more = np > 0
-		}
-		if got == 0 || !more {
-			return out, nil
+			return nil
+		})
+		switch {
+		case err != nil:
+			return err
+		case fnErr != nil:
+			return fnErr
+		case more:
+			behindSince = time.Time{}
+		case upTo == 0 || next > upTo:
+			return nil
+		case behindSince.IsZero():
+			behindSince = time.Now()
+		case time.Since(behindSince) > formingWait:
+			return fmt.Errorf("direct get: %s holds sequence %d, yet no replica served sequence %d within %s", stream, upTo, next, formingWait)
+		default:
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
 	}
+	return nil
 }
 
 // decode turns stored bytes into a Recorded event; at is the stream's timestamp.

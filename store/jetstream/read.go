@@ -44,6 +44,9 @@ func (s *Store) Read(ctx context.Context, from uint64) iter.Seq2[events.Recorded
 	}
 }
 
+// errStopped: the caller stopped iterating; not a failure.
+var errStopped = errors.New("jetstream: iteration stopped")
+
 // rawMsg is a message as fetched, before decoding.
 type rawMsg struct {
 	data []byte
@@ -70,6 +73,22 @@ func (s *Store) read(ctx context.Context, from uint64, yield func(events.Recorde
 	}
 	if last < from {
 		return nil
+	}
+	if last-from < directTail {
+		err := s.direct(ctx, StreamName, allSubjects[0], from, last, func(m *natsjs.RawStreamMsg) error {
+			rec, err := decode(m.Data, m.Sequence, m.Time)
+			if err != nil {
+				return err
+			}
+			if !yield(rec, nil) {
+				return errStopped
+			}
+			return nil
+		})
+		if errors.Is(err, errStopped) {
+			return nil
+		}
+		return err
 	}
 	cons, err := s.js.OrderedConsumer(ctx, StreamName, natsjs.OrderedConsumerConfig{
 		FilterSubjects: allSubjects,

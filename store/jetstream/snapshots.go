@@ -111,7 +111,7 @@ func (s *Store) ListSnapshots(ctx context.Context, view string) ([]SnapshotRef, 
 	if err != nil {
 		return nil, err
 	}
-	objs, err := obs.List(ctx)
+	objs, err := listObjects(ctx, obs)
 	if errors.Is(err, natsjs.ErrNoObjectsFound) {
 		return nil, nil
 	}
@@ -133,6 +133,22 @@ func (s *Store) ListSnapshots(ctx context.Context, view string) ([]SnapshotRef, 
 		out = append(out, info)
 	}
 	return out, nil
+}
+
+// listAttempt bounds one object listing: nats.go's List waits, without end, for a first
+// answer that a replicated bucket created a moment ago (no stream leader yet) never sends.
+const listAttempt = 5 * time.Second
+
+// listObjects lists obs, trying again while attempts time out and ctx allows.
+func listObjects(ctx context.Context, obs natsjs.ObjectStore) ([]*natsjs.ObjectInfo, error) {
+	for {
+		attempt, cancel := context.WithTimeout(ctx, listAttempt)
+		objs, err := obs.List(attempt)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return objs, err
+		}
+	}
 }
 
 // LoadSnapshot returns a snapshot's bytes, checked against the digest stored with them.
