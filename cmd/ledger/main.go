@@ -51,8 +51,8 @@ type globals struct {
 	// replica count on a cluster.
 	natsCA   string
 	replicas int
-	esdbURL string
-	verbose bool
+	esdbURL  string
+	verbose  bool
 	// command is the top-level command running ("report" for `ledger report dsa`): what it
 	// does beside another owner of the folder depends on it (ownerPolicies).
 	command string
