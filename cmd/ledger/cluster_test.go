@@ -1,20 +1,30 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+
+	"github.com/complianceledger/ledger/cluster"
 	"github.com/complianceledger/ledger/cluster/clustertest"
 	"github.com/complianceledger/ledger/server/auth"
+	"github.com/complianceledger/ledger/store/jetstream"
 )
 
 var replicaRaces = flag.Int("cluster.http-races", 100, "acknowledgment races across two serve replicas in TestServeReplicasShareOneCluster")
@@ -182,5 +192,223 @@ func (c *child) postPath(t *testing.T, token, path string) {
 	json.NewDecoder(resp.Body).Decode(&body)
 	if resp.StatusCode >= 300 {
 		t.Errorf("POST %s: %d %s\nserve's log:\n%s", path, resp.StatusCode, body, c.logs.String())
+	}
+}
+
+// TestClusterNodeFaultsLoseNothing keeps 6 writers recording through one `serve` on a
+// three-node cluster while the nodes fail in turn: the stream leader killed (-9) and
+// restarted, then a follower, then one node frozen (SIGSTOP, as a partition) and thawed,
+// then a node killed and restarted with its store folder deleted, which it must resync from
+// the others; last the `serve` process itself is killed (-9) and started again. A writer retries a failed command with the same Idempotency-Key until it is
+// answered. At the end every acknowledged command is in the stream exactly once, the views
+// count exactly the acknowledged requests, and `ledger verify` finds every event signed and
+// consistent.
+func TestClusterNodeFaultsLoseNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nats-server processes and a ledger serve, and kills them")
+	}
+	c := clustertest.Start(t, clustertest.Plan(t, 3))
+	onCluster := []string{"--nats-url", c.URL(), "--replicas", "3"}
+	dir := t.TempDir()
+	intake := strings.TrimSpace(mustRun(t, dir, "", "token", "create", "intake.one", "--role", "intake"))
+	auditor := strings.TrimSpace(mustRun(t, dir, "", "token", "create", "auditor.one", "--role", "auditor"))
+	var current atomic.Pointer[child] // the serve process the writers talk to
+	current.Store(startServeProcess(t, dir, onCluster...))
+	js := clusterJetStream(t, c.URL())
+
+	var mu sync.Mutex
+	acked := map[string]string{} // idempotency key → request id
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key, id := fmt.Sprintf("w%d-%d", w, i), uuid.NewString()
+				body := receiveLine(id, "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-"+key)
+				for attempt := 0; ; attempt++ { // until answered: a retry records nothing twice
+					status, resp, err := current.Load().post(intake, key, body)
+					// 200 duplicate: an earlier attempt was stored and its answer lost.
+					if err == nil && (status == http.StatusCreated || status == http.StatusOK && strings.Contains(resp, `"duplicate":true`)) {
+						mu.Lock()
+						acked[key] = id
+						mu.Unlock()
+						break
+					}
+					if err == nil && status < 500 {
+						t.Errorf("%s: %d %s", key, status, resp)
+						return
+					}
+					if attempt == 600 {
+						t.Errorf("%s: not recorded after a minute of retries: %d %s %v", key, status, resp, err)
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		})
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	// waitForProgress lets the writers record n more commands (bounded), so that each fault
+	// lands under load and the cluster is shown to write again after it.
+	waitForProgress := func(step string, n int) {
+		t.Helper()
+		target, deadline := count()+n, time.Now().Add(60*time.Second)
+		for count() < target {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d commands acknowledged in a minute, want %d more", step, count(), n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Logf("%s: %d acknowledged", step, count())
+	}
+
+	waitForProgress("before any fault", 50)
+	leader := streamLeader(t, js)
+	if err := c.Kill(leader); err != nil {
+		t.Fatal(err)
+	}
+	waitForProgress("leader killed", 50)
+	if err := c.Restart(leader); err != nil {
+		t.Fatal(err)
+	}
+	follower := (streamLeader(t, js) + 1) % 3
+	if err := c.Kill(follower); err != nil {
+		t.Fatal(err)
+	}
+	waitForProgress("follower killed", 50)
+	if err := c.Restart(follower); err != nil {
+		t.Fatal(err)
+	}
+	frozen := (streamLeader(t, js) + 2) % 3
+	if err := c.Pause(frozen); err != nil {
+		t.Fatal(err)
+	}
+	waitForProgress("a node frozen", 50)
+	if err := c.Resume(frozen); err != nil {
+		t.Fatal(err)
+	}
+	wiped := (streamLeader(t, js) + 1) % 3
+	if err := c.Kill(wiped); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(c.StoreDir(wiped)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restart(wiped); err != nil {
+		t.Fatal(err)
+	}
+	waitForProgress("a node restarted with an empty store", 50)
+	killed := current.Load()
+	if err := killed.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed.cmd.Wait()
+	current.Store(startServeProcess(t, dir, onCluster...))
+	waitForProgress("serve killed and restarted", 50)
+	close(stop)
+	wg.Wait()
+	srv := current.Load()
+	// The wiped node caught up: every replica current, none lagging.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := js.Stream(storeCtx(t), jetstream.StreamName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		caughtUp := len(st.CachedInfo().Cluster.Replicas) == 2
+		for _, p := range st.CachedInfo().Cluster.Replicas {
+			caughtUp = caughtUp && p.Current && !p.Offline && p.Lag == 0
+		}
+		if caughtUp {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replicas not caught up after 30 s: %+v", st.CachedInfo().Cluster)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Every acknowledged command exactly once: the stream's requests are the acknowledged.
+	ids := map[string]int{}
+	for rec, err := range openClusterStore(t, c.URL()).Read(storeCtx(t), 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[rec.Subject]++
+	}
+	for key, id := range acked {
+		if ids[id] != 1 {
+			t.Errorf("%s (request %s) is in the stream %d times, want once", key, id, ids[id])
+		}
+	}
+	if len(ids) != len(acked) {
+		t.Errorf("the stream holds %d requests, %d were acknowledged", len(ids), len(acked))
+	}
+	if got := waitForFigures(t, srv, auditor, len(acked)); !strings.Contains(got, fmt.Sprintf("FR,court_order,%d,", len(acked))) {
+		t.Errorf("views:\n%s\nwant %d FR court orders", got, len(acked))
+	}
+	srv.stop(t)
+	if out, stderr, err := cli(t, dir, "", append([]string{"verify"}, onCluster...)...); err != nil {
+		t.Fatalf("verify after the faults: %v\n%s%s", err, out, stderr)
+	}
+	t.Logf("%d commands acknowledged through four node faults and a serve kill, each stored once", len(acked))
+}
+
+func storeCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// openClusterStore opens the ledger's streams on a cluster, as the CLI does with --nats-url.
+func openClusterStore(t *testing.T, url string) *jetstream.Store {
+	t.Helper()
+	s, err := jetstream.Open(storeCtx(t), jetstream.Config{URL: url, Replicas: 3, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func clusterJetStream(t *testing.T, url string) natsjs.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// streamLeader is the index of the node that leads LEDGER now (after an election, when one
+// is under way).
+func streamLeader(t *testing.T, js natsjs.JetStream) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		st, err := js.Stream(ctx, jetstream.StreamName)
+		cancel()
+		if err == nil && st.CachedInfo().Cluster != nil {
+			for i := range 3 {
+				if st.CachedInfo().Cluster.Leader == cluster.NodeName(i) {
+					return i
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("LEDGER has no leader after 30 s (last error: %v)", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

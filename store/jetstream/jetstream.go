@@ -173,6 +173,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// than give up after the client's default 60 attempts.
 		opts = append(opts,
 			nats.MaxReconnects(-1),
+			// A node that hangs (frozen, or cut off behind a half-open connection) is noticed
+			// by pings only: every 5 s, two unanswered and the client moves to another node,
+			// instead of nats.go's default of two minutes per ping.
+			nats.PingInterval(5*time.Second),
+			nats.MaxPingsOutstanding(2),
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 				if err != nil { // nil: our own Close
 					log.Warn("nats disconnected", "err", err)
