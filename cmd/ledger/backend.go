@@ -26,21 +26,27 @@ type proofStore interface {
 	proof.CheckpointStore
 }
 
+// jetstreamConfig is how every command opens the JetStream backend.
+func (g *globals) jetstreamConfig() jetstream.Config {
+	return jetstream.Config{
+		DataDir:      filepath.Join(g.dataDir, "jetstream"),
+		URL:          g.natsURL,
+		CAFile:       g.natsCA,
+		Replicas:     g.replicas,
+		ClientListen: g.natsListen,
+		ServiceUsers: g.serviceUsers,
+		Logger:       g.logger(),
+		Owner:        owner.Info{Command: g.command, HTTP: g.httpURL},
+	}
+}
+
 // openStore opens the selected backend; proofs is nil where the backend keeps no Merkle log.
 func (g *globals) openStore(ctx context.Context, syncInterval time.Duration) (s store.Store, proofs proofStore, err error) {
 	switch g.backend {
 	case backendJetStream:
-		js, err := jetstream.Open(ctx, jetstream.Config{
-			DataDir:      filepath.Join(g.dataDir, "jetstream"),
-			URL:          g.natsURL,
-			CAFile:       g.natsCA,
-			Replicas:     g.replicas,
-			SyncInterval: syncInterval,
-			ClientListen: g.natsListen,
-			ServiceUsers: g.serviceUsers,
-			Logger:       g.logger(),
-			Owner:        owner.Info{Command: g.command, HTTP: g.httpURL},
-		})
+		cfg := g.jetstreamConfig()
+		cfg.SyncInterval = syncInterval
+		js, err := jetstream.Open(ctx, cfg)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -119,7 +119,7 @@ func newRootOf(g *globals) *cobra.Command {
 	root.AddCommand(newToken(g))
 	root.AddCommand(newBench(g))
 	root.AddCommand(newTail(g))
-	root.AddCommand(newCluster())
+	root.AddCommand(newCluster(), newBackup(g), newRestore(g))
 	return root
 }
 

@@ -28,7 +28,7 @@ import (
 const (
 	ownerRoutes = iota // proof tools: the owner's API has the same as routes
 	viaOwner           // goes through the owner's HTTP API
-	ownerOnly          // needs the folder to itself: rebuild, demo, bench, serve
+	ownerOnly          // needs the folder to itself: rebuild, demo, bench, serve, backup, restore
 )
 
 // ownerPolicies says, per command, what it does beside an owner; absent: ownerRoutes.
@@ -36,6 +36,7 @@ var ownerPolicies = map[string]int{
 	"report": viaOwner, "restatement": viaOwner, "timeline": viaOwner, "workload": viaOwner,
 	"submit": viaOwner, "verify": viaOwner, "tail": viaOwner,
 	"rebuild": ownerOnly, "demo": ownerOnly, "bench": ownerOnly, "serve": ownerOnly,
+	"backup": ownerOnly, "restore": ownerOnly,
 }
 
 // ownedError is g.open's refusal of a folder another process owns, with what to do instead.

@@ -53,6 +53,10 @@ type Config struct {
 	URL string
 	// Replicas is the stream's replica count; 0 means 1. More than 1 needs a cluster (URL).
 	Replicas int
+	// Bare connects (starting the embedded server when URL is empty) without creating or
+	// checking the ledger's streams: for restoring a backup into a folder or cluster that
+	// has none. Nothing but Conn and Close is meant for a bare Store.
+	Bare bool
 	// CAFile is a PEM file of the CA that signed the servers' certificates (tls:// URLs to a
 	// cluster with its own CA); empty trusts the system's roots.
 	CAFile string
@@ -205,6 +209,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	s.js = js
+	if cfg.Bare {
+		return s, nil
+	}
 	if err := ensureStream(ctx, js, replicas, log); err != nil {
 		s.abort()
 		return nil, err
