@@ -241,4 +241,3 @@ func digests(dir string) (map[string]string, error) {
 	}
 	return out, nil
 }
-
