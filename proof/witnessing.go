@@ -1,0 +1,157 @@
+package proof
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+	merkleproof "github.com/transparency-dev/merkle/proof"
+)
+
+// DefaultWitnessTimeout bounds how long a checkpoint waits for its witnesses' cosignatures.
+const DefaultWitnessTimeout = 5 * time.Second
+
+// Witness is a witness as the Checkpointer submits checkpoints to it: the C2SP tlog-witness
+// add-checkpoint call. witness.Client implements it over HTTP.
+type Witness interface {
+	// Name identifies the witness in logs and metrics (its key's name+hash).
+	Name() string
+	// AddCheckpoint submits a signed checkpoint with a consistency proof from oldSize and
+	// returns the witness's cosignature lines, verified against its key. A witness that
+	// last cosigned another size answers *WitnessConflictError.
+	AddCheckpoint(ctx context.Context, oldSize uint64, proof [][]byte, checkpoint []byte) ([]byte, error)
+}
+
+// WitnessConflictError: the witness last cosigned a checkpoint of tree size Size, not the
+// old size the submission gave (HTTP 409 of tlog-witness).
+type WitnessConflictError struct{ Size uint64 }
+
+func (e *WitnessConflictError) Error() string {
+	return fmt.Sprintf("witness: the last checkpoint cosigned has tree size %d", e.Size)
+}
+
+// ErrWitnessAhead: a witness has cosigned a larger tree of this log's name than the
+// checkpoint submitted: the log was rolled back, or another log uses its name.
+var ErrWitnessAhead = errors.New("proof: the witness has seen a larger tree")
+
+// cosign submits the signed checkpoint cp to every witness at once and returns signed with
+// the cosignature lines that came back within the timeout. A witness that is down or
+// refuses costs its cosignature only: it is logged, counted (OnWitness) and asked again
+// with the next checkpoint.
+func (c *Checkpointer) cosign(ctx context.Context, cp Checkpoint, signed []byte) []byte {
+	ws := c.opts.Witnesses
+	if len(ws) == 0 {
+		return signed
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.WitnessTimeout)
+	defer cancel()
+	var (
+		mu     sync.Mutex // guards proofs; a proof from a size is built once
+		proofs = map[uint64][][]byte{}
+	)
+	proofFrom := func(old uint64) ([][]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p, ok := proofs[old]; ok {
+			return p, nil
+		}
+		p, err := c.consistency(ctx, old, cp)
+		if err == nil {
+			proofs[old] = p
+		}
+		return p, err
+	}
+	type result struct {
+		lines []byte
+		size  uint64 // the witness's size as last learned
+		err   error
+	}
+	results := make([]result, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		old, ok := c.witnessSize[w.Name()]
+		if !ok {
+			old = c.last.Size // most likely what it cosigned last
+		}
+		wg.Go(func() {
+			r := &results[i]
+			r.lines, r.size, r.err = submit(ctx, w, old, cp, signed, proofFrom)
+		})
+	}
+	wg.Wait()
+	for i, w := range ws {
+		r := results[i]
+		c.witnessSize[w.Name()] = r.size
+		if c.opts.OnWitness != nil {
+			c.opts.OnWitness(w.Name(), r.err)
+		}
+		if r.err != nil {
+			c.opts.Logger.Warn("proof: witness did not cosign; asked again with the next checkpoint", "witness", w.Name(), "size", cp.Size, "err", r.err)
+			continue
+		}
+		signed = append(signed, r.lines...)
+	}
+	return signed
+}
+
+// submit asks w to cosign cp with a proof from old, and once more from the size it answers
+// with a conflict. It returns the lines, the witness's size as last learned, and the error.
+func submit(ctx context.Context, w Witness, old uint64, cp Checkpoint, signed []byte, proofFrom func(uint64) ([][]byte, error)) ([]byte, uint64, error) {
+	for retried := false; ; retried = true {
+		if old > cp.Size {
+			return nil, old, fmt.Errorf("%w: it cosigned tree size %d, this checkpoint is of size %d", ErrWitnessAhead, old, cp.Size)
+		}
+		hashes, err := proofFrom(old)
+		if err != nil {
+			return nil, old, fmt.Errorf("consistency proof from size %d: %w", old, err)
+		}
+		lines, err := w.AddCheckpoint(ctx, old, hashes, signed)
+		var conflict *WitnessConflictError
+		if errors.As(err, &conflict) && !retried {
+			old = conflict.Size
+			continue
+		}
+		if err != nil {
+			return nil, old, err
+		}
+		return lines, cp.Size, nil
+	}
+}
+
+// consistency returns the consistency proof from tree size old to cp, which the tree has
+// just reached. From the last checkpoint's size (the usual case: the witness cosigned it)
+// it needs no read: the compact range kept at that size and the pending leaves hold every
+// node. From any other size it reads the stream up to cp.Size.
+func (c *Checkpointer) consistency(ctx context.Context, old uint64, cp Checkpoint) ([][]byte, error) {
+	if old == 0 || old == cp.Size {
+		return nil, nil // tlog-witness: no proof from the empty tree, none between equal sizes
+	}
+	nodes, err := merkleproof.Consistency(old, cp.Size)
+	if err != nil {
+		return nil, fmt.Errorf("proof: consistency: %w", err)
+	}
+	if old != c.last.Size || c.lastHashes == nil {
+		return collect(ctx, c.log, cp, nodes, func(uint64, []byte) {})
+	}
+	col := newNodeCollector(nodes.IDs)
+	if col.tree, err = factory.NewRange(0, old, slices.Clone(c.lastHashes)); err != nil {
+		return nil, fmt.Errorf("proof: compact range at size %d: %w", old, err)
+	}
+	for i, id := range compact.RangeNodes(0, old, nil) {
+		col.visit(id, c.lastHashes[i])
+	}
+	for _, h := range c.pending {
+		if err := col.append(h); err != nil {
+			return nil, err
+		}
+	}
+	hashes, err := col.hashes(nodes.IDs)
+	if err != nil {
+		return nil, err
+	}
+	return nodes.Rehash(hashes, hasher.HashChildren)
+}
