@@ -24,8 +24,8 @@ import (
 	"sync"
 
 	fnote "github.com/transparency-dev/formats/note"
-	"github.com/transparency-dev/merkle/rfc6962"
 	merkleproof "github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/complianceledger/ledger/proof"
