@@ -17,6 +17,7 @@ import (
 // Proofs is what verification needs: the raw log and the checkpoint stream.
 type Proofs interface {
 	proof.Log
+	proof.RecordedLog
 	proof.CheckpointStore
 }
 
@@ -85,13 +86,22 @@ func (s *Server) restatement(w http.ResponseWriter, r *http.Request, _ auth.Toke
 // checkpoint are not signed yet: POST /v1/checkpoints signs them) and "mismatch" (findings).
 // ok keeps its meaning: no finding.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
-	if _, err := query(r); err != nil {
+	q, err := query(r, witnessParams...)
+	if err != nil {
+		return err
+	}
+	policy, err := witnessPolicy(q)
+	if err != nil {
 		return err
 	}
 	if err := s.proofsAvailable(); err != nil {
 		return err
 	}
 	rep, err := proof.Verify(r.Context(), s.cfg.Proofs, s.cfg.Proofs, s.cfg.Verifier)
+	if err != nil {
+		return err
+	}
+	wit, err := proof.VerifyWitnesses(r.Context(), s.cfg.Proofs, s.cfg.Proofs, s.cfg.Verifier, policy, &rep)
 	if err != nil {
 		return err
 	}
@@ -105,6 +115,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ auth.Token) er
 	}
 	if rep.Uncovered > 0 {
 		body["advice"] = fmt.Sprintf("%d events after the newest checkpoint are not signed yet; POST /v1/checkpoints (auditor) signs them", rep.Uncovered)
+	}
+	if policy.Enabled() {
+		body["witnessed"] = witnessedJSON(wit)
 	}
 	return writeJSON(w, http.StatusOK, body)
 }
