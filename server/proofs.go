@@ -119,7 +119,8 @@ func (s *Server) findCheckpoint(r *http.Request, field string, size uint64) (pro
 // inclusionProof answers GET /v1/proofs/inclusion?sequence=N[&size=M]: the proof `ledger
 // proof inclusion --seq N` prints, against the stored checkpoint of tree size M (default the
 // newest). `ledger verify-proof` checks it offline. A regulator gets proofs of published
-// reports' events only: any other event's bytes are a request's.
+// reports' events only: any other event's bytes are a request's. With witness=KEY,... (and
+// witnesses=N) the checkpoint must be one a quorum of those witnesses cosigned.
 func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request, caller auth.Token) error {
 	q, err := query(r, append([]string{"sequence", "size"}, witnessParams...)...)
 	if err != nil {
@@ -186,7 +187,7 @@ func (s *Server) publishedEventAt(r *http.Request, seq uint64, caller auth.Token
 
 // consistencyProof answers GET /v1/proofs/consistency?old=N[&new=M]: the proof `ledger proof
 // consistency` prints, that the stored checkpoint of tree size N is a prefix of the one of
-// size M (default the newest).
+// size M (default the newest); with witness keys, M must be one a quorum of them cosigned.
 func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
 	q, err := query(r, append([]string{"old", "new"}, witnessParams...)...)
 	if err != nil {
