@@ -80,11 +80,12 @@ func (s *Server) restatement(w http.ResponseWriter, r *http.Request, _ auth.Toke
 	return writeTable(w, t, f, 0)
 }
 
-// verify answers GET /v1/verify[?witness=KEY,...&witnesses=N]: the Merkle tree recomputed from the stream against every
+// verify answers GET /v1/verify: the Merkle tree recomputed from the stream against every
 // checkpoint, as `ledger verify` does. status tells the three outcomes apart as verify's exit
 // status does: "clean", "unsigned" (no finding, but the uncovered events after the newest
 // checkpoint are not signed yet: POST /v1/checkpoints signs them) and "mismatch" (findings).
-// ok keeps its meaning: no finding.
+// ok keeps its meaning: no finding. witness=KEY,...&witnesses=N adds the witness check
+// (proof.VerifyWitnesses) and its summary, "witnessed".
 func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
 	q, err := query(r, witnessParams...)
 	if err != nil {
