@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -277,4 +279,83 @@ func TestWitnessRefusesASplitViewAndForgedCosignaturesAreNamed(t *testing.T) {
 	if !errors.Is(err, errNotWitnessed) || !strings.Contains(err.Error(), "w.test/witness+") || !strings.Contains(err.Error(), "does not verify") {
 		t.Fatalf("verify-proof with a forged cosignature: %v", err)
 	}
+}
+
+// TestServeSubmitsToWitnessesAndVerifyGoesThroughIt: `ledger serve` reads the data folder's
+// witnesses file, records on while a witness is down, counts the submissions in /metrics,
+// and `ledger verify --witness` beside it asks the server with the witnesses' keys.
+func TestServeSubmitsToWitnessesAndVerifyGoesThroughIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server, witness and CLI processes")
+	}
+	dir := t.TempDir()
+	intake := strings.TrimSpace(mustRun(t, dir, "", "token", "create", "intake.one", "--role", "intake"))
+	auditor := strings.TrimSpace(mustRun(t, dir, "", "token", "create", "auditor.one", "--role", "auditor"))
+	logKey := strings.TrimSpace(mustRun(t, dir, "", "keys"))
+	w1 := startWitnessProcess(t, t.TempDir(), "w1.test/witness", logKey)
+	w2 := startWitnessProcess(t, t.TempDir(), "w2.test/witness", logKey)
+	useWitnesses(t, dir, w1, w2)
+	srv := startServeProcess(t, dir)
+
+	record := func(n int) {
+		t.Helper()
+		for range n {
+			if status, body, err := srv.post(intake, uuid.NewString(), receiveLine(uuid.NewString(), "", "2025-02-04T09:00:00Z", "DE", "court_order", "v-1")); err != nil || status != http.StatusCreated {
+				t.Fatalf("POST: %d %s %v", status, body, err)
+			}
+		}
+	}
+	checkpoint := func() string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.base+"/v1/checkpoints", nil)
+		req.Header.Set("Authorization", "Bearer "+auditor)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var c struct{ Note string }
+		if err := json.NewDecoder(resp.Body).Decode(&c); err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST /v1/checkpoints: %d %v", resp.StatusCode, err)
+		}
+		return c.Note
+	}
+	record(3)
+	if note := checkpoint(); !cosignedBy(note, w1) || !cosignedBy(note, w2) {
+		t.Fatalf("the server's checkpoint:\n%s", note)
+	}
+	w2.stop(t)
+	record(1) // a witness down stops no command
+	if note := checkpoint(); !cosignedBy(note, w1) || cosignedBy(note, w2) {
+		t.Fatalf("the server's checkpoint with w2 down:\n%s", note)
+	}
+
+	verify := func(quorum string) (string, error) {
+		out, stderr, err := cli(t, dir, "", "verify", "--token", auditor, "--witness", w1.vkey, "--witness", w2.vkey, "--witnesses", quorum)
+		return out + stderr, err
+	}
+	if out, err := verify("2"); exitStatusOf(t, err) != exitUnsigned || !strings.Contains(out, "witnessed: checkpoint 1 (size 3)") ||
+		!strings.Contains(out, "UNWITNESSED: 1 events after the newest witnessed checkpoint (sequences 4 to 4)") {
+		t.Errorf("verify through the server, quorum 2: %v\n%s", err, out)
+	}
+	if out, err := verify("1"); err != nil || !strings.Contains(out, "witnessed: checkpoint 2 (size 4)") {
+		t.Errorf("verify through the server, quorum 1: %v\n%s", err, out)
+	}
+	metrics := srv.get(t, auditor, "/metrics")
+	for _, want := range []string{
+		fmt.Sprintf(`ledger_witness_submissions_total{outcome="cosigned",witness="%s"} 2`, keyName(w1.vkey)),
+		fmt.Sprintf(`ledger_witness_submissions_total{outcome="cosigned",witness="%s"} 1`, keyName(w2.vkey)),
+		fmt.Sprintf(`ledger_witness_submissions_total{outcome="failed",witness="%s"} 1`, keyName(w2.vkey)),
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	srv.stop(t)
+}
+
+// keyName is a verifier key's name+hash, as logs and metrics name a witness.
+func keyName(vkey string) string {
+	parts := strings.SplitN(vkey, "+", 3)
+	return parts[0] + "+" + parts[1]
 }
