@@ -98,7 +98,8 @@ type Signed struct {
 
 // Checkpoint writes a checkpoint now if any event was appended since the last one, and
 // returns the newest checkpoint (ErrNoCheckpoint for an empty ledger); written says
-// whether it is new.
+// whether it is new. With nothing new, witnesses whose cosignature the newest checkpoint
+// lacks are asked again (see recosign).
 func (c *Checkpointer) Checkpoint(ctx context.Context) (cp Signed, written bool, err error) {
 	return c.run(ctx, true)
 }
@@ -146,6 +147,9 @@ func (c *Checkpointer) run(ctx context.Context, force bool) (Signed, bool, error
 		if c.note == nil {
 			return Signed{}, false, ErrNoCheckpoint
 		}
+		if force {
+			return c.recosign(ctx)
+		}
 		return Signed{Checkpoint: c.last, Note: c.note}, false, nil
 	}
 	cp := Checkpoint{Origin: c.key.Signer.Name(), Size: c.tree.Size(), Root: c.tree.Root()}
@@ -153,7 +157,7 @@ func (c *Checkpointer) run(ctx context.Context, force bool) (Signed, bool, error
 	if err != nil {
 		return Signed{}, false, err
 	}
-	note = c.cosign(ctx, cp, note)
+	note = c.cosign(ctx, c.opts.Witnesses, cp, note)
 	if err := c.store.AppendCheckpoint(ctx, c.after, leafChunks(c.last.Size, c.pending), note); err != nil {
 		c.synced = false // reload: another writer may have stored one
 		return Signed{}, false, fmt.Errorf("proof: store checkpoint of size %d: %w", cp.Size, err)

@@ -1,6 +1,7 @@
 package proof
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	merkleproof "github.com/transparency-dev/merkle/proof"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // DefaultWitnessTimeout bounds how long a checkpoint waits for its witnesses' cosignatures.
@@ -38,12 +40,11 @@ func (e *WitnessConflictError) Error() string {
 // checkpoint submitted: the log was rolled back, or another log uses its name.
 var ErrWitnessAhead = errors.New("proof: the witness has seen a larger tree")
 
-// cosign submits the signed checkpoint cp to every witness at once and returns signed with
-// the cosignature lines that came back within the timeout. A witness that is down or
+// cosign submits the signed checkpoint cp to the witnesses ws at once and returns signed
+// with the cosignature lines that came back within the timeout. A witness that is down or
 // refuses costs its cosignature only: it is logged, counted (OnWitness) and asked again
 // with the next checkpoint.
-func (c *Checkpointer) cosign(ctx context.Context, cp Checkpoint, signed []byte) []byte {
-	ws := c.opts.Witnesses
+func (c *Checkpointer) cosign(ctx context.Context, ws []Witness, cp Checkpoint, signed []byte) []byte {
 	if len(ws) == 0 {
 		return signed
 	}
@@ -96,6 +97,42 @@ func (c *Checkpointer) cosign(ctx context.Context, cp Checkpoint, signed []byte)
 		signed = append(signed, r.lines...)
 	}
 	return signed
+}
+
+// recosign asks the witnesses whose cosignature the newest checkpoint lacks (they were down
+// or refused when it was signed) to cosign it now, and stores it again with the lines that
+// arrive: another checkpoint record of the same tree, so that a quiet ledger need not wait
+// for its next event to be witnessed. Nothing is stored when no line arrives.
+func (c *Checkpointer) recosign(ctx context.Context) (Signed, bool, error) {
+	current := Signed{Checkpoint: c.last, Note: c.note}
+	n, err := note.Open(c.note, note.VerifierList(c.key.Verifier))
+	if err != nil {
+		return Signed{}, false, fmt.Errorf("%w: newest checkpoint: %v", ErrMalformed, err)
+	}
+	has := map[string]bool{}
+	for _, s := range n.UnverifiedSigs {
+		has[fmt.Sprintf("%s+%08x", s.Name, s.Hash)] = true
+	}
+	var missing []Witness
+	for _, w := range c.opts.Witnesses {
+		if !has[w.Name()] {
+			missing = append(missing, w)
+		}
+	}
+	if len(missing) == 0 {
+		return current, false, nil
+	}
+	cosigned := c.cosign(ctx, missing, c.last, bytes.Clone(c.note))
+	if len(cosigned) == len(c.note) {
+		return current, false, nil
+	}
+	if err := c.store.AppendCheckpoint(ctx, c.after, nil, cosigned); err != nil {
+		c.synced = false
+		return Signed{}, false, fmt.Errorf("proof: store the checkpoint of size %d cosigned again: %w", c.last.Size, err)
+	}
+	c.note = cosigned
+	c.opts.Logger.Info("proof: checkpoint cosigned again", "size", c.last.Size, "witnesses", len(missing))
+	return Signed{Checkpoint: c.last, Note: cosigned}, true, nil
 }
 
 // submit asks w to cosign cp with a proof from old, and once more from the size it answers

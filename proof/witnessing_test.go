@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,7 +208,7 @@ func newBackdated(t testing.TB) *backdated {
 		t.Fatal(err)
 	}
 	// The same key as a cosignature/v1 (0x04) key.
-	raw, _ := base64.StdEncoding.DecodeString(vkey[strings.LastIndex(vkey, "+")+1:])
+	raw, _ := base64.StdEncoding.DecodeString(strings.SplitN(vkey, "+", 3)[2]) // base64 may hold a +
 	raw[0] = 4
 	v4, err := proof.ParseWitnessKey(vkey)
 	if err != nil {
@@ -215,7 +217,7 @@ func newBackdated(t testing.TB) *backdated {
 	return &backdated{name: name, key: priv, vkey: fmt.Sprintf("%s+%08x+%s", name, v4.KeyHash(), base64.StdEncoding.EncodeToString(raw))}
 }
 
-func (b *backdated) Name() string { return b.name }
+func (b *backdated) Name() string { return strings.Join(strings.SplitN(b.vkey, "+", 3)[:2], "+") }
 
 func (b *backdated) AddCheckpoint(_ context.Context, _ uint64, _ [][]byte, msg []byte) ([]byte, error) {
 	text := string(msg[:bytes.Index(msg, []byte("\n\n"))+1])
@@ -333,5 +335,68 @@ func TestWitnessPolicyRefusesBadInput(t *testing.T) {
 	}
 	if p, err := proof.NewWitnessPolicy([]string{vkey}, 0); err != nil || p.Quorum != 1 {
 		t.Errorf("quorum 0 is all the keys: %+v %v", p, err)
+	}
+}
+
+// A witness that refused the newest checkpoint (here: answering 503 while "down") is asked
+// again by the next forced checkpoint even when no event came since, and the checkpoint is
+// stored again with its cosignature: a quiet ledger is witnessed without waiting for events.
+func TestCheckpointAsksAMissingWitnessAgain(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, t.TempDir())
+	key := newKey(t)
+	w1 := startWitness(t, "w1.test/witness", t.TempDir(), key)
+	dir := t.TempDir()
+	signer, vkey, _, err := witness.LoadOrCreateKey(dir, "w2.test/witness")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := witness.New(dir, signer, []string{key.VerifierKey}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var down atomic.Bool
+	down.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(rw, "maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		w.Handler().ServeHTTP(rw, r)
+	}))
+	t.Cleanup(srv.Close)
+	w2, err := witness.NewClient(vkey, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := proof.NewWitnessPolicy([]string{w1.vkey, vkey}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := proof.NewCheckpointer(s, s, key, proof.CheckpointerOptions{Logger: quiet(), Witnesses: []proof.Witness{w1.client, w2}})
+	ctx := testCtx(t)
+	record(t, s, 6)
+	cp, _, err := c.Checkpoint(ctx)
+	if got, _ := proof.CheckCosignatures(cp.Note, key.Verifier, p); err != nil || len(got.Valid) != 1 {
+		t.Fatalf("with w2 down: %+v %v", got, err)
+	}
+	if cp, written, err := c.Checkpoint(ctx); err != nil || written || bytes.Count(cp.Note, []byte("\n— ")) != 2 {
+		t.Fatalf("w2 still down: written %v, %v\n%s", written, err, cp.Note)
+	}
+
+	down.Store(false)
+	again, written, err := c.Checkpoint(ctx)
+	if err != nil || !written || again.Size != 6 {
+		t.Fatalf("w2 back: written %v size %d %v", written, again.Size, err)
+	}
+	if got, err := proof.CheckCosignatures(again.Note, key.Verifier, p); err != nil || !got.Witnessed(p) {
+		t.Fatalf("cosigned again: %+v %v\n%s", got, err, again.Note)
+	}
+	if _, written, err := c.Checkpoint(ctx); err != nil || written {
+		t.Fatalf("nothing missing any more, yet written %v (%v)", written, err)
+	}
+	rep, wit := verifyWitnessed(t, s, key, p)
+	if !rep.OK() || rep.Checkpoints != 2 || wit.Size != 6 || wit.Checkpoint != 2 {
+		t.Fatalf("verify: %d checkpoints, %+v\n%s", rep.Checkpoints, wit, lines(rep))
 	}
 }

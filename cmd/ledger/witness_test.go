@@ -196,7 +196,7 @@ func TestWitnessesCosignSurviveRestartsAndOutagesAndRefuseARewrite(t *testing.T)
 	if err != nil || cosignedBy(out, w1b) || cosignedBy(out, w2b) {
 		t.Fatalf("re-signed history: %v\n%s\n%s", err, out, stderr)
 	}
-	if !strings.Contains(stderr, "422") {
+	if !strings.Contains(stderr, "witness did not cosign") {
 		t.Errorf("the witnesses' refusal is not in the log:\n%s", stderr)
 	}
 	for _, w := range []*witnessProc{w1b, w2b} {
@@ -253,7 +253,7 @@ func TestWitnessRefusesASplitViewAndForgedCosignaturesAreNamed(t *testing.T) {
 	if cosignedBy(forked, w) {
 		t.Fatalf("the witness cosigned a second tree of size 3:\n%s", forked)
 	}
-	if !strings.Contains(stderr, "422") || !strings.Contains(w.logs.String(), "refused an inconsistent checkpoint") {
+	if !strings.Contains(stderr, "witness did not cosign") || !strings.Contains(w.logs.String(), "refused an inconsistent checkpoint") {
 		t.Errorf("the split view is not logged:\nledger:\n%s\nwitness:\n%s", stderr, w.logs.String())
 	}
 
