@@ -64,9 +64,8 @@ type Checkpointer struct {
 	lastAt  time.Time
 	note    []byte // last, signed
 	after   uint64 // the store's position after which the next records go
-	// lastHashes is the tree's compact range at last.Size: with pending, every node of a
-	// consistency proof from last to the next checkpoint.
-	lastHashes  [][]byte
+
+	recent      recent            // what proofs from recent checkpoints need (witnessing.go)
 	witnessSize map[string]uint64 // by witness: the tree size it last cosigned, as learned
 }
 
@@ -163,8 +162,8 @@ func (c *Checkpointer) run(ctx context.Context, force bool) (Signed, bool, error
 		return Signed{}, false, fmt.Errorf("proof: store checkpoint of size %d: %w", cp.Size, err)
 	}
 	// Still synced: the next call finds this note newest and only extends the tree.
+	c.recent.add(cp.Size, slices.Clone(c.tree.r.Hashes()), c.pending)
 	c.last, c.note, c.lastAt, c.pending = cp, note, c.opts.Now(), nil
-	c.lastHashes = slices.Clone(c.tree.r.Hashes())
 	c.opts.Logger.Debug("proof: checkpoint", "size", cp.Size)
 	return Signed{Checkpoint: cp, Note: note}, true, nil
 }
@@ -204,7 +203,7 @@ func (c *Checkpointer) sync(ctx context.Context) error {
 		at = c.opts.Now() // no checkpoint yet: the interval runs from now
 	}
 	c.last, c.note, c.lastAt, c.after = last, note, at, after
-	c.lastHashes = slices.Clone(c.tree.r.Hashes())
+	c.recent.reset(last.Size, slices.Clone(c.tree.r.Hashes()))
 	if err := c.extend(ctx); err != nil {
 		return err
 	}

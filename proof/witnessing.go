@@ -160,9 +160,10 @@ func submit(ctx context.Context, w Witness, old uint64, cp Checkpoint, signed []
 }
 
 // consistency returns the consistency proof from tree size old to cp, which the tree has
-// just reached. From the last checkpoint's size (the usual case: the witness cosigned it)
-// it needs no read: the compact range kept at that size and the pending leaves hold every
-// node. From any other size it reads the stream up to cp.Size.
+// just reached. From a recent checkpoint's size (the usual case: the witness cosigned the
+// last one, or one shortly before) it needs no read: the compact range kept at that size
+// and the leaves since hold every node. From any other size it reads the stream up to
+// cp.Size.
 func (c *Checkpointer) consistency(ctx context.Context, old uint64, cp Checkpoint) ([][]byte, error) {
 	if old == 0 || old == cp.Size {
 		return nil, nil // tlog-witness: no proof from the empty tree, none between equal sizes
@@ -171,19 +172,22 @@ func (c *Checkpointer) consistency(ctx context.Context, old uint64, cp Checkpoin
 	if err != nil {
 		return nil, fmt.Errorf("proof: consistency: %w", err)
 	}
-	if old != c.last.Size || c.lastHashes == nil {
+	rng, leaves, ok := c.recent.at(old)
+	if !ok {
 		return collect(ctx, c.log, cp, nodes, func(uint64, []byte) {})
 	}
 	col := newNodeCollector(nodes.IDs)
-	if col.tree, err = factory.NewRange(0, old, slices.Clone(c.lastHashes)); err != nil {
+	if col.tree, err = factory.NewRange(0, old, slices.Clone(rng)); err != nil {
 		return nil, fmt.Errorf("proof: compact range at size %d: %w", old, err)
 	}
 	for i, id := range compact.RangeNodes(0, old, nil) {
-		col.visit(id, c.lastHashes[i])
+		col.visit(id, rng[i])
 	}
-	for _, h := range c.pending {
-		if err := col.append(h); err != nil {
-			return nil, err
+	for _, part := range [][][]byte{leaves, c.pending} {
+		for _, h := range part {
+			if err := col.append(h); err != nil {
+				return nil, err
+			}
 		}
 	}
 	hashes, err := col.hashes(nodes.IDs)
@@ -191,4 +195,44 @@ func (c *Checkpointer) consistency(ctx context.Context, old uint64, cp Checkpoin
 		return nil, err
 	}
 	return nodes.Rehash(hashes, hasher.HashChildren)
+}
+
+// Bounds of recent: the checkpoints a witness may have missed and still get a proof without
+// a read of the stream, and the leaf hashes kept for that (32 MiB).
+const (
+	maxRecent       = 64
+	maxRecentLeaves = 1 << 20
+)
+
+// recent keeps what consistency proofs from the last checkpoints need: the compact range at
+// each one's size, and the leaf hashes from the oldest one's size to the newest's.
+type recent struct {
+	sizes  []uint64
+	ranges [][][]byte
+	leaves [][]byte
+}
+
+// reset starts over from one checkpoint.
+func (r *recent) reset(size uint64, hashes [][]byte) {
+	r.sizes, r.ranges, r.leaves = []uint64{size}, [][][]byte{hashes}, nil
+}
+
+// add takes in the next checkpoint: its size, its compact range, and the leaves since the
+// previous one; the oldest are dropped beyond the bounds.
+func (r *recent) add(size uint64, hashes, leaves [][]byte) {
+	r.sizes, r.ranges, r.leaves = append(r.sizes, size), append(r.ranges, hashes), append(r.leaves, leaves...)
+	for len(r.sizes) > 1 && (len(r.sizes) > maxRecent || len(r.leaves) > maxRecentLeaves) {
+		r.leaves = r.leaves[r.sizes[1]-r.sizes[0]:]
+		r.sizes, r.ranges = r.sizes[1:], r.ranges[1:]
+	}
+}
+
+// at returns the compact range at size and the leaves from there to the newest checkpoint,
+// if size is one kept.
+func (r *recent) at(size uint64) (hashes, leaves [][]byte, ok bool) {
+	i := slices.Index(r.sizes, size)
+	if i < 0 {
+		return nil, nil, false
+	}
+	return r.ranges[i], r.leaves[size-r.sizes[0]:], true
 }

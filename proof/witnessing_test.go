@@ -338,16 +338,11 @@ func TestWitnessPolicyRefusesBadInput(t *testing.T) {
 	}
 }
 
-// A witness that refused the newest checkpoint (here: answering 503 while "down") is asked
-// again by the next forced checkpoint even when no event came since, and the checkpoint is
-// stored again with its cosignature: a quiet ledger is witnessed without waiting for events.
-func TestCheckpointAsksAMissingWitnessAgain(t *testing.T) {
-	t.Parallel()
-	s := openAt(t, t.TempDir())
-	key := newKey(t)
-	w1 := startWitness(t, "w1.test/witness", t.TempDir(), key)
+// flakyWitness is a real witness behind a switch: while down it answers 503.
+func flakyWitness(t testing.TB, name string, key proof.Key) (*witness.Client, string, *atomic.Bool) {
+	t.Helper()
 	dir := t.TempDir()
-	signer, vkey, _, err := witness.LoadOrCreateKey(dir, "w2.test/witness")
+	signer, vkey, _, err := witness.LoadOrCreateKey(dir, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,8 +350,7 @@ func TestCheckpointAsksAMissingWitnessAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var down atomic.Bool
-	down.Store(true)
+	down := &atomic.Bool{}
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if down.Load() {
 			http.Error(rw, "maintenance", http.StatusServiceUnavailable)
@@ -365,10 +359,72 @@ func TestCheckpointAsksAMissingWitnessAgain(t *testing.T) {
 		w.Handler().ServeHTTP(rw, r)
 	}))
 	t.Cleanup(srv.Close)
-	w2, err := witness.NewClient(vkey, srv.URL, nil)
+	c, err := witness.NewClient(vkey, srv.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, vkey, down
+}
+
+// fromStart counts the reads of the stream from its first event.
+type fromStart struct {
+	proof.Log
+	n atomic.Int32
+}
+
+func (l *fromStart) Scan(ctx context.Context, from uint64, fn func(uint64, []byte) error) error {
+	if from <= 1 {
+		l.n.Add(1)
+	}
+	return l.Log.Scan(ctx, from, fn)
+}
+
+// A witness that missed two checkpoints gets the next one with a proof from the size it
+// cosigned, built from what the checkpointer keeps: no read of the stream.
+func TestAWitnessThatMissedCheckpointsCatchesUpWithoutARead(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, t.TempDir())
+	key := newKey(t)
+	flaky, vkey, down := flakyWitness(t, "flaky.test/witness", key)
+	log := &fromStart{Log: s}
+	c := proof.NewCheckpointer(log, s, key, proof.CheckpointerOptions{Logger: quiet(), Witnesses: []proof.Witness{flaky}})
+	p, err := proof.NewWitnessPolicy([]string{vkey}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	sizes := []int{3, 2, 4, 1} // checkpoints of sizes 3, 5, 9, 10; the witness is down for 5 and 9
+	var reads int32
+	for i, n := range sizes {
+		down.Store(i == 1 || i == 2)
+		record(t, s, n)
+		cp, _, err := c.Checkpoint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := proof.CheckCosignatures(cp.Note, key.Verifier, p)
+		if err != nil || got.Witnessed(p) == down.Load() {
+			t.Fatalf("checkpoint of size %d (witness down: %v): %+v %v", cp.Size, down.Load(), got, err)
+		}
+		if i == 0 {
+			reads = log.n.Load()
+		}
+	}
+	if log.n.Load() != reads {
+		t.Errorf("the stream was read from its start %d times after the first checkpoint", log.n.Load()-reads)
+	}
+}
+
+// A witness that refused the newest checkpoint (here: answering 503 while "down") is asked
+// again by the next forced checkpoint even when no event came since, and the checkpoint is
+// stored again with its cosignature: a quiet ledger is witnessed without waiting for events.
+func TestCheckpointAsksAMissingWitnessAgain(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, t.TempDir())
+	key := newKey(t)
+	w1 := startWitness(t, "w1.test/witness", t.TempDir(), key)
+	w2, vkey, down := flakyWitness(t, "w2.test/witness", key)
+	down.Store(true)
 	p, err := proof.NewWitnessPolicy([]string{w1.vkey, vkey}, 2)
 	if err != nil {
 		t.Fatal(err)
