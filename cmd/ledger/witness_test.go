@@ -359,3 +359,29 @@ func keyName(vkey string) string {
 	parts := strings.SplitN(vkey, "+", 3)
 	return parts[0] + "+" + parts[1]
 }
+
+func TestWitnessCommandRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	logKey := strings.TrimSpace(mustRun(t, t.TempDir(), "", "keys"))
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"witness"}, `required flag(s) "dir" not set`},
+		{[]string{"witness", "--dir", dir}, "--log: give the verifier key of at least one log"},
+		{[]string{"witness", "--dir", dir, "--log", "not-a-key"}, `verifier key "not-a-key"`},
+		{[]string{"verify", "--key", logKey, "--witness", "not-a-key"}, `witness key "not-a-key"`},
+		{[]string{"verify-proof", "p.json", "--key", logKey, "--witnesses", "1"}, "witnesses 1: only 0 witness keys given"},
+	} {
+		if _, _, err := ledgerRun(t, dir, "", tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ledger %s: %v, want %q", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, witnessesFile), []byte("one-field\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ledgerRun(t, dir, "", "checkpoint"); err == nil || !strings.Contains(err.Error(), "witnesses line 1") {
+		t.Errorf("checkpoint with a bad witnesses file: %v", err)
+	}
+}
