@@ -33,7 +33,7 @@ type CheckpointerOptions struct {
 	// Witnesses are asked to cosign every new checkpoint before it is stored; the note
 	// stored carries the cosignatures that came back (see cosign).
 	Witnesses []Witness
-	// WitnessTimeout bounds the wait for them (0: DefaultWitnessTimeout).
+	// WitnessTimeout bounds the wait for each witness's answer (0: DefaultWitnessTimeout).
 	WitnessTimeout time.Duration
 	// OnWitness, when set, is told every submission's outcome (nil error: cosigned).
 	OnWitness func(witness string, err error)

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// DefaultWitnessTimeout bounds how long a checkpoint waits for its witnesses' cosignatures.
+// DefaultWitnessTimeout bounds how long a checkpoint waits for a witness's answer.
 const DefaultWitnessTimeout = 5 * time.Second
 
 // Witness is a witness as the Checkpointer submits checkpoints to it: the C2SP tlog-witness
@@ -41,15 +41,15 @@ func (e *WitnessConflictError) Error() string {
 var ErrWitnessAhead = errors.New("proof: the witness has seen a larger tree")
 
 // cosign submits the signed checkpoint cp to the witnesses ws at once and returns signed
-// with the cosignature lines that came back within the timeout. A witness that is down or
-// refuses costs its cosignature only: it is logged, counted (OnWitness) and asked again
-// with the next checkpoint.
+// with the cosignature lines that came back, each answer within the timeout. A witness that
+// is down or refuses costs its cosignature only: it is logged, counted (OnWitness) and asked
+// again with the next checkpoint. The timeout bounds the answers, not the building of a
+// proof: a witness far behind gets its proof however long the read of the stream takes
+// (once; then it is at a recent size), or it could never catch up on a large ledger.
 func (c *Checkpointer) cosign(ctx context.Context, ws []Witness, cp Checkpoint, signed []byte) []byte {
 	if len(ws) == 0 {
 		return signed
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.opts.WitnessTimeout)
-	defer cancel()
 	var (
 		mu     sync.Mutex // guards proofs; a proof from a size is built once
 		proofs = map[uint64][][]byte{}
@@ -80,7 +80,7 @@ func (c *Checkpointer) cosign(ctx context.Context, ws []Witness, cp Checkpoint, 
 		}
 		wg.Go(func() {
 			r := &results[i]
-			r.lines, r.size, r.err = submit(ctx, w, old, cp, signed, proofFrom)
+			r.lines, r.size, r.err = submit(ctx, w, old, cp, signed, proofFrom, c.opts.WitnessTimeout)
 		})
 	}
 	wg.Wait()
@@ -137,7 +137,7 @@ func (c *Checkpointer) recosign(ctx context.Context) (Signed, bool, error) {
 
 // submit asks w to cosign cp with a proof from old, and once more from the size it answers
 // with a conflict. It returns the lines, the witness's size as last learned, and the error.
-func submit(ctx context.Context, w Witness, old uint64, cp Checkpoint, signed []byte, proofFrom func(uint64) ([][]byte, error)) ([]byte, uint64, error) {
+func submit(ctx context.Context, w Witness, old uint64, cp Checkpoint, signed []byte, proofFrom func(uint64) ([][]byte, error), timeout time.Duration) ([]byte, uint64, error) {
 	for retried := false; ; retried = true {
 		if old > cp.Size {
 			return nil, old, fmt.Errorf("%w: it cosigned tree size %d, this checkpoint is of size %d", ErrWitnessAhead, old, cp.Size)
@@ -146,7 +146,9 @@ func submit(ctx context.Context, w Witness, old uint64, cp Checkpoint, signed []
 		if err != nil {
 			return nil, old, fmt.Errorf("consistency proof from size %d: %w", old, err)
 		}
-		lines, err := w.AddCheckpoint(ctx, old, hashes, signed)
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		lines, err := w.AddCheckpoint(actx, old, hashes, signed)
+		cancel()
 		var conflict *WitnessConflictError
 		if errors.As(err, &conflict) && !retried {
 			old = conflict.Size
