@@ -13,13 +13,17 @@ require (
 )
 
 require (
+	filippo.io/torchwood v0.6.1
 	github.com/nats-io/jsm.go v0.5.0
+	github.com/transparency-dev/formats v0.1.1
 	golang.org/x/term v0.47.0
 )
 
 require (
+	filippo.io/mldsa v0.0.0-20260215214346-43d0283efc3e // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/expr-lang/expr v1.17.8 // indirect
+	golang.org/x/sync v0.24.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 

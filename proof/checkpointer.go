@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -29,6 +30,13 @@ type CheckpointerOptions struct {
 	Now func() time.Time
 	// Logger (nil: slog.Default()).
 	Logger *slog.Logger
+	// Witnesses are asked to cosign every new checkpoint before it is stored; the note
+	// stored carries the cosignatures that came back (see cosign).
+	Witnesses []Witness
+	// WitnessTimeout bounds the wait for each witness's answer (0: DefaultWitnessTimeout).
+	WitnessTimeout time.Duration
+	// OnWitness, when set, is told every submission's outcome (nil error: cosigned).
+	OnWitness func(witness string, err error)
 }
 
 // Checkpointer writes signed checkpoints of the ledger. It keeps the tree as a compact
@@ -56,6 +64,9 @@ type Checkpointer struct {
 	lastAt  time.Time
 	note    []byte // last, signed
 	after   uint64 // the store's position after which the next records go
+
+	recent      recent            // what proofs from recent checkpoints need (witnessing.go)
+	witnessSize map[string]uint64 // by witness: the tree size it last cosigned, as learned
 }
 
 // NewCheckpointer returns a Checkpointer that signs with key.
@@ -72,7 +83,10 @@ func NewCheckpointer(log Log, store CheckpointStore, key Key, opts CheckpointerO
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Checkpointer{log: log, store: store, key: key, opts: opts}
+	if opts.WitnessTimeout == 0 {
+		opts.WitnessTimeout = DefaultWitnessTimeout
+	}
+	return &Checkpointer{log: log, store: store, key: key, opts: opts, witnessSize: map[string]uint64{}}
 }
 
 // Signed is a stored checkpoint and its signed note.
@@ -83,7 +97,8 @@ type Signed struct {
 
 // Checkpoint writes a checkpoint now if any event was appended since the last one, and
 // returns the newest checkpoint (ErrNoCheckpoint for an empty ledger); written says
-// whether it is new.
+// whether it is new. With nothing new, witnesses whose cosignature the newest checkpoint
+// lacks are asked again (see recosign).
 func (c *Checkpointer) Checkpoint(ctx context.Context) (cp Signed, written bool, err error) {
 	return c.run(ctx, true)
 }
@@ -146,6 +161,9 @@ func (c *Checkpointer) attempt(ctx context.Context, force bool) (Signed, bool, e
 		if c.note == nil {
 			return Signed{}, false, ErrNoCheckpoint
 		}
+		if force {
+			return c.recosign(ctx)
+		}
 		return Signed{Checkpoint: c.last, Note: c.note}, false, nil
 	}
 	cp := Checkpoint{Origin: c.key.Signer.Name(), Size: c.tree.Size(), Root: c.tree.Root()}
@@ -153,11 +171,13 @@ func (c *Checkpointer) attempt(ctx context.Context, force bool) (Signed, bool, e
 	if err != nil {
 		return Signed{}, false, err
 	}
+	note = c.cosign(ctx, c.opts.Witnesses, cp, note)
 	if err := c.store.AppendCheckpoint(ctx, c.after, leafChunks(c.last.Size, c.pending), note); err != nil {
 		c.synced = false // reload: another writer may have stored one
 		return Signed{}, false, fmt.Errorf("proof: store checkpoint of size %d: %w", cp.Size, err)
 	}
 	// Still synced: the next call finds this note newest and only extends the tree.
+	c.recent.add(cp.Size, slices.Clone(c.tree.r.Hashes()), c.pending)
 	c.last, c.note, c.lastAt, c.pending = cp, note, c.opts.Now(), nil
 	c.opts.Logger.Debug("proof: checkpoint", "size", cp.Size)
 	return Signed{Checkpoint: cp, Note: note}, true, nil
@@ -198,6 +218,7 @@ func (c *Checkpointer) sync(ctx context.Context) error {
 		at = c.opts.Now() // no checkpoint yet: the interval runs from now
 	}
 	c.last, c.note, c.lastAt, c.after = last, note, at, after
+	c.recent.reset(last.Size, slices.Clone(c.tree.r.Hashes()))
 	if err := c.extend(ctx); err != nil {
 		return err
 	}

@@ -296,7 +296,7 @@ func (r *Report) add(f Finding) { r.Findings = append(r.Findings, f) }
 // order puts findings about checkpoints first, then the summary, then events by sequence.
 func order(f Finding) int {
 	switch f.Kind {
-	case BadCheckpoint, Inconsistent, BadIndex:
+	case BadCheckpoint, Inconsistent, BadIndex, Unwitnessed, ForgedCosignature:
 		return -3
 	case Replaced:
 		return -2

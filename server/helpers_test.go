@@ -41,6 +41,12 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith is newFixture with the server's configuration changed by edit first.
+func newFixtureWith(t testing.TB, edit func(*server.Config)) *fixture {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
 	s, err := jetstream.Open(ctx, jetstream.Config{DataDir: filepath.Join(dir, "jetstream"), Logger: quiet()})
@@ -65,10 +71,14 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f.key = key
-	f.srv = server.New(server.Config{
+	cfg := server.Config{
 		Store: s, Pseudonymizer: pseudonymizer(t), Tokens: tokens, Logger: quiet(), MaxBody: 8 << 10, Poll: 50 * time.Millisecond,
 		Proofs: s, Key: &f.key,
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	f.srv = server.New(cfg)
 	done := make(chan struct{})
 	go func() { f.srv.Run(ctx); close(done) }()
 	ts := httptest.NewServer(f.srv.Handler())

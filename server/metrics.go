@@ -16,7 +16,9 @@ type metrics struct {
 	commands *prometheus.CounterVec // by command and outcome
 	appended prometheus.Histogram   // seconds from decision to the store's acknowledgement
 	requests *prometheus.CounterVec // by route and status
-	handler  http.Handler
+	// witness submissions of checkpoints, by witness and outcome (cosigned, failed)
+	witness *prometheus.CounterVec
+	handler http.Handler
 }
 
 // Outcomes of a command, as the commands counter labels them.
@@ -46,8 +48,11 @@ func newMetrics(reg *prometheus.Registry, v *views) *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ledger_http_requests_total", Help: "HTTP requests by route and status.",
 		}, []string{"route", "status"}),
+		witness: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ledger_witness_submissions_total", Help: "Checkpoints submitted to witnesses, by witness and outcome (cosigned or failed; failures are logged and retried with the next checkpoint).",
+		}, []string{"witness", "outcome"}),
 	}
-	reg.MustRegister(m.commands, m.appended, m.requests,
+	reg.MustRegister(m.commands, m.appended, m.requests, m.witness,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "ledger_projection_lag_events",
 			Help: "Events in the stream that the warm views have not applied yet.",
@@ -59,6 +64,15 @@ func newMetrics(reg *prometheus.Registry, v *views) *metrics {
 	)
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	return m
+}
+
+// witnessed counts a checkpoint's submission to a witness (proof.CheckpointerOptions.OnWitness).
+func (m *metrics) witnessed(witness string, err error) {
+	outcome := "cosigned"
+	if err != nil {
+		outcome = "failed"
+	}
+	m.witness.WithLabelValues(witness, outcome).Inc()
 }
 
 func (s *Server) scrape(w http.ResponseWriter, r *http.Request, _ auth.Token) error {

@@ -119,9 +119,15 @@ func (s *Server) findCheckpoint(r *http.Request, field string, size uint64) (pro
 // inclusionProof answers GET /v1/proofs/inclusion?sequence=N[&size=M]: the proof `ledger
 // proof inclusion --seq N` prints, against the stored checkpoint of tree size M (default the
 // newest). `ledger verify-proof` checks it offline. A regulator gets proofs of published
-// reports' events only: any other event's bytes are a request's.
+// reports' events only: any other event's bytes are a request's. With witness=KEY,... (and
+// witnesses=N) the checkpoint must be one a quorum of those witnesses cosigned.
 func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request, caller auth.Token) error {
-	if _, err := query(r, "sequence", "size"); err != nil {
+	q, err := query(r, append([]string{"sequence", "size"}, witnessParams...)...)
+	if err != nil {
+		return err
+	}
+	policy, err := witnessPolicy(q)
+	if err != nil {
 		return err
 	}
 	seq, err := uintParam(r, "sequence", true)
@@ -135,7 +141,7 @@ func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request, caller a
 	if err := s.proofsAvailable(); err != nil {
 		return err
 	}
-	cp, err := s.findCheckpoint(r, "size", size)
+	cp, err := s.findWitnessed(r, "size", size, policy)
 	if err != nil {
 		return err
 	}
@@ -181,9 +187,14 @@ func (s *Server) publishedEventAt(r *http.Request, seq uint64, caller auth.Token
 
 // consistencyProof answers GET /v1/proofs/consistency?old=N[&new=M]: the proof `ledger proof
 // consistency` prints, that the stored checkpoint of tree size N is a prefix of the one of
-// size M (default the newest).
+// size M (default the newest); with witness keys, M must be one a quorum of them cosigned.
 func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
-	if _, err := query(r, "old", "new"); err != nil {
+	q, err := query(r, append([]string{"old", "new"}, witnessParams...)...)
+	if err != nil {
+		return err
+	}
+	policy, err := witnessPolicy(q)
+	if err != nil {
 		return err
 	}
 	oldSize, err := uintParam(r, "old", true)
@@ -204,7 +215,7 @@ func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request, _ auth
 	if err != nil {
 		return err
 	}
-	to, err := s.findCheckpoint(r, "new", newSize)
+	to, err := s.findWitnessed(r, "new", newSize, policy)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 // Proofs is what verification needs: the raw log and the checkpoint stream.
 type Proofs interface {
 	proof.Log
+	proof.RecordedLog
 	proof.CheckpointStore
 }
 
@@ -83,15 +84,25 @@ func (s *Server) restatement(w http.ResponseWriter, r *http.Request, _ auth.Toke
 // checkpoint, as `ledger verify` does. status tells the three outcomes apart as verify's exit
 // status does: "clean", "unsigned" (no finding, but the uncovered events after the newest
 // checkpoint are not signed yet: POST /v1/checkpoints signs them) and "mismatch" (findings).
-// ok keeps its meaning: no finding.
+// ok keeps its meaning: no finding. witness=KEY,...&witnesses=N adds the witness check
+// (proof.VerifyWitnesses) and its summary, "witnessed".
 func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
-	if _, err := query(r); err != nil {
+	q, err := query(r, witnessParams...)
+	if err != nil {
+		return err
+	}
+	policy, err := witnessPolicy(q)
+	if err != nil {
 		return err
 	}
 	if err := s.proofsAvailable(); err != nil {
 		return err
 	}
 	rep, err := proof.Verify(r.Context(), s.cfg.Proofs, s.cfg.Proofs, s.cfg.Verifier)
+	if err != nil {
+		return err
+	}
+	wit, err := proof.VerifyWitnesses(r.Context(), s.cfg.Proofs, s.cfg.Proofs, s.cfg.Verifier, policy, &rep)
 	if err != nil {
 		return err
 	}
@@ -105,6 +116,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ auth.Token) er
 	}
 	if rep.Uncovered > 0 {
 		body["advice"] = fmt.Sprintf("%d events after the newest checkpoint are not signed yet; POST /v1/checkpoints (auditor) signs them", rep.Uncovered)
+	}
+	if policy.Enabled() {
+		body["witnessed"] = witnessedJSON(wit)
 	}
 	return writeJSON(w, http.StatusOK, body)
 }

@@ -65,8 +65,8 @@ type Config struct {
 	Key *proof.Key
 	// CheckpointTick is how often Run looks whether a checkpoint is due and signs it; 0:
 	// only on publish, POST /v1/checkpoints and stop. CheckpointDue says when one is due (zero:
-	// 1,000 new events, or new events and a minute since the last one); its Logger is the
-	// server's.
+	// 1,000 new events, or new events and a minute since the last one) and which witnesses
+	// cosign each; its Logger is the server's, its OnWitness counts in /metrics.
 	CheckpointTick time.Duration
 	CheckpointDue  proof.CheckpointerOptions
 	// Snapshots keeps the views' snapshots: the views start from them and as_of queries
@@ -113,15 +113,16 @@ func New(cfg Config) *Server {
 		handler: command.NewHandler(cfg.Store, cfg.Pseudonymizer, command.Options{Source: cfg.Source, MaxSkew: cfg.MaxSkew}),
 		mux:     http.NewServeMux(),
 	}
+	s.views = newViews(cfg.Store, s.runner(), cfg.Poll, cfg.Logger)
+	s.views.progress = cfg.StartProgress
+	s.metrics = newMetrics(cfg.Registry, s.views)
 	if cfg.Proofs != nil && cfg.Key != nil {
 		// One for the server: it re-hashes the stream once, then reads only new events.
 		due := cfg.CheckpointDue
 		due.Logger = cfg.Logger
+		due.OnWitness = s.metrics.witnessed
 		s.checkpointer = proof.NewCheckpointer(cfg.Proofs, cfg.Proofs, *cfg.Key, due)
 	}
-	s.views = newViews(cfg.Store, s.runner(), cfg.Poll, cfg.Logger)
-	s.views.progress = cfg.StartProgress
-	s.metrics = newMetrics(cfg.Registry, s.views)
 	for _, rt := range routes {
 		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
 	}

@@ -19,10 +19,11 @@ const (
 	backendESDB      = "esdb"
 )
 
-// proofStore is what checkpoints and proofs need: the raw log and a checkpoint stream. Only
-// the JetStream backend keeps them so far.
+// proofStore is what checkpoints and proofs need: the raw log (with recorded times, for
+// the witness check) and a checkpoint stream. Only the JetStream backend keeps them so far.
 type proofStore interface {
 	proof.Log
+	proof.RecordedLog
 	proof.CheckpointStore
 }
 

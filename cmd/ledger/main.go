@@ -59,6 +59,9 @@ type globals struct {
 	// The credential of the commands that record, and of the CLI's calls to a running server.
 	token         string
 	localOperator bool
+	// witnessesFile lists the witnesses every new checkpoint is submitted to ("": the data
+	// folder's witnesses file, if any).
+	witnessesFile string
 
 	// errOut is the command's stderr, where progress meters draw (meter.go); terminal says
 	// whether a writer is a terminal (nil: progress.IsTerminal; tests stand in for one).
@@ -113,13 +116,14 @@ func newRootOf(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.esdbURL, "esdb-url", os.Getenv("LEDGER_ESDB_URL"), "EventStoreDB/KurrentDB connection string for --store esdb (env LEDGER_ESDB_URL)")
 	root.PersistentFlags().StringVar(&g.token, "token", os.Getenv("LEDGER_TOKEN"), "bearer token from 'ledger token create': who records, and the credential for a running server (env LEDGER_TOKEN)")
 	root.PersistentFlags().BoolVar(&g.localOperator, "local-operator", false, "record as the OS user, logged as local:<user>, with the intake role only (no legal or disclosure act)")
+	root.PersistentFlags().StringVar(&g.witnessesFile, "witnesses-file", os.Getenv("LEDGER_WITNESSES_FILE"), "witnesses to submit every new checkpoint to, one '<verifier key> <url>' a line (default: the data folder's "+witnessesFile+" file, if any; env LEDGER_WITNESSES_FILE)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.AddCommand(withCheckpoint(g, newDemo(g)), withCheckpoint(g, newSubmit(g)), newReport(g), newRestatement(g), newTimeline(g), newWorkload(g), newKeys(g), newCheckpoint(g), newCheckpoints(g), newVerify(g), newProof(g), newVerifyProof(), newRebuild(g))
 	root.AddCommand(newServe(g))
 	root.AddCommand(newToken(g))
 	root.AddCommand(newBench(g))
 	root.AddCommand(newTail(g))
-	root.AddCommand(newCluster(), newBackup(g), newRestore(g))
+	root.AddCommand(newCluster(), newBackup(g), newRestore(g), newWitness())
 	return root
 }
 

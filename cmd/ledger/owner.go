@@ -202,8 +202,13 @@ func (r *remote) report(ctx context.Context, stdout, stderr io.Writer, p events.
 }
 
 // verify is `ledger verify` through the owner: GET /v1/verify, printed as verify prints.
-func (r *remote) verify(ctx context.Context, w io.Writer, v note.Verifier) error {
-	b, _, err := r.call(ctx, http.MethodGet, "/v1/verify", nil, nil, nil)
+// witnessKeys (verifier keys) and the policy read from them ask for the witness check.
+func (r *remote) verify(ctx context.Context, w io.Writer, v note.Verifier, witnessKeys []string, policy proof.WitnessPolicy) error {
+	var q url.Values
+	if policy.Enabled() {
+		q = url.Values{"witness": {strings.Join(witnessKeys, ",")}, "witnesses": {strconv.Itoa(policy.Quorum)}}
+	}
+	b, _, err := r.call(ctx, http.MethodGet, "/v1/verify", q, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -215,6 +220,11 @@ func (r *remote) verify(ctx context.Context, w io.Writer, v note.Verifier) error
 		Uncovered   uint64   `json:"uncovered"`
 		Findings    []string `json:"findings"`
 		Key         string   `json:"key"`
+		Witnessed   struct {
+			Checkpoint  int    `json:"checkpoint"`
+			Size        uint64 `json:"size"`
+			Unwitnessed uint64 `json:"unwitnessed"`
+		} `json:"witnessed"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return fmt.Errorf("the server's verify answer: %w", err)
@@ -226,7 +236,8 @@ func (r *remote) verify(ctx context.Context, w io.Writer, v note.Verifier) error
 	for _, f := range doc.Findings {
 		rep.Findings = append(rep.Findings, proof.Finding{Text: f})
 	}
-	return printReport(w, rep, v)
+	wit := proof.Witnessing{Policy: policy, Checkpoint: doc.Witnessed.Checkpoint, Size: doc.Witnessed.Size, Unwitnessed: doc.Witnessed.Unwitnessed}
+	return printReport(w, rep, wit, v)
 }
 
 // submit is `ledger submit` through the owner: every line was read and checked here, and

@@ -107,7 +107,11 @@ func (g *globals) checkpoint(ctx context.Context) (proof.Signed, bool, error) {
 		return proof.Signed{}, false, err
 	}
 	defer l.store.Close()
-	return proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: l.log}).Checkpoint(ctx)
+	opts, err := g.checkpointerOptions(l.log)
+	if err != nil {
+		return proof.Signed{}, false, err
+	}
+	return proof.NewCheckpointer(l.proofs, l.proofs, key, opts).Checkpoint(ctx)
 }
 
 func newKeys(g *globals) *cobra.Command {
@@ -214,8 +218,10 @@ func newCheckpoints(g *globals) *cobra.Command {
 
 func newVerify(g *globals) *cobra.Command {
 	var (
-		key  string
-		held []string
+		key       string
+		held      []string
+		witnesses []string
+		quorum    int
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -238,10 +244,22 @@ three apart:
 --key checks signatures with the verifier key you hold rather than the data folder's.
 --checkpoint FILE (repeatable) also checks the stream against checkpoints kept elsewhere
 (attached to a report, held by a regulator): someone who rewrote the stream and re-signed
-every stored checkpoint with a stolen key cannot rewrite those.`,
+every stored checkpoint with a stolen key cannot rewrite those.
+
+--witness KEY (repeatable) and --witnesses N check the witnesses' cosignatures too: a
+checkpoint counts as witnessed only when N distinct witnesses of those keys cosigned it
+(default: all of them). verify names every cosignature that does not verify, fails when no
+checkpoint is witnessed (the operator rewrote and re-signed the log, or never submitted it),
+names every event recorded later than the first cosignature of the first witnessed
+checkpoint covering it (its recorded time was moved), and counts the events after the
+newest witnessed checkpoint as not witnessed yet (exit status 2, as unsigned ones).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := g.verifier(key)
+			if err != nil {
+				return err
+			}
+			policy, vkeys, err := witnessPolicy(witnesses, quorum)
 			if err != nil {
 				return err
 			}
@@ -255,7 +273,7 @@ every stored checkpoint with a stolen key cannot rewrite those.`,
 			}
 			l, err := g.openProofs(cmd.Context())
 			if r := g.remoteOf(err); r != nil && len(hs) == 0 {
-				return r.verify(cmd.Context(), cmd.OutOrStdout(), v)
+				return r.verify(cmd.Context(), cmd.OutOrStdout(), v, vkeys, policy)
 			}
 			if err != nil {
 				return err
@@ -268,17 +286,26 @@ every stored checkpoint with a stolen key cannot rewrite those.`,
 			if err != nil {
 				return err
 			}
-			return printReport(cmd.OutOrStdout(), rep, v)
+			wit, err := proof.VerifyWitnesses(cmd.Context(), l.proofs, l.proofs, v, policy, &rep)
+			if err != nil {
+				return err
+			}
+			return printReport(cmd.OutOrStdout(), rep, wit, v)
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "verifier key (or a file holding it); default: the data folder's key")
 	cmd.Flags().StringArrayVar(&held, "checkpoint", nil, "also check against this signed checkpoint file (repeatable)")
+	witnessFlags(cmd, &witnesses, &quorum)
 	return cmd
 }
 
-func printReport(w io.Writer, rep proof.Report, v note.Verifier) error {
+func printReport(w io.Writer, rep proof.Report, wit proof.Witnessing, v note.Verifier) error {
 	fmt.Fprintf(w, "%d events (last sequence %d), %d checkpoints signed by %s+%08x; the newest covers %d events\n",
 		rep.Events, rep.LastSequence, rep.Checkpoints, v.Name(), v.KeyHash(), rep.Size)
+	if wit.Policy.Enabled() && wit.Checkpoint > 0 {
+		fmt.Fprintf(w, "witnessed: checkpoint %d (size %d) is the newest cosigned by %d of the %d witnesses given; the events up to sequence %d are witnessed\n",
+			wit.Checkpoint, wit.Size, wit.Policy.Quorum, len(wit.Policy.Keys), wit.Size)
+	}
 	for i, f := range rep.Findings {
 		if i == maxFindings {
 			fmt.Fprintf(w, "... and %d more findings\n", len(rep.Findings)-maxFindings)
@@ -295,6 +322,12 @@ func printReport(w io.Writer, rep proof.Report, v note.Verifier) error {
 	case proof.Unsigned:
 		fmt.Fprintln(w, "UNSIGNED: the stream matches every checkpoint, but not every event is signed yet")
 		return fmt.Errorf("%w: %s", errUnsigned, unsignedText(rep))
+	}
+	if wit.Policy.Enabled() && wit.Unwitnessed > 0 {
+		text := fmt.Sprintf("%d events after the newest witnessed checkpoint (sequences %d to %d) are not witnessed yet; the next checkpoint the witnesses cosign covers them",
+			wit.Unwitnessed, wit.Size+1, rep.LastSequence)
+		fmt.Fprintln(w, "UNWITNESSED:", text)
+		return fmt.Errorf("%w: %s", errUnsigned, text)
 	}
 	fmt.Fprintln(w, "OK: the stream matches every checkpoint, and the newest covers every event")
 	return nil
@@ -429,20 +462,33 @@ func output(cmd *cobra.Command, out string, b []byte, done string) error {
 }
 
 func newVerifyProof() *cobra.Command {
-	var key, at, from, to string
+	var (
+		key, at, from, to string
+		witnesses         []string
+		quorum            int
+	)
 	cmd := &cobra.Command{
 		Use:   "verify-proof PROOF --key KEY (--checkpoint FILE | --from FILE --to FILE)",
 		Short: "Check a proof offline against signed checkpoints and the verifier key",
 		Long: `Check a proof from 'ledger proof' offline: no ledger, no data folder, only the proof file
 (- for stdin), the signed checkpoint(s) and the ledger's verifier key (as 'ledger keys' prints
 it, or a file holding it). An inclusion proof needs --checkpoint, a consistency proof --from
-and --to. The exit status is non-zero unless the proof holds.`,
+and --to. The exit status is non-zero unless the proof holds.
+
+With --witness KEY (repeatable) and --witnesses N, the checkpoint the proof leads to (the
+inclusion proof's, or --to) must also carry valid cosignatures of N distinct witnesses of
+those keys (default: all): a checkpoint the operator alone signed, or one with a forged
+cosignature (named), fails.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if b, err := os.ReadFile(key); err == nil {
 				key = string(b)
 			}
 			v, err := proof.NewVerifier(key)
+			if err != nil {
+				return err
+			}
+			policy, _, err := witnessPolicy(witnesses, quorum)
 			if err != nil {
 				return err
 			}
@@ -468,6 +514,9 @@ and --to. The exit status is non-zero unless the proof holds.`,
 				if err != nil {
 					return err
 				}
+				if err := checkWitnessed(w, at, n, v, policy); err != nil {
+					return err
+				}
 				fmt.Fprintf(w, "OK: the event at sequence %d is in %s at tree size %d\n", p.Sequence, cp.Origin, cp.Size)
 				if env, err := events.Decode(p.Event); err == nil {
 					fmt.Fprintf(w, "event %s: %s of %s %s, business time %s, actor %s\n",
@@ -489,6 +538,9 @@ and --to. The exit status is non-zero unless the proof holds.`,
 				if err != nil {
 					return err
 				}
+				if err := checkWitnessed(w, to, b, v, policy); err != nil {
+					return err
+				}
 				fmt.Fprintf(w, "OK: %s at tree size %d extends its tree at size %d: nothing signed before was changed\n", cb.Origin, cb.Size, ca.Size)
 			}
 			return nil
@@ -498,6 +550,7 @@ and --to. The exit status is non-zero unless the proof holds.`,
 	cmd.Flags().StringVar(&at, "checkpoint", "", "the signed checkpoint an inclusion proof is checked against")
 	cmd.Flags().StringVar(&from, "from", "", "the earlier checkpoint of a consistency proof")
 	cmd.Flags().StringVar(&to, "to", "", "the later checkpoint of a consistency proof")
+	witnessFlags(cmd, &witnesses, &quorum)
 	_ = cmd.MarkFlagRequired("key")
 	return cmd
 }

@@ -180,7 +180,11 @@ func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view st
 		if err != nil {
 			return err
 		}
-		cps = proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: l.log})
+		opts, err := g.checkpointerOptions(l.log)
+		if err != nil {
+			return err
+		}
+		cps = proof.NewCheckpointer(l.proofs, l.proofs, key, opts)
 		pub.Checkpoint = cps.CheckpointNote
 	}
 	res, err := pub.Report(cmd.Context(), f.parameters(view), caller)

@@ -96,6 +96,9 @@ closes the store.`,
 					return err
 				}
 				cfg.Proofs, cfg.Key = l.proofs, &key
+				if cfg.CheckpointDue, err = g.checkpointerOptions(log); err != nil {
+					return err
+				}
 			}
 			srv := server.New(cfg)
 			err = srv.Serve(cmd.Context(), ln, shutdownTimeout)
