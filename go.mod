@@ -12,7 +12,12 @@ require (
 	github.com/synadia-io/orbit.go/jetstreamext v0.3.2
 )
 
-require golang.org/x/term v0.47.0
+require (
+	github.com/transparency-dev/formats v0.1.1
+	golang.org/x/term v0.47.0
+)
+
+require filippo.io/mldsa v0.0.0-20260215214346-43d0283efc3e // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
