@@ -24,7 +24,7 @@ type Source interface {
 // Builder builds bundles of one ledger.
 type Builder struct {
 	Source   Source
-	Verifier note.Verifier      // the log's key: only checkpoints it verifies are used
+	Verifier note.Verifier       // the log's key: only checkpoints it verifies are used
 	Runner   *projections.Runner // reproduces a published report's bytes
 	// Sign, if set, signs a checkpoint of every event recorded so far; it is called when no
 	// stored checkpoint covers the bundle's events yet (a report published a moment ago is
