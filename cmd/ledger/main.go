@@ -100,6 +100,7 @@ func newRootOf(g *globals) *cobra.Command {
 	root.PersistentFlags().BoolVar(&g.localOperator, "local-operator", false, "record as the OS user, logged as local:<user>, with the intake role only (no legal or disclosure act)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.AddCommand(withCheckpoint(g, newDemo(g)), withCheckpoint(g, newSubmit(g)), newReport(g), newRestatement(g), newTimeline(g), newWorkload(g), newKeys(g), newCheckpoint(g), newCheckpoints(g), newVerify(g), newProof(g), newVerifyProof(), newRebuild(g))
+	root.AddCommand(newExport(g), newVerifyBundle())
 	root.AddCommand(newServe(g))
 	root.AddCommand(newToken(g))
 	root.AddCommand(newBench(g))
