@@ -50,6 +50,9 @@ var routes = []Route{
 	{Method: "GET", Path: "/v1/workload", Roles: readers, handle: (*Server).workload},
 	{Method: "GET", Path: "/v1/published/{id}", Roles: readers, handle: (*Server).published},
 	{Method: "GET", Path: "/v1/published/{id}/restatement", Roles: readers, handle: (*Server).restatement},
+	// A published report's evidence bundle: its bytes and the proofs that tie them to the
+	// log; a regulator gets the bundles of its countries' reports (entitled).
+	{Method: "GET", Path: "/v1/published/{id}/bundle", Roles: reporters, handle: (*Server).reportBundle},
 	{Method: "GET", Path: "/v1/verify", Roles: []auth.Role{auth.Auditor}, handle: (*Server).verify},
 	// Publishing figures is the compliance officers' act: legal's, who decide requests and
 	// answer for the figures. The auditor records nothing; a regulator never publishes.
