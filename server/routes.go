@@ -36,7 +36,8 @@ var (
 //
 // CLI commands that are deliberately no route: token (credentials are managed on the host),
 // keys (the signing key never leaves the host), demo and bench (tools), tail (NATS is the
-// subscription interface), verify-proof (an offline client tool), rebuild (the host's
+// subscription interface), verify-proof and verify-bundle (offline client tools), export
+// --request (a request's events are the host's, never a regulator's), rebuild (the host's
 // maintenance of snapshots) and serve.
 var routes = []Route{
 	{Method: "GET", Path: "/healthz", handle: (*Server).healthz},
