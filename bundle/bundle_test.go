@@ -1,13 +1,17 @@
 package bundle_test
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -219,4 +223,73 @@ func root(t *testing.T, f *fixture, msg string) []byte {
 		t.Fatal(err)
 	}
 	return cp.Root
+}
+
+// TestEventRecordedAfterItsCosignatureIsRefused: a witness's cosignature/v1 timestamp bounds
+// when the events its checkpoint covers were recorded. The cosignature is written here from
+// the C2SP spec, with a chosen time.
+func TestEventRecordedAfterItsCosignatureIsRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	b, err := f.builder.Request(testCtx(t), f.requestID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := note.NewEd25519VerifierKey("witness-spec.example", pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := bundle.NewWitnessVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := bundle.Keys{Log: f.key.Verifier, Witnesses: []note.Verifier{v}, Quorum: 1}
+	last := b.Events[len(b.Events)-1]
+	for _, tt := range []struct {
+		name string
+		at   time.Time
+		ok   bool
+	}{
+		{"cosigned after the events were recorded", last.RecordedAt.Add(time.Second), true},
+		{"cosigned the second the last event was recorded", last.RecordedAt, true},
+		// Every event was recorded after it: the first is named.
+		{"cosigned a minute before the events were recorded", b.Events[0].RecordedAt.Add(-time.Minute), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := clone(t, b)
+			s := specCosigner{name: v.Name(), hash: v.KeyHash(), key: priv, at: tt.at}
+			c.Checkpoint = addSignature(t, c.Checkpoint, f.key.Verifier, s)
+			c.Newest = addSignature(t, c.Newest, f.key.Verifier, s)
+			_, err := bundle.Verify(encode(t, c), keys)
+			var pe *bundle.PartError
+			switch {
+			case tt.ok && err != nil:
+				t.Fatalf("refused: %v", err)
+			case !tt.ok && (!errors.As(err, &pe) || pe.Part != fmt.Sprintf("event at sequence %d", b.Events[0].Sequence) || !errors.Is(err, bundle.ErrContent)):
+				t.Fatalf("got %v, want the event at sequence %d refused for its recorded time", err, b.Events[0].Sequence)
+			}
+		})
+	}
+}
+
+// specCosigner signs a C2SP tlog-cosignature/v1 at a chosen time: the signed message is
+// "cosignature/v1\ntime T\n" and the checkpoint; the signature is T (8 bytes, big-endian)
+// then the Ed25519 signature.
+type specCosigner struct {
+	name string
+	hash uint32
+	key  ed25519.PrivateKey
+	at   time.Time
+}
+
+func (s specCosigner) Name() string    { return s.name }
+func (s specCosigner) KeyHash() uint32 { return s.hash }
+func (s specCosigner) Sign(msg []byte) ([]byte, error) {
+	t := uint64(s.at.Unix())
+	signed := fmt.Appendf(nil, "cosignature/v1\ntime %d\n%s", t, msg)
+	return append(binary.BigEndian.AppendUint64(nil, t), ed25519.Sign(s.key, signed)...), nil
 }
