@@ -1,11 +1,19 @@
 package main
 
 import (
+	"crypto/rand"
+	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	formatsnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/complianceledger/ledger/bundle"
+	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/server/auth"
 )
 
@@ -61,5 +69,58 @@ func TestExportedBundlesVerifyOffline(t *testing.T) {
 	_, _, err = ledgerRun(t, offline, "", "verify-bundle", path("report.json"), "--key", vkey, "--witness", witness)
 	if err == nil || !strings.Contains(err.Error(), "checkpoint cosignatures") {
 		t.Errorf("a quorum of one witness that never cosigned: %v", err)
+	}
+
+	// Two witnesses cosign both checkpoints (as the ledger will store them): a quorum of
+	// two holds, a quorum of three cannot be reached with two keys.
+	doc, err := os.ReadFile(path("report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Decode(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := proof.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wflags []string
+	for i := range 2 {
+		skey, wkey, err := note.GenerateKey(rand.Reader, fmt.Sprintf("witness-%d.example", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := formatsnote.NewSignerForCosignatureV1(skey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, msg := range []*string{&b.Checkpoint, &b.Newest} {
+			n, err := note.Open([]byte(*msg), note.VerifierList(log))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.Sigs = append(n.Sigs, n.UnverifiedSigs...)
+			signed, err := note.Sign(n, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			*msg = string(signed)
+		}
+		wflags = append(wflags, "--witness", wkey)
+	}
+	if doc, err = bundle.Encode(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path("cosigned.json"), doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out = mustRun(t, offline, "", append([]string{"verify-bundle", path("cosigned.json"), "--key", vkey}, wflags...)...)
+	if !strings.Contains(out, "ok    checkpoint cosignatures: 2 of 2 required: witness-1.example at ") || strings.Contains(out, "WARNING") {
+		t.Errorf("verify-bundle with two witnesses:\n%s", out)
+	}
+	_, _, err = ledgerRun(t, offline, "", append([]string{"verify-bundle", path("cosigned.json"), "--key", vkey, "--witnesses", "3"}, wflags...)...)
+	if err == nil || !strings.Contains(err.Error(), "a quorum of 3 needs at least as many distinct witness keys, 2 given") {
+		t.Errorf("a quorum of 3 with 2 keys: %v", err)
 	}
 }
