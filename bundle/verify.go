@@ -89,19 +89,22 @@ func Verify(doc []byte, k Keys) (Result, error) {
 	ok := func(part, format string, args ...any) {
 		res.Checks = append(res.Checks, Check{part, fmt.Sprintf(format, args...)})
 	}
+	if k.Log == nil {
+		return res, &PartError{PartCheckpoint, fmt.Errorf("%w: no log verifier key", ErrMalformed)}
+	}
 	witnesses, err := distinct(k)
 	if err != nil {
 		return res, &PartError{PartCheckpointCosignatures, err}
 	}
 	ok(PartFormat, "%s of %s %s, log %s", Format, b.Kind, b.ID, b.Origin)
 
-	cp, cosigned, err := checkNote(b.Checkpoint, k.Log, witnesses, k.Quorum, PartCheckpoint, PartCheckpointCosignatures)
+	cp, cosigned, times, err := checkNote(b.Checkpoint, k.Log, witnesses, k.Quorum, PartCheckpoint, PartCheckpointCosignatures)
 	if err != nil {
 		return res, err
 	}
 	ok(PartCheckpoint, "tree size %d signed by %s+%08x", cp.Size, k.Log.Name(), k.Log.KeyHash())
 	ok(PartCheckpointCosignatures, "%s", cosigned)
-	newest, cosigned, err := checkNote(b.Newest, k.Log, witnesses, k.Quorum, PartNewest, PartNewestCosignatures)
+	newest, cosigned, _, err := checkNote(b.Newest, k.Log, witnesses, k.Quorum, PartNewest, PartNewestCosignatures)
 	if err != nil {
 		return res, err
 	}
@@ -112,10 +115,6 @@ func Verify(doc []byte, k Keys) (Result, error) {
 	}
 	ok(PartConsistency, "the tree of size %d is a prefix of the newest, of size %d: nothing it covers changed since", cp.Size, newest.Size)
 
-	times, err := cosignatureTimes(b.Checkpoint, witnesses)
-	if err != nil {
-		return res, &PartError{PartCheckpointCosignatures, err}
-	}
 	for _, e := range b.Events {
 		env, err := checkEvent(b, cp, e, times)
 		if err != nil {
@@ -133,9 +132,6 @@ func Verify(doc []byte, k Keys) (Result, error) {
 
 // distinct returns the witness keys once each, refusing a quorum they cannot reach.
 func distinct(k Keys) ([]note.Verifier, error) {
-	if k.Log == nil {
-		return nil, fmt.Errorf("%w: no log verifier key", ErrMalformed)
-	}
 	seen := map[string]bool{}
 	var out []note.Verifier
 	for _, w := range k.Witnesses {
@@ -152,49 +148,37 @@ func distinct(k Keys) ([]note.Verifier, error) {
 }
 
 // checkNote opens a checkpoint with the log's key and counts its valid cosignatures from
-// distinct witnesses; cosigned says who cosigned.
-func checkNote(msg string, log note.Verifier, witnesses []note.Verifier, quorum int, part, cosigPart string) (proof.Checkpoint, string, error) {
-	cp, err := proof.OpenCheckpoint([]byte(msg), log)
+// distinct witnesses; cosigned says who cosigned, times when (by witness name).
+func checkNote(msg string, log note.Verifier, witnesses []note.Verifier, quorum int, part, cosigPart string) (cp proof.Checkpoint, cosigned string, times map[string]time.Time, err error) {
+	cp, err = proof.OpenCheckpoint([]byte(msg), log)
 	if err != nil {
-		return cp, "", &PartError{part, fmt.Errorf("%w: %v", ErrSignature, err)}
+		return cp, "", nil, &PartError{part, fmt.Errorf("%w: %v", ErrSignature, err)}
 	}
+	times = map[string]time.Time{}
 	var names []string
 	for _, w := range witnesses {
 		n, err := note.Open([]byte(msg), note.VerifierList(w))
 		var unverified *note.UnverifiedNoteError
 		switch {
 		case errors.As(err, &unverified): // this witness did not cosign
-		case err != nil:
-			return cp, "", &PartError{cosigPart, fmt.Errorf("%w: the cosignature of %s+%08x does not verify: %v", ErrQuorum, w.Name(), w.KeyHash(), err)}
-		default:
-			t, _ := formatsnote.CoSigV1Timestamp(n.Sigs[0])
-			names = append(names, fmt.Sprintf("%s at %s", w.Name(), t.UTC().Format(time.RFC3339)))
-		}
-	}
-	if len(names) < quorum {
-		return cp, "", &PartError{cosigPart, fmt.Errorf("%w: %d valid of the %d required from distinct witnesses (%s)", ErrQuorum, len(names), quorum, strings.Join(names, ", "))}
-	}
-	if len(witnesses) == 0 {
-		return cp, "none checked: no witness key given", nil
-	}
-	return cp, fmt.Sprintf("%d of %d required: %s", len(names), quorum, strings.Join(names, ", ")), nil
-}
-
-// cosignatureTimes are the times the given witnesses cosigned msg (already checked).
-func cosignatureTimes(msg string, witnesses []note.Verifier) (map[string]time.Time, error) {
-	out := map[string]time.Time{}
-	for _, w := range witnesses {
-		n, err := note.Open([]byte(msg), note.VerifierList(w))
-		if err != nil {
 			continue
+		case err != nil:
+			return cp, "", nil, &PartError{cosigPart, fmt.Errorf("%w: the cosignature of %s+%08x does not verify: %v", ErrQuorum, w.Name(), w.KeyHash(), err)}
 		}
 		t, err := formatsnote.CoSigV1Timestamp(n.Sigs[0])
 		if err != nil {
-			return nil, fmt.Errorf("%w: the timestamp of %s: %v", ErrQuorum, w.Name(), err)
+			return cp, "", nil, &PartError{cosigPart, fmt.Errorf("%w: the timestamp of %s: %v", ErrQuorum, w.Name(), err)}
 		}
-		out[w.Name()] = t
+		times[w.Name()] = t
+		names = append(names, fmt.Sprintf("%s at %s", w.Name(), t.UTC().Format(time.RFC3339)))
 	}
-	return out, nil
+	if len(names) < quorum {
+		return cp, "", nil, &PartError{cosigPart, fmt.Errorf("%w: %d valid of the %d required from distinct witnesses (%s)", ErrQuorum, len(names), quorum, strings.Join(names, ", "))}
+	}
+	if len(witnesses) == 0 {
+		return cp, "none checked: no witness key given", times, nil
+	}
+	return cp, fmt.Sprintf("%d of %d required: %s", len(names), quorum, strings.Join(names, ", ")), times, nil
 }
 
 func consistent(from, to proof.Checkpoint, hashes [][]byte) error {
