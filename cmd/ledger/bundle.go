@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 
 	"github.com/google/uuid"
@@ -28,7 +29,8 @@ checkpoint and a consistency proof to it. A report bundle also proves that the c
 report was published with is a prefix of that tree.
 
 When no checkpoint covers the events yet (a report published a moment ago), one is signed
-first with the data folder's key, as 'ledger checkpoint' does.`,
+first with the data folder's key, as 'ledger checkpoint' does. Beside a running server,
+--report goes through GET /v1/published/{id}/bundle with --token.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (report == "") == (request == "") {
@@ -47,6 +49,16 @@ first with the data folder's key, as 'ledger checkpoint' does.`,
 				return err
 			}
 			l, err := g.openProofs(cmd.Context())
+			if r := g.remoteOf(err); r != nil {
+				if report == "" {
+					return errors.New("export --request needs the data folder: a request's events are no route of the server's (stop it first)")
+				}
+				doc, _, err := r.call(cmd.Context(), http.MethodGet, "/v1/published/"+u.String()+"/bundle", nil, nil, nil)
+				if err != nil {
+					return err
+				}
+				return output(cmd, out, doc, fmt.Sprintf("evidence bundle of report %s written to %s\n", u, out))
+			}
 			if err != nil {
 				return err
 			}

@@ -34,7 +34,7 @@ const (
 // ownerPolicies says, per command, what it does beside an owner; absent: ownerRoutes.
 var ownerPolicies = map[string]int{
 	"report": viaOwner, "restatement": viaOwner, "timeline": viaOwner, "workload": viaOwner,
-	"submit": viaOwner, "verify": viaOwner, "tail": viaOwner,
+	"submit": viaOwner, "verify": viaOwner, "tail": viaOwner, "export": viaOwner,
 	"rebuild": ownerOnly, "demo": ownerOnly, "bench": ownerOnly, "serve": ownerOnly,
 }
 
@@ -58,7 +58,7 @@ func (e *ownedError) Error() string {
 	case ownerOnly:
 		advice = fmt.Sprintf("'ledger %s' needs the folder to itself: stop that process first (a server stops on SIGTERM), or give this command another --data folder", e.command)
 	default:
-		advice = "stop it first, or use its HTTP API (GET /v1/checkpoints, GET /v1/proofs/inclusion and /consistency, POST /v1/checkpoints, GET /v1/published/{id}/bundle; see GET /openapi.json)"
+		advice = "stop it first, or use its HTTP API (GET /v1/checkpoints, GET /v1/proofs/inclusion and /consistency, POST /v1/checkpoints; see GET /openapi.json)"
 	}
 	return e.held.Error() + "; " + advice
 }
