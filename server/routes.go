@@ -36,7 +36,8 @@ var (
 //
 // CLI commands that are deliberately no route: token (credentials are managed on the host),
 // keys (the signing key never leaves the host), demo and bench (tools), tail (NATS is the
-// subscription interface), verify-proof (an offline client tool), rebuild (the host's
+// subscription interface), verify-proof and verify-bundle (offline client tools), export
+// --request (a request's events are the host's, never a regulator's), rebuild (the host's
 // maintenance of snapshots) and serve.
 var routes = []Route{
 	{Method: "GET", Path: "/healthz", handle: (*Server).healthz},
@@ -50,6 +51,9 @@ var routes = []Route{
 	{Method: "GET", Path: "/v1/workload", Roles: readers, handle: (*Server).workload},
 	{Method: "GET", Path: "/v1/published/{id}", Roles: readers, handle: (*Server).published},
 	{Method: "GET", Path: "/v1/published/{id}/restatement", Roles: readers, handle: (*Server).restatement},
+	// A published report's evidence bundle: its bytes and the proofs that tie them to the
+	// log; a regulator gets the bundles of its countries' reports (entitled).
+	{Method: "GET", Path: "/v1/published/{id}/bundle", Roles: reporters, handle: (*Server).reportBundle},
 	{Method: "GET", Path: "/v1/verify", Roles: []auth.Role{auth.Auditor}, handle: (*Server).verify},
 	// Publishing figures is the compliance officers' act: legal's, who decide requests and
 	// answer for the figures. The auditor records nothing; a regulator never publishes.

@@ -37,6 +37,7 @@ func TestEveryRouteAdmitsExactlyItsRoles(t *testing.T) {
 		"/v1/requests/{id}/timeline":     "/v1/requests/" + id + "/timeline",
 		"/v1/published/{id}":             "/v1/published/" + id, // no such report: 404 when allowed
 		"/v1/published/{id}/restatement": "/v1/published/" + id + "/restatement",
+		"/v1/published/{id}/bundle":      "/v1/published/" + id + "/bundle",
 		"/v1/proofs/inclusion":           "/v1/proofs/inclusion?sequence=2&size=2",
 		"/v1/proofs/consistency":         "/v1/proofs/consistency?old=2",
 	}

@@ -119,6 +119,7 @@ func newRootOf(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.witnessesFile, "witnesses-file", os.Getenv("LEDGER_WITNESSES_FILE"), "witnesses to submit every new checkpoint to, one '<verifier key> <url>' a line (default: the data folder's "+witnessesFile+" file, if any; env LEDGER_WITNESSES_FILE)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.AddCommand(withCheckpoint(g, newDemo(g)), withCheckpoint(g, newSubmit(g)), newReport(g), newRestatement(g), newTimeline(g), newWorkload(g), newKeys(g), newCheckpoint(g), newCheckpoints(g), newVerify(g), newProof(g), newVerifyProof(), newRebuild(g))
+	root.AddCommand(newExport(g), newVerifyBundle())
 	root.AddCommand(newServe(g))
 	root.AddCommand(newToken(g))
 	root.AddCommand(newBench(g))

@@ -16,7 +16,8 @@ import (
 // publishes a report over HTTP, an auditor signs a checkpoint and fetches it and an inclusion
 // proof of the publication; after the server stops, `ledger report --as-of-published`
 // reproduces the HTTP answer byte for byte and `ledger verify-proof` checks the proof offline
-// with the key `ledger keys` prints.
+// with the key `ledger keys` prints; `ledger export --report` through the server gives the
+// bundle the folder gives once it stopped.
 func TestServePublishesAndProvesWhatTheCLIChecks(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -61,11 +62,13 @@ func TestServePublishesAndProvesWhatTheCLIChecks(t *testing.T) {
 		t.Fatalf("checkpoints: %v %s", err, b)
 	}
 	_, proofDoc := call("GET", "/v1/proofs/inclusion?sequence=9", auditor, http.StatusOK)
+	files := t.TempDir()
+	served := filepath.Join(files, "served.bundle.json")
+	mustRun(t, dir, "", "export", "--report", id, "-o", served, "--token", auditor)
 
 	if err := srv.stop(); err != nil {
 		t.Fatalf("serve after interrupt: %v", err)
 	}
-	files := t.TempDir()
 	cpFile, proofFile := filepath.Join(files, "checkpoint"), filepath.Join(files, "proof.json")
 	os.WriteFile(cpFile, []byte(list.Checkpoints[len(list.Checkpoints)-1].Note), 0o600)
 	os.WriteFile(proofFile, proofDoc, 0o600)
@@ -74,6 +77,16 @@ func TestServePublishesAndProvesWhatTheCLIChecks(t *testing.T) {
 		t.Errorf("reproduced:\n%s\npublished over HTTP:\n%s", got, published)
 	}
 	key := strings.TrimSpace(mustRun(t, dir, "", "keys"))
+	// The bundle exported through the server is the one exported from the folder once it
+	// stopped (no event came in between), and it verifies offline.
+	local := filepath.Join(files, "local.bundle.json")
+	mustRun(t, dir, "", "export", "--report", id, "-o", local)
+	if a, b := readFile(t, served), readFile(t, local); a != b || a == "" {
+		t.Errorf("bundle through the server:\n%s\nfrom the folder:\n%s", a, b)
+	}
+	if got := mustRun(t, t.TempDir(), "", "verify-bundle", served, "--key", key); !strings.Contains(got, "OK: every part of the report bundle of "+id) {
+		t.Errorf("verify-bundle:\n%s", got)
+	}
 	got := mustRun(t, t.TempDir(), "", "verify-proof", proofFile, "--key", key, "--checkpoint", cpFile)
 	if !strings.Contains(got, "OK: the event at sequence 9") || !strings.Contains(got, "actor leo") {
 		t.Errorf("verify-proof:\n%s", got)

@@ -1,0 +1,251 @@
+package bundle
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	formatsnote "github.com/transparency-dev/formats/note"
+	merkleproof "github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/proof"
+)
+
+// The parts of a bundle, as checks and errors name them; an event's part is EventPart's.
+const (
+	PartFormat                 = "format"
+	PartCheckpoint             = "checkpoint"
+	PartCheckpointCosignatures = "checkpoint cosignatures"
+	PartNewest                 = "newest checkpoint"
+	PartNewestCosignatures     = "newest checkpoint cosignatures"
+	PartConsistency            = "consistency proof"
+	PartReport                 = "report"
+	PartPublication            = "publication checkpoint"
+)
+
+// EventPart names the bundle's event at sequence seq: its bytes, id, recorded time and
+// inclusion proof are one part, since a changed byte in either the event or its proof
+// fails the same hash chain.
+func EventPart(b Bundle, seq uint64) string {
+	if b.Kind == KindReport {
+		return fmt.Sprintf("ReportPublished event at sequence %d", seq)
+	}
+	return fmt.Sprintf("event at sequence %d", seq)
+}
+
+// PartError is a refused bundle: the first part that failed and why.
+type PartError struct {
+	Part string
+	Err  error
+}
+
+func (e *PartError) Error() string { return e.Part + ": " + e.Err.Error() }
+func (e *PartError) Unwrap() error { return e.Err }
+
+// Keys are what a bundle is checked with: the log's verifier key, the witnesses' keys and
+// how many distinct witnesses must have cosigned each checkpoint.
+type Keys struct {
+	Log       note.Verifier
+	Witnesses []note.Verifier // cosignature/v1 verifiers (NewWitnessVerifier)
+	Quorum    int
+}
+
+// NewWitnessVerifier reads a witness's verifier key (C2SP tlog-cosignature/v1: an Ed25519
+// key of type 0x04, or a plain note key of type 0x01 read as one).
+func NewWitnessVerifier(vkey string) (note.Verifier, error) {
+	v, err := formatsnote.NewVerifierForCosignatureV1(strings.TrimSpace(vkey))
+	if err != nil {
+		return nil, fmt.Errorf("%w: witness key %q: %v", ErrMalformed, vkey, err)
+	}
+	return v, nil
+}
+
+// Check is one part that held, in words.
+type Check struct {
+	Part, Text string
+}
+
+// Result is what Verify checked, in order; on a refusal, the parts checked before it.
+type Result struct {
+	Bundle Bundle
+	Checks []Check
+}
+
+// Verify checks every part of a bundle offline and returns what it checked; the error is
+// a *PartError naming the first part that failed.
+func Verify(doc []byte, k Keys) (Result, error) {
+	var res Result
+	b, err := Decode(doc)
+	if err != nil {
+		return res, &PartError{PartFormat, err}
+	}
+	res.Bundle = b
+	ok := func(part, format string, args ...any) {
+		res.Checks = append(res.Checks, Check{part, fmt.Sprintf(format, args...)})
+	}
+	if k.Log == nil {
+		return res, &PartError{PartCheckpoint, fmt.Errorf("%w: no log verifier key", ErrMalformed)}
+	}
+	witnesses, err := distinct(k)
+	if err != nil {
+		return res, &PartError{PartCheckpointCosignatures, err}
+	}
+	ok(PartFormat, "%s of %s %s, log %s", Format, b.Kind, b.ID, b.Origin)
+
+	cp, cosigned, times, err := checkNote(b.Checkpoint, k.Log, witnesses, k.Quorum, PartCheckpoint, PartCheckpointCosignatures)
+	if err != nil {
+		return res, err
+	}
+	ok(PartCheckpoint, "tree size %d signed by %s+%08x", cp.Size, k.Log.Name(), k.Log.KeyHash())
+	ok(PartCheckpointCosignatures, "%s", cosigned)
+	newest, cosigned, _, err := checkNote(b.Newest, k.Log, witnesses, k.Quorum, PartNewest, PartNewestCosignatures)
+	if err != nil {
+		return res, err
+	}
+	ok(PartNewest, "tree size %d signed by %s+%08x", newest.Size, k.Log.Name(), k.Log.KeyHash())
+	ok(PartNewestCosignatures, "%s", cosigned)
+	if err := consistent(cp, newest, b.Consistency); err != nil {
+		return res, &PartError{PartConsistency, err}
+	}
+	ok(PartConsistency, "the tree of size %d is a prefix of the newest, of size %d: nothing it covers changed since", cp.Size, newest.Size)
+
+	for _, e := range b.Events {
+		env, err := checkEvent(b, cp, e, times)
+		if err != nil {
+			return res, &PartError{EventPart(b, e.Sequence), err}
+		}
+		ok(EventPart(b, e.Sequence), "%s %s recorded %s, leaf %d of the checkpoint's tree", env.Type, env.ID, e.RecordedAt.Format(time.RFC3339Nano), e.Sequence-1)
+	}
+	if b.Kind == KindReport {
+		if err := checkReport(b, cp, k.Log, ok); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// distinct returns the witness keys once each, refusing a quorum they cannot reach.
+func distinct(k Keys) ([]note.Verifier, error) {
+	seen := map[string]bool{}
+	var out []note.Verifier
+	for _, w := range k.Witnesses {
+		id := fmt.Sprintf("%s+%08x", w.Name(), w.KeyHash())
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, w)
+		}
+	}
+	if k.Quorum < 0 || k.Quorum > len(out) {
+		return nil, fmt.Errorf("%w: a quorum of %d needs at least as many distinct witness keys, %d given", ErrQuorum, k.Quorum, len(out))
+	}
+	return out, nil
+}
+
+// checkNote opens a checkpoint with the log's key and counts its valid cosignatures from
+// distinct witnesses; cosigned says who cosigned, times when (by witness name).
+func checkNote(msg string, log note.Verifier, witnesses []note.Verifier, quorum int, part, cosigPart string) (cp proof.Checkpoint, cosigned string, times map[string]time.Time, err error) {
+	cp, err = proof.OpenCheckpoint([]byte(msg), log)
+	if err != nil {
+		return cp, "", nil, &PartError{part, fmt.Errorf("%w: %v", ErrSignature, err)}
+	}
+	times = map[string]time.Time{}
+	var names []string
+	for _, w := range witnesses {
+		n, err := note.Open([]byte(msg), note.VerifierList(w))
+		var unverified *note.UnverifiedNoteError
+		switch {
+		case errors.As(err, &unverified): // this witness did not cosign
+			continue
+		case err != nil:
+			return cp, "", nil, &PartError{cosigPart, fmt.Errorf("%w: the cosignature of %s+%08x does not verify: %v", ErrQuorum, w.Name(), w.KeyHash(), err)}
+		}
+		t, err := formatsnote.CoSigV1Timestamp(n.Sigs[0])
+		if err != nil {
+			return cp, "", nil, &PartError{cosigPart, fmt.Errorf("%w: the timestamp of %s: %v", ErrQuorum, w.Name(), err)}
+		}
+		times[w.Name()] = t
+		names = append(names, fmt.Sprintf("%s at %s", w.Name(), t.UTC().Format(time.RFC3339)))
+	}
+	if len(names) < quorum {
+		return cp, "", nil, &PartError{cosigPart, fmt.Errorf("%w: %d valid of the %d required from distinct witnesses (%s)", ErrQuorum, len(names), quorum, strings.Join(names, ", "))}
+	}
+	if len(witnesses) == 0 {
+		return cp, "none checked: no witness key given", times, nil
+	}
+	return cp, fmt.Sprintf("%d of %d required: %s", len(names), quorum, strings.Join(names, ", ")), times, nil
+}
+
+func consistent(from, to proof.Checkpoint, hashes [][]byte) error {
+	if err := merkleproof.VerifyConsistency(rfc6962.DefaultHasher, from.Size, to.Size, hashes, from.Root, to.Root); err != nil {
+		return fmt.Errorf("%w: from tree size %d to %d: %v", ErrProof, from.Size, to.Size, err)
+	}
+	return nil
+}
+
+// checkEvent checks one event against the checkpoint: its bytes are leaf Sequence-1 of the
+// signed tree, they hold the listed id and belong to the bundle's subject, and it was
+// recorded no later than any witness cosigned a checkpoint covering it.
+func checkEvent(b Bundle, cp proof.Checkpoint, e Event, cosigned map[string]time.Time) (events.Envelope, error) {
+	if e.Sequence > cp.Size {
+		return events.Envelope{}, fmt.Errorf("%w: not covered by the checkpoint of tree size %d", ErrProof, cp.Size)
+	}
+	if err := merkleproof.VerifyInclusion(rfc6962.DefaultHasher, e.Sequence-1, cp.Size, leafHash(e), e.Inclusion, cp.Root); err != nil {
+		return events.Envelope{}, fmt.Errorf("%w: the event's bytes and inclusion proof do not lead to the checkpoint's root: %v", ErrProof, err)
+	}
+	env, err := events.Decode(e.Stored)
+	if err != nil {
+		return env, fmt.Errorf("%w: stored bytes: %v", ErrContent, err)
+	}
+	want := events.AggregateRequest
+	if b.Kind == KindReport {
+		want = events.AggregateReport
+	}
+	switch {
+	case env.ID != e.ID:
+		return env, fmt.Errorf("%w: id %q listed, the stored bytes hold %q", ErrContent, e.ID, env.ID)
+	case env.AggregateType != want || env.Subject != b.ID:
+		return env, fmt.Errorf("%w: an event of %s %s, not of %s %s", ErrContent, env.AggregateType, env.Subject, b.Kind, b.ID)
+	}
+	// Cosignature times are whole seconds; the event's time is compared at that grain.
+	for name, t := range cosigned {
+		if e.RecordedAt.Truncate(time.Second).After(t) {
+			return env, fmt.Errorf("%w: recorded %s, after %s cosigned the checkpoint that covers it (%s)", ErrContent, e.RecordedAt.Format(time.RFC3339Nano), name, t.UTC().Format(time.RFC3339))
+		}
+	}
+	return env, nil
+}
+
+// checkReport checks the report's bytes against its ReportPublished event, and the
+// checkpoint that event carries against the bundle's checkpoint.
+func checkReport(b Bundle, cp proof.Checkpoint, log note.Verifier, ok func(part, format string, args ...any)) error {
+	e := b.Events[0]
+	env, _ := events.Decode(e.Stored) // checked by checkEvent
+	payload, err := env.Payload()
+	p, isPublished := payload.(*events.ReportPublished)
+	if err != nil || !isPublished {
+		return &PartError{EventPart(b, e.Sequence), fmt.Errorf("%w: a %s event, not ReportPublished (%v)", ErrContent, env.Type, err)}
+	}
+	sum := sha256.Sum256(b.Report)
+	if got := hex.EncodeToString(sum[:]); got != p.SHA256 {
+		return &PartError{PartReport, fmt.Errorf("%w: sha256 %s, the ReportPublished event records %s", ErrContent, got, p.SHA256)}
+	}
+	ok(PartReport, "%d bytes, sha256 %s as published: %s report for %s, computed at sequence %d", len(b.Report), p.SHA256, p.Parameters.View, p.Parameters.Period, p.AsOf)
+	pub, err := proof.OpenCheckpoint([]byte(p.Checkpoint), log)
+	if err != nil {
+		return &PartError{PartPublication, fmt.Errorf("%w: %v", ErrSignature, err)}
+	}
+	if pub.Size < p.AsOf || pub.Size >= e.Sequence {
+		return &PartError{PartPublication, fmt.Errorf("%w: tree size %d, want one covering the report's position %d and signed before its record at %d", ErrContent, pub.Size, p.AsOf, e.Sequence)}
+	}
+	if err := consistent(pub, cp, b.PublicationConsistency); err != nil {
+		return &PartError{PartPublication, err}
+	}
+	ok(PartPublication, "tree size %d (the report's position %d) signed by the log's key before the report was recorded, a prefix of the checkpoint's tree", pub.Size, p.AsOf)
+	return nil
+}
