@@ -124,3 +124,43 @@ func TestExportedBundlesVerifyOffline(t *testing.T) {
 		t.Errorf("a quorum of 3 with 2 keys: %v", err)
 	}
 }
+
+// TestBundleCarriesRealWitnessCosignatures: with two `ledger witness` processes following
+// the ledger, a published report's bundle carries both witnesses' cosignatures, and
+// verify-bundle in an empty folder holds it to a quorum of two with their keys alone.
+func TestBundleCarriesRealWitnessCosignatures(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	logKey := strings.TrimSpace(mustRun(t, dir, "", "keys"))
+	w1 := startWitnessProcess(t, t.TempDir(), "w1.test/witness", logKey)
+	w2 := startWitnessProcess(t, t.TempDir(), "w2.test/witness", logKey)
+	useWitnesses(t, dir, w1, w2)
+	submitExamples(t, dir)
+	_, stderr, err := ledgerRun(t, dir, "", "report", "telegram", "--period", "2024-Q4", "--format", "csv", "--publish", credential(t, dir, "comms.lena", auth.Legal))
+	if err != nil {
+		t.Fatalf("publish: %v\n%s", err, stderr)
+	}
+	m := regexp.MustCompile(`published report ([0-9a-f-]{36})`).FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("stderr does not name the published report:\n%s", stderr)
+	}
+	file := filepath.Join(t.TempDir(), "report.json")
+	mustRun(t, dir, "", "export", "--report", m[1], "-o", file)
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Decode(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []*witnessProc{w1, w2} {
+		if !cosignedBy(b.Checkpoint, w) || !cosignedBy(b.Newest, w) {
+			t.Errorf("the bundle's checkpoints lack %s's cosignature:\n%s\n%s", w.name, b.Checkpoint, b.Newest)
+		}
+	}
+	out, stderr, err := ledgerRun(t, t.TempDir(), "", "verify-bundle", file, "--key", logKey, "--witness", w1.vkey, "--witness", w2.vkey, "--witnesses", "2")
+	if err != nil || !strings.Contains(out, "OK: every part of the report bundle") {
+		t.Fatalf("verify-bundle with both witnesses: %v\n%s%s", err, out, stderr)
+	}
+}
