@@ -43,7 +43,7 @@ func TestReportBundleVerifies(t *testing.T) {
 	if !b.Events[0].RecordedAt.Equal(recs[0].RecordedAt) || b.Events[0].ID != recs[0].ID {
 		t.Fatalf("event recorded %v id %s, the store says %v %s", b.Events[0].RecordedAt, b.Events[0].ID, recs[0].RecordedAt, recs[0].ID)
 	}
-	res, err := bundle.Verify(encode(t, f.cosign(t, b)), f.keys())
+	res, err := bundle.Verify(encode(t, f.cosign(t, b)), f.keys(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestReportBundleVerifies(t *testing.T) {
 	if _, err := bundle.Verify(encode(t, b), bundle.Keys{Log: f.key.Verifier}); err != nil {
 		t.Fatalf("no witnesses, quorum 0: %v", err)
 	}
-	if _, err := bundle.Verify(encode(t, b), f.keys()); !errors.Is(err, bundle.ErrQuorum) {
+	if _, err := bundle.Verify(encode(t, b), f.keys(t)); !errors.Is(err, bundle.ErrQuorum) {
 		t.Fatalf("uncosigned bundle with a quorum of 2: %v, want ErrQuorum", err)
 	}
 }
@@ -88,7 +88,7 @@ func TestRequestBundleVerifies(t *testing.T) {
 			t.Errorf("event %d: stored bytes differ from the stream's (%v)", i, err)
 		}
 	}
-	if _, err := bundle.Verify(encode(t, f.cosign(t, b)), f.keys()); err != nil {
+	if _, err := bundle.Verify(encode(t, f.cosign(t, b)), f.keys(t)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -154,7 +154,7 @@ func TestBundleWithAFlippedByteIsRefusedNamingThePart(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := clone(t, tt.of)
 			tt.change(&b)
-			_, err := bundle.Verify(encode(t, b), f.keys())
+			_, err := bundle.Verify(encode(t, b), f.keys(t))
 			var pe *bundle.PartError
 			if !errors.As(err, &pe) || pe.Part != tt.part || !errors.Is(err, tt.err) {
 				t.Fatalf("got %v, want part %q refused with %v", err, tt.part, tt.err)
@@ -243,11 +243,11 @@ func TestEventRecordedAfterItsCosignatureIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := bundle.NewWitnessVerifier(vkey)
+	policy, err := proof.NewWitnessPolicy([]string{vkey}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := bundle.Keys{Log: f.key.Verifier, Witnesses: []note.Verifier{v}, Quorum: 1}
+	keys := bundle.Keys{Log: f.key.Verifier, Witnesses: policy}
 	last := b.Events[len(b.Events)-1]
 	for _, tt := range []struct {
 		name string
@@ -261,6 +261,7 @@ func TestEventRecordedAfterItsCosignatureIsRefused(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := clone(t, b)
+			v := policy.Keys[0]
 			s := specCosigner{name: v.Name(), hash: v.KeyHash(), key: priv, at: tt.at}
 			c.Checkpoint = addSignature(t, c.Checkpoint, f.key.Verifier, s)
 			c.Newest = addSignature(t, c.Newest, f.key.Verifier, s)

@@ -97,7 +97,7 @@ func newFixture(t *testing.T) *fixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := bundle.NewWitnessVerifier(vkey)
+		v, err := proof.ParseWitnessKey(vkey)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,12 +145,17 @@ func (f *fixture) append(t *testing.T, id string, version uint64, country string
 }
 
 // keys checks with the log's key and every witness, all required.
-func (f *fixture) keys() bundle.Keys {
-	k := bundle.Keys{Log: f.key.Verifier, Quorum: len(f.witnesses)}
+func (f *fixture) keys(t *testing.T) bundle.Keys {
+	t.Helper()
+	var vkeys []string
 	for _, w := range f.witnesses {
-		k.Witnesses = append(k.Witnesses, w.verifier)
+		vkeys = append(vkeys, w.vkey)
 	}
-	return k
+	policy, err := proof.NewWitnessPolicy(vkeys, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bundle.Keys{Log: f.key.Verifier, Witnesses: policy}
 }
 
 // cosign adds every witness's cosignature/v1 to both checkpoints of b, as a witness

@@ -3,12 +3,10 @@ package bundle
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	formatsnote "github.com/transparency-dev/formats/note"
 	merkleproof "github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
@@ -48,22 +46,12 @@ type PartError struct {
 func (e *PartError) Error() string { return e.Part + ": " + e.Err.Error() }
 func (e *PartError) Unwrap() error { return e.Err }
 
-// Keys are what a bundle is checked with: the log's verifier key, the witnesses' keys and
-// how many distinct witnesses must have cosigned each checkpoint.
+// Keys are what a bundle is checked with: the log's verifier key, and the witnesses' keys
+// with how many distinct ones must have cosigned each checkpoint (proof.NewWitnessPolicy;
+// the zero policy asks for none).
 type Keys struct {
 	Log       note.Verifier
-	Witnesses []note.Verifier // cosignature/v1 verifiers (NewWitnessVerifier)
-	Quorum    int
-}
-
-// NewWitnessVerifier reads a witness's verifier key (C2SP tlog-cosignature/v1: an Ed25519
-// key of type 0x04, or a plain note key of type 0x01 read as one).
-func NewWitnessVerifier(vkey string) (note.Verifier, error) {
-	v, err := formatsnote.NewVerifierForCosignatureV1(strings.TrimSpace(vkey))
-	if err != nil {
-		return nil, fmt.Errorf("%w: witness key %q: %v", ErrMalformed, vkey, err)
-	}
-	return v, nil
+	Witnesses proof.WitnessPolicy
 }
 
 // Check is one part that held, in words.
@@ -92,19 +80,15 @@ func Verify(doc []byte, k Keys) (Result, error) {
 	if k.Log == nil {
 		return res, &PartError{PartCheckpoint, fmt.Errorf("%w: no log verifier key", ErrMalformed)}
 	}
-	witnesses, err := distinct(k)
-	if err != nil {
-		return res, &PartError{PartCheckpointCosignatures, err}
-	}
 	ok(PartFormat, "%s of %s %s, log %s", Format, b.Kind, b.ID, b.Origin)
 
-	cp, cosigned, times, err := checkNote(b.Checkpoint, k.Log, witnesses, k.Quorum, PartCheckpoint, PartCheckpointCosignatures)
+	cp, cosigned, times, err := checkNote(b.Checkpoint, k, PartCheckpoint, PartCheckpointCosignatures)
 	if err != nil {
 		return res, err
 	}
 	ok(PartCheckpoint, "tree size %d signed by %s+%08x", cp.Size, k.Log.Name(), k.Log.KeyHash())
 	ok(PartCheckpointCosignatures, "%s", cosigned)
-	newest, cosigned, _, err := checkNote(b.Newest, k.Log, witnesses, k.Quorum, PartNewest, PartNewestCosignatures)
+	newest, cosigned, _, err := checkNote(b.Newest, k, PartNewest, PartNewestCosignatures)
 	if err != nil {
 		return res, err
 	}
@@ -130,55 +114,30 @@ func Verify(doc []byte, k Keys) (Result, error) {
 	return res, nil
 }
 
-// distinct returns the witness keys once each, refusing a quorum they cannot reach.
-func distinct(k Keys) ([]note.Verifier, error) {
-	seen := map[string]bool{}
-	var out []note.Verifier
-	for _, w := range k.Witnesses {
-		id := fmt.Sprintf("%s+%08x", w.Name(), w.KeyHash())
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, w)
-		}
-	}
-	if k.Quorum < 0 || k.Quorum > len(out) {
-		return nil, fmt.Errorf("%w: a quorum of %d needs at least as many distinct witness keys, %d given", ErrQuorum, k.Quorum, len(out))
-	}
-	return out, nil
-}
-
-// checkNote opens a checkpoint with the log's key and counts its valid cosignatures from
-// distinct witnesses; cosigned says who cosigned, times when (by witness name).
-func checkNote(msg string, log note.Verifier, witnesses []note.Verifier, quorum int, part, cosigPart string) (cp proof.Checkpoint, cosigned string, times map[string]time.Time, err error) {
-	cp, err = proof.OpenCheckpoint([]byte(msg), log)
+// checkNote opens a checkpoint with the log's key and checks its cosignatures against the
+// witness policy (proof.CheckCosignatures, as verify does); cosigned says who cosigned,
+// times when (by witness).
+func checkNote(msg string, k Keys, part, cosigPart string) (cp proof.Checkpoint, cosigned string, times map[string]time.Time, err error) {
+	c, err := proof.CheckCosignatures([]byte(msg), k.Log, k.Witnesses)
 	if err != nil {
 		return cp, "", nil, &PartError{part, fmt.Errorf("%w: %v", ErrSignature, err)}
 	}
+	if len(c.Forged) > 0 {
+		return cp, "", nil, &PartError{cosigPart, fmt.Errorf("%w: the cosignature of %s does not verify", ErrQuorum, strings.Join(c.Forged, ", "))}
+	}
 	times = map[string]time.Time{}
 	var names []string
-	for _, w := range witnesses {
-		n, err := note.Open([]byte(msg), note.VerifierList(w))
-		var unverified *note.UnverifiedNoteError
-		switch {
-		case errors.As(err, &unverified): // this witness did not cosign
-			continue
-		case err != nil:
-			return cp, "", nil, &PartError{cosigPart, fmt.Errorf("%w: the cosignature of %s+%08x does not verify: %v", ErrQuorum, w.Name(), w.KeyHash(), err)}
-		}
-		t, err := formatsnote.CoSigV1Timestamp(n.Sigs[0])
-		if err != nil {
-			return cp, "", nil, &PartError{cosigPart, fmt.Errorf("%w: the timestamp of %s: %v", ErrQuorum, w.Name(), err)}
-		}
-		times[w.Name()] = t
-		names = append(names, fmt.Sprintf("%s at %s", w.Name(), t.UTC().Format(time.RFC3339)))
+	for _, s := range c.Valid {
+		times[s.Witness] = s.Time
+		names = append(names, fmt.Sprintf("%s at %s", s.Witness, s.Time.Format(time.RFC3339)))
 	}
-	if len(names) < quorum {
-		return cp, "", nil, &PartError{cosigPart, fmt.Errorf("%w: %d valid of the %d required from distinct witnesses (%s)", ErrQuorum, len(names), quorum, strings.Join(names, ", "))}
+	if !c.Witnessed(k.Witnesses) {
+		return cp, "", nil, &PartError{cosigPart, fmt.Errorf("%w: %d valid of the %d required from distinct witnesses (missing: %s)", ErrQuorum, len(c.Valid), k.Witnesses.Quorum, strings.Join(c.Missing, ", "))}
 	}
-	if len(witnesses) == 0 {
-		return cp, "none checked: no witness key given", times, nil
+	if !k.Witnesses.Enabled() {
+		return c.Checkpoint, "none checked: no witness key given", times, nil
 	}
-	return cp, fmt.Sprintf("%d of %d required: %s", len(names), quorum, strings.Join(names, ", ")), times, nil
+	return c.Checkpoint, fmt.Sprintf("%d of %d required: %s", len(c.Valid), k.Witnesses.Quorum, strings.Join(names, ", ")), times, nil
 }
 
 func consistent(from, to proof.Checkpoint, hashes [][]byte) error {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
@@ -127,14 +126,14 @@ proof from the checkpoint to the newest, each event's inclusion proof, id and su
 event was recorded after a witness cosigned the checkpoint covering it, and for a report its
 bytes' SHA-256 against the ReportPublished event and the checkpoint it was published with.
 
---witnesses defaults to the number of --witness keys given: all must have cosigned. With no
-witness (--witnesses 0) the bundle proves only what the log's key signed: nothing independent
+--witnesses 0 (the default) means all the --witness keys given, as for verify. With no
+--witness key the bundle proves only what the log's key signed: nothing independent
 of the ledger's operator vouches for it, and verify-bundle says so.
 
 The exit status is 0 when every part holds, else 1, naming the first part that failed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := bundleKeys(cmd, key, witnesses, quorum)
+			k, err := bundleKeys(key, witnesses, quorum)
 			if err != nil {
 				return err
 			}
@@ -155,44 +154,28 @@ The exit status is 0 when every part holds, else 1, naming the first part that f
 			if err != nil {
 				return err
 			}
-			if k.Quorum == 0 {
-				fmt.Fprintln(w, "WARNING: no witness cosignature was required (--witnesses 0): nothing independent of the ledger's operator vouches for these checkpoints; whoever holds the log's signing key could have made this bundle")
+			if !k.Witnesses.Enabled() {
+				fmt.Fprintln(w, "WARNING: no witness cosignature was required (no --witness key): nothing independent of the ledger's operator vouches for these checkpoints; whoever holds the log's signing key could have made this bundle")
 			}
 			fmt.Fprintf(w, "OK: every part of the %s bundle of %s holds\n", res.Bundle.Kind, res.Bundle.ID)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "the ledger's verifier key, or a file holding it (required)")
-	cmd.Flags().StringArrayVar(&witnesses, "witness", nil, "a witness's verifier key, or a file holding it (repeatable)")
-	cmd.Flags().IntVar(&quorum, "witnesses", -1, "how many distinct witnesses must have cosigned each checkpoint (default: every --witness)")
+	witnessFlags(cmd, &witnesses, &quorum)
 	_ = cmd.MarkFlagRequired("key")
 	return cmd
 }
 
 // bundleKeys reads verify-bundle's keys; each flag holds a key or names a file holding one.
-func bundleKeys(cmd *cobra.Command, key string, witnesses []string, quorum int) (bundle.Keys, error) {
-	text := func(s string) string {
-		if b, err := os.ReadFile(s); err == nil {
-			return string(b)
-		}
-		return s
-	}
-	log, err := proof.NewVerifier(text(key))
+func bundleKeys(key string, witnesses []string, quorum int) (bundle.Keys, error) {
+	log, err := proof.NewVerifier(keyOrFile(key))
 	if err != nil {
 		return bundle.Keys{}, fmt.Errorf("--key: %w", err)
 	}
-	k := bundle.Keys{Log: log, Quorum: quorum}
-	for _, w := range witnesses {
-		v, err := bundle.NewWitnessVerifier(text(w))
-		if err != nil {
-			return bundle.Keys{}, fmt.Errorf("--witness: %w", err)
-		}
-		k.Witnesses = append(k.Witnesses, v)
+	policy, _, err := witnessPolicy(witnesses, quorum)
+	if err != nil {
+		return bundle.Keys{}, fmt.Errorf("--witness: %w", err)
 	}
-	if !cmd.Flags().Changed("witnesses") {
-		k.Quorum = len(k.Witnesses)
-	} else if quorum < 0 {
-		return bundle.Keys{}, fmt.Errorf("--witnesses %d: want 0 or more", quorum)
-	}
-	return k, nil
+	return bundle.Keys{Log: log, Witnesses: policy}, nil
 }
