@@ -34,7 +34,7 @@ import (
 	"github.com/complianceledger/ledger/store/storetest"
 )
 
-var races = flag.Int("cluster.races", 300, "optimistic-concurrency races across nodes in TestRacesAcrossNodesHaveOneWinner")
+var races = flag.Int("cluster.races", 100, "optimistic-concurrency races across nodes in TestRacesAcrossNodesHaveOneWinner")
 
 // billing's password is "billing-secret" (bcrypt, cost 4 to keep the test quick).
 var billing = jetstream.ServiceUser{Name: "billing", Password: "$2a$04$AiL4tKq7O.tw3TpVTZYfP.tNDz44rYZHjidl7OBV1MZ24qh75C89."}

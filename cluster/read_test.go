@@ -25,7 +25,7 @@ func TestAReaderOnAnotherNodeSeesEveryAppend(t *testing.T) {
 	}
 	ctx := storetest.Ctx(t)
 	applied := uint64(0)
-	for i := range 200 {
+	for i := range 100 {
 		seq := storetest.MustAppend(t, writer, storetest.Received(t, uuid.NewString()), 0)
 		var got []uint64
 		for rec, err := range reader.Read(ctx, applied+1) {
