@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -41,7 +42,10 @@ disclosure tokens, each command by its role) with --concurrency lifecycles in fl
 --timeout. Then stop the server with SIGTERM, reopen its stream and check that it holds exactly
 the acknowledged commands. Last, measure plain JetStream appends of the same count and size,
 with the same fsync setting and concurrency, on a fresh embedded server: the raw rate of this
-machine in this run.`,
+machine in this run.
+
+With --nats-url (and --replicas) the server and the raw appends use that cluster, which must
+hold no ledger yet ('ledger cluster up --dir NEW' makes one); the raw stream is deleted after.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -64,7 +68,16 @@ machine in this run.`,
 				}
 			}
 
-			child, url, err := startServe(ctx, dir, cmd.ErrOrStderr())
+			var onCluster []string
+			storeCfg := jetstream.Config{DataDir: filepath.Join(dir, "jetstream")}
+			if g.natsURL != "" {
+				onCluster = []string{"--nats-url", g.natsURL, "--replicas", strconv.Itoa(g.replicas)}
+				storeCfg = jetstream.Config{URL: g.natsURL, CAFile: g.natsCA, Replicas: g.replicas}
+				if err := emptyCluster(ctx, storeCfg); err != nil {
+					return err
+				}
+			}
+			child, url, err := startServe(ctx, dir, cmd.ErrOrStderr(), onCluster...)
 			if err != nil {
 				return err
 			}
@@ -85,7 +98,7 @@ machine in this run.`,
 				fmt.Fprintln(cmd.ErrOrStderr(), "error:", s)
 			}
 
-			s, err := jetstream.Open(ctx, jetstream.Config{DataDir: filepath.Join(dir, "jetstream")})
+			s, err := jetstream.Open(ctx, storeCfg)
 			if err != nil {
 				return err
 			}
@@ -97,21 +110,25 @@ machine in this run.`,
 			lost := len(missing)
 			fmt.Fprintf(out, "Stream after restart: %d events, %d acknowledged commands missing\n", stored, lost)
 
-			rawDir, err := os.MkdirTemp("", "ledger-bench-raw-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(rawDir)
 			avg := 512
 			if stored > 0 {
 				avg = size / stored
 			}
-			raw, err := loadtest.RawAppend(ctx, rawDir, max(len(res.Acked), 1), concurrency, avg)
+			rawCfg, where := storeCfg, fmt.Sprintf("the cluster, %d replicas", g.replicas)
+			if g.natsURL == "" {
+				rawDir, err := os.MkdirTemp("", "ledger-bench-raw-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(rawDir)
+				rawCfg, where = jetstream.Config{DataDir: rawDir}, "fsync every write"
+			}
+			raw, err := loadtest.RawAppend(ctx, rawCfg, max(len(res.Acked), 1), concurrency, avg)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "Raw JetStream (same run, fsync every write, %d publishers, %d-byte messages): %.0f appends/s, p50 %s, p99 %s\n",
-				concurrency, avg, raw.PerSecond(), raw.Quantile(0.5).Round(10*time.Microsecond), raw.Quantile(0.99).Round(10*time.Microsecond))
+			fmt.Fprintf(out, "Raw JetStream (same run, %s, %d publishers, %d-byte messages): %.0f appends/s, p50 %s, p99 %s\n",
+				where, concurrency, avg, raw.PerSecond(), raw.Quantile(0.5).Round(10*time.Microsecond), raw.Quantile(0.99).Round(10*time.Microsecond))
 			fmt.Fprintf(out, "HTTP/raw: %.2f\n", res.PerSecond()/raw.PerSecond())
 
 			switch {
@@ -129,6 +146,24 @@ machine in this run.`,
 	cmd.Flags().IntVar(&concurrency, "concurrency", 16, "lifecycles in flight")
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "stop sending after this long")
 	return cmd
+}
+
+// emptyCluster refuses a cluster that already holds ledger events: the check after the load
+// compares the whole stream with what was acknowledged.
+func emptyCluster(ctx context.Context, cfg jetstream.Config) error {
+	s, err := jetstream.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	n, err := s.LastSequence(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("bench http: the cluster holds %d ledger events already: give it an empty cluster ('ledger cluster up --dir NEW')", n)
+	}
+	return nil
 }
 
 // startServe runs `ledger serve` on a free port of 127.0.0.1 as a child process and waits

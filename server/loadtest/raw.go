@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,21 +54,24 @@ func (r RawResult) PerSecond() float64 { return float64(r.Messages) / r.Elapsed.
 
 func (r RawResult) Quantile(q float64) time.Duration { return quantile(r.Latencies, q) }
 
-// RawAppend measures plain JetStream appends with the ledger's storage settings: an embedded
-// server on dataDir opened as the ledger opens it (fsync on every write), a plain file stream
-// beside LEDGER, n synchronous publishes of size bytes from concurrency publishers, each to a
-// subject of its own as every ledger event is (one per request and event type); no headers,
-// no checks.
-func RawAppend(ctx context.Context, dataDir string, n, concurrency, size int) (RawResult, error) {
-	s, err := jetstream.Open(ctx, jetstream.Config{DataDir: dataDir})
+// RawAppend measures plain JetStream appends with the ledger's storage settings, where cfg
+// points (an embedded server on cfg.DataDir, fsync on every write, or a cluster at cfg.URL
+// with cfg.Replicas): a plain file stream of its own beside LEDGER, deleted afterwards, n
+// synchronous publishes of size bytes from concurrency publishers, each to a subject of its
+// own as every ledger event is (one per request and event type); no headers, no checks.
+func RawAppend(ctx context.Context, cfg jetstream.Config, n, concurrency, size int) (RawResult, error) {
+	cfg.Bare = true
+	s, err := jetstream.Open(ctx, cfg)
 	if err != nil {
 		return RawResult{}, err
 	}
 	defer s.Close()
 	js := s.JetStream()
-	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: "RAW", Subjects: []string{"raw.>"}, Storage: natsjs.FileStorage}); err != nil {
+	name := "RAW_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: name, Subjects: []string{strings.ToLower(name) + ".>"}, Storage: natsjs.FileStorage, Replicas: max(cfg.Replicas, 1)}); err != nil {
 		return RawResult{}, fmt.Errorf("raw stream: %w", err)
 	}
+	defer js.DeleteStream(context.WithoutCancel(ctx), name)
 	body := make([]byte, size)
 	for i := range body {
 		body[i] = 'x'
@@ -83,7 +88,7 @@ func RawAppend(ctx context.Context, dataDir string, n, concurrency, size int) (R
 		wg.Go(func() {
 			var lat []time.Duration
 			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
-				subject := fmt.Sprintf("raw.%d.%d", w, i)
+				subject := fmt.Sprintf("%s.%d.%d", strings.ToLower(name), w, i)
 				t := time.Now()
 				if _, err := js.Publish(ctx, subject, body); err != nil {
 					mu.Lock()
