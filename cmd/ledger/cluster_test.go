@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"strconv"
@@ -199,7 +200,8 @@ func (c *child) postPath(t *testing.T, token, path string) {
 // three-node cluster while the nodes fail in turn: the stream leader killed (-9) and
 // restarted, then a follower, then one node frozen (SIGSTOP, as a partition) and thawed,
 // then a node killed and restarted with its store folder deleted, which it must resync from
-// the others; last the `serve` process itself is killed (-9) and started again. A writer retries a failed command with the same Idempotency-Key until it is
+// the others; last the `serve` process itself is killed (-9) at random moments and started
+// again (once in go test; -fault.rounds times in CI). A writer retries a failed command with the same Idempotency-Key until it is
 // answered. At the end every acknowledged command is in the stream exactly once, the views
 // count exactly the acknowledged requests, and `ledger verify` finds every event signed and
 // consistent.
@@ -303,13 +305,19 @@ func TestClusterNodeFaultsLoseNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitForProgress("a node restarted with an empty store", 50)
-	killed := current.Load()
-	if err := killed.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
+	// serve killed at random moments under the load: once in go test, -fault.rounds in CI.
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	for round := range max(*faultRounds, 1) {
+		time.Sleep(time.Duration(rng.Int64N(int64(2 * time.Second))))
+		killed := current.Load()
+		if err := killed.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		killed.cmd.Wait()
+		current.Store(startServeProcess(t, dir, onCluster...))
+		waitForProgress(fmt.Sprintf("serve killed and restarted (round %d, seed %d)", round+1, seed), 20)
 	}
-	killed.cmd.Wait()
-	current.Store(startServeProcess(t, dir, onCluster...))
-	waitForProgress("serve killed and restarted", 50)
 	close(stop)
 	wg.Wait()
 	srv := current.Load()
@@ -356,7 +364,7 @@ func TestClusterNodeFaultsLoseNothing(t *testing.T) {
 	if out, stderr, err := cli(t, dir, "", append([]string{"verify"}, onCluster...)...); err != nil {
 		t.Fatalf("verify after the faults: %v\n%s%s", err, out, stderr)
 	}
-	t.Logf("%d commands acknowledged through four node faults and a serve kill, each stored once", len(acked))
+	t.Logf("%d commands acknowledged through four node faults and %d serve kills, each stored once", len(acked), max(*faultRounds, 1))
 }
 
 func storeCtx(t *testing.T) context.Context {
