@@ -20,8 +20,13 @@ type CheckpointStore interface {
 	// it fails if another writer appended since.
 	AppendCheckpoint(ctx context.Context, after uint64, leafChunks [][]byte, note []byte) error
 	// ScanCheckpoints calls fn with every record in order: its position, its kind
-	// (RecordLeaves or RecordCheckpoint) and its bytes.
+	// (RecordLeaves, RecordCheckpoint or RecordFormat) and its bytes.
 	ScanCheckpoints(ctx context.Context, fn func(pos uint64, kind string, data []byte) error) error
+	// LastRecord returns the bytes of the newest record of kind (nil when there is none).
+	LastRecord(ctx context.Context, kind string) ([]byte, error)
+	// AppendRecord stores one record of kind right after position after, failing if
+	// another writer appended since, and returns its position.
+	AppendRecord(ctx context.Context, after uint64, kind string, data []byte) (uint64, error)
 }
 
 // Record kinds of a CheckpointStore.

@@ -144,6 +144,45 @@ func (s *Store) AppendCheckpoint(ctx context.Context, after uint64, leafChunks [
 	return publish(KindCheckpoint, note)
 }
 
+// LastRecord returns the newest record of kind in the checkpoint stream (nil when there is
+// none, or no stream).
+func (s *Store) LastRecord(ctx context.Context, kind string) ([]byte, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	st, err := s.checkpointStream(ctx, false)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	m, err := st.GetLastMsgForSubject(ctx, checkpointRoot+"."+kind)
+	if errors.Is(err, natsjs.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: last %s record: %w", kind, err)
+	}
+	return m.Data, nil
+}
+
+// AppendRecord stores one record of kind right after sequence after (as AppendCheckpoint
+// does, ErrCheckpointConflict if another writer appended since) and returns its sequence.
+func (s *Store) AppendRecord(ctx context.Context, after uint64, kind string, data []byte) (uint64, error) {
+	if s.closed.Load() {
+		return 0, store.ErrClosed
+	}
+	if _, err := s.checkpointStream(ctx, true); err != nil {
+		return 0, err
+	}
+	ack, err := s.js.Publish(ctx, checkpointRoot+"."+kind, data, natsjs.WithExpectLastSequence(after))
+	if isWrongLastSequence(err) {
+		return 0, fmt.Errorf("%w (expected last sequence %d): %v", ErrCheckpointConflict, after, err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("jetstream: append %s record: %w", kind, err)
+	}
+	return ack.Sequence, nil
+}
+
 // ScanCheckpoints calls fn with every record of the checkpoint stream in order: its
 // sequence, its kind (KindLeaves, KindCheckpoint, or whatever else was published under the
 // checkpoint subjects) and its bytes. A missing stream has no records; it is not created.
