@@ -101,7 +101,8 @@ func checkpoint(t testing.TB, s *jetstream.Store, key proof.Key) proof.Signed {
 }
 
 // ledgerWithCheckpoints records events and checkpoints after each batch, sizes e.g.
-// 10, 20, 30: checkpoints at those sizes. Its leaves are v2.
+// 10, 20, 30: checkpoints at those sizes (counting the events already there). Its leaves
+// are v2.
 func ledgerWithCheckpoints(t testing.TB, s *jetstream.Store, key proof.Key, sizes ...int) []proof.Signed {
 	t.Helper()
 	return ledgerWith(t, s, key, proof.CheckpointerOptions{Logger: quiet()}, sizes...)
@@ -117,7 +118,11 @@ func ledgerWith(t testing.TB, s *jetstream.Store, key proof.Key, opts proof.Chec
 	t.Helper()
 	c := proof.NewCheckpointer(s, s, key, opts)
 	var out []proof.Signed
-	done := 0
+	last, err := s.LastSequence(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := int(last)
 	for _, size := range sizes {
 		record(t, s, size-done)
 		done = size
