@@ -225,8 +225,13 @@ func TestNoProofFromATamperedStream(t *testing.T) {
 	}
 }
 
-// bareLog hides every method of a log but ScanRecorded: proofs then read the stream.
-type bareLog struct{ proof.Log }
+// bareLog is the ledger's store without its tiles: proofs then read the stream.
+type bareLog struct{ withoutTiles }
+
+type withoutTiles interface {
+	proof.Log
+	proof.CheckpointStore
+}
 
 func TestCheckpointFormat(t *testing.T) {
 	t.Parallel()

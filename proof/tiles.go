@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
@@ -25,8 +26,9 @@ const TileHeight = 8
 
 const tileWidth = 1 << TileHeight
 
-// ErrTileNotFound: the tile store holds no tile at a path.
-var ErrTileNotFound = errors.New("proof: tile not found")
+// ErrTileNotFound: the tile store holds no tile at a path. It is fs.ErrNotExist, so that a
+// store need not import this package.
+var ErrTileNotFound = fs.ErrNotExist
 
 // TileStore keeps tiles by their tlog-tiles path ("tile/0/x001/234", "tile/1/000.p/7").
 // store/jetstream's Store implements it (key-value bucket LEDGER_TILES). When the
