@@ -155,8 +155,7 @@ func writeTiles(ctx context.Context, ts TileStore, tiles []tileData) error {
 	return nil
 }
 
-// tileReader reads tiles for x/mod's tlog; a partial tile not stored is read as the prefix
-// of the full one, as tlog-tiles clients do.
+// tileReader reads tiles for x/mod's tlog (see ReadTile).
 type tileReader struct {
 	ctx context.Context
 	ts  TileStore
@@ -167,20 +166,42 @@ func (tileReader) Height() int { return TileHeight }
 func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		d, err := r.ts.ReadTile(r.ctx, TilePath(t))
-		if errors.Is(err, ErrTileNotFound) && t.W < tileWidth {
-			full := t
-			full.W = tileWidth
-			if d, err = r.ts.ReadTile(r.ctx, TilePath(full)); err == nil {
-				d = d[:min(len(d), t.W*HashSize)]
-			}
-		}
+		d, err := readTile(r.ctx, r.ts, t)
 		if err != nil {
-			return nil, fmt.Errorf("proof: read tile %s: %w", TilePath(t), err)
+			return nil, err
 		}
 		out[i] = d
 	}
 	return out, nil
+}
+
+// ReadTile returns the tile at a tlog-tiles path (ErrMalformed for another path): as
+// stored, or for a partial tile not stored, the prefix of the full one, as tlog-tiles
+// clients read it. ErrTileNotFound when neither is stored.
+func ReadTile(ctx context.Context, ts TileStore, path string) ([]byte, error) {
+	t, err := ParseTilePath(path)
+	if err != nil {
+		return nil, err
+	}
+	return readTile(ctx, ts, t)
+}
+
+func readTile(ctx context.Context, ts TileStore, t tlog.Tile) ([]byte, error) {
+	d, err := ts.ReadTile(ctx, TilePath(t))
+	if errors.Is(err, ErrTileNotFound) && t.W < tileWidth {
+		full := t
+		full.W = tileWidth
+		if d, err = ts.ReadTile(ctx, TilePath(full)); err == nil {
+			d = d[:min(len(d), t.W*HashSize)]
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("proof: read tile %s: %w", TilePath(t), err)
+	}
+	if len(d) != t.W*HashSize {
+		return nil, fmt.Errorf("proof: tile %s holds %d bytes, want %d", TilePath(t), len(d), t.W*HashSize)
+	}
+	return d, nil
 }
 
 func (tileReader) SaveTiles([]tlog.Tile, [][]byte) {}

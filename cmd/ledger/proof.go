@@ -214,8 +214,9 @@ func newCheckpoints(g *globals) *cobra.Command {
 
 func newVerify(g *globals) *cobra.Command {
 	var (
-		key  string
-		held []string
+		key          string
+		held         []string
+		rebuildTiles bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -238,7 +239,11 @@ three apart:
 --key checks signatures with the verifier key you hold rather than the data folder's.
 --checkpoint FILE (repeatable) also checks the stream against checkpoints kept elsewhere
 (attached to a report, held by a regulator): someone who rewrote the stream and re-signed
-every stored checkpoint with a stolen key cannot rewrite those.`,
+every stored checkpoint with a stolen key cannot rewrite those.
+
+The tiles (the tree as C2SP tlog-tiles, which proofs read) are checked against the signed
+leaf index too; a damaged one is a finding. --rebuild-tiles then rewrites every tile from
+the signed leaf index (tiles are derived data; nothing else changes).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := g.verifier(key)
@@ -268,11 +273,20 @@ every stored checkpoint with a stolen key cannot rewrite those.`,
 			if err != nil {
 				return err
 			}
-			return printReport(cmd.OutOrStdout(), rep, v)
+			err = printReport(cmd.OutOrStdout(), rep, v)
+			if ts, ok := l.proofs.(proof.TileStore); ok && rebuildTiles {
+				n, size, rerr := proof.RebuildTiles(cmd.Context(), l.proofs, ts, v)
+				if rerr != nil {
+					return rerr
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "rebuilt %d tiles of the signed tree of size %d from the leaf index\n", n, size)
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "verifier key (or a file holding it); default: the data folder's key")
 	cmd.Flags().StringArrayVar(&held, "checkpoint", nil, "also check against this signed checkpoint file (repeatable)")
+	cmd.Flags().BoolVar(&rebuildTiles, "rebuild-tiles", false, "then rewrite every tile from the signed leaf index")
 	return cmd
 }
 
@@ -288,6 +302,9 @@ func printReport(w io.Writer, rep proof.Report, v note.Verifier) error {
 	}
 	if rep.Uncovered > 0 {
 		fmt.Fprintln(w, "WARNING:", unsignedText(rep))
+	}
+	if rep.TilesMissing > 0 {
+		fmt.Fprintf(w, "NOTE: %d tiles of the signed tree are missing (a folder made before tiles); proofs read the stream until the next checkpoint or 'ledger verify --rebuild-tiles' writes them\n", rep.TilesMissing)
 	}
 	switch rep.Status() {
 	case proof.Mismatch:
