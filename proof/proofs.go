@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	merkleproof "github.com/transparency-dev/merkle/proof"
@@ -105,23 +106,42 @@ func BuildInclusion(ctx context.Context, log Log, cp Checkpoint, seq uint64) (In
 	return p, nil
 }
 
+// EventReader is a Log that reads one event in one request; store/jetstream's Store is
+// one. A proof from tiles then reads the event so; else it scans from the event on.
+type EventReader interface {
+	// ReadRecorded returns the recorded time and stored bytes of the event at seq; an
+	// error wrapping fs.ErrNotExist when there is none.
+	ReadRecorded(ctx context.Context, seq uint64) (recorded time.Time, data []byte, err error)
+}
+
 // readEvent reads the event of p from log and checks p against cp.
 func readEvent(ctx context.Context, log Log, cp Checkpoint, p *InclusionProof) error {
-	found := false
-	err := log.ScanRecorded(ctx, p.Sequence, func(seq uint64, recorded time.Time, data []byte) error {
-		if seq == p.Sequence {
-			found, p.Event = true, data
-			if p.Format == InclusionFormatV2 {
-				p.Recorded = recorded.UTC()
-			}
+	var recorded time.Time
+	var err error
+	if r, ok := log.(EventReader); ok {
+		recorded, p.Event, err = r.ReadRecorded(ctx, p.Sequence)
+		if errors.Is(err, fs.ErrNotExist) {
+			p.Event, err = nil, nil
 		}
-		return errStop
-	})
-	if err != nil && !errors.Is(err, errStop) {
+	} else {
+		err = log.ScanRecorded(ctx, p.Sequence, func(seq uint64, at time.Time, data []byte) error {
+			if seq == p.Sequence {
+				recorded, p.Event = at, data
+			}
+			return errStop
+		})
+		if errors.Is(err, errStop) {
+			err = nil
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("proof: reading sequence %d: %w", p.Sequence, err)
 	}
-	if !found {
+	if p.Event == nil {
 		return fmt.Errorf("%w: sequence %d, in the checkpoint of size %d, is missing; run verify", ErrTampered, p.Sequence, cp.Size)
+	}
+	if p.Format == InclusionFormatV2 {
+		p.Recorded = recorded.UTC()
 	}
 	if err := p.check(cp); err != nil {
 		return fmt.Errorf("%w: the event at sequence %d does not match the checkpoint of size %d; run verify", ErrTampered, p.Sequence, cp.Size)

@@ -180,6 +180,11 @@ func (c *counting) ReadTile(ctx context.Context, path string) ([]byte, error) {
 	return c.Store.ReadTile(ctx, path)
 }
 
+func (c *counting) ReadRecorded(ctx context.Context, seq uint64) (time.Time, []byte, error) {
+	c.events.Add(1)
+	return c.Store.ReadRecorded(ctx, seq)
+}
+
 func (c *counting) ScanRecorded(ctx context.Context, from uint64, fn func(uint64, time.Time, []byte) error) error {
 	return c.Store.ScanRecorded(ctx, from, func(seq uint64, at time.Time, data []byte) error {
 		c.events.Add(1)

@@ -356,8 +356,10 @@ func newProof(g *globals) *cobra.Command {
 		Use:   "inclusion --seq N --checkpoint FILE",
 		Short: "Prove that the event at sequence N is in the tree of a checkpoint",
 		Long: `Prove that the event at stream sequence N is leaf N-1 of the tree that the checkpoint in FILE
-signed. The proof carries the event's stored bytes. It is built by reading the events up to
-the checkpoint's size once and checking that they still hash to its root.`,
+signed. The proof carries the event's stored bytes (and, for a v2 leaf, its recorded time).
+It is built from the tiles (a few reads, each tile checked against the checkpoint's root),
+or where they are missing or damaged by reading the events up to the checkpoint's size once
+and checking that they still hash to its root.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := g.verifier(key)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -222,6 +223,27 @@ func (s *Store) ScanRecorded(ctx context.Context, from uint64, fn func(seq uint6
 	return s.scan(ctx, StreamName, allSubjects, max(from, 1), func(seq uint64, _ string, at time.Time, data []byte) error {
 		return fn(seq, at.UTC(), data)
 	})
+}
+
+// ReadRecorded returns the recorded time (UTC) and stored bytes of LEDGER's message at seq,
+// in one request: what a proof from tiles reads of the stream. An error wrapping
+// fs.ErrNotExist when there is none (deleted, or beyond the end).
+func (s *Store) ReadRecorded(ctx context.Context, seq uint64) (time.Time, []byte, error) {
+	if s.closed.Load() {
+		return time.Time{}, nil, store.ErrClosed
+	}
+	st, err := s.js.Stream(ctx, StreamName)
+	if err != nil {
+		return time.Time{}, nil, fmt.Errorf("jetstream: stream %s: %w", StreamName, err)
+	}
+	m, err := st.GetMsg(ctx, seq)
+	if errors.Is(err, natsjs.ErrMsgNotFound) {
+		return time.Time{}, nil, fmt.Errorf("jetstream: %s sequence %d: %w", StreamName, seq, fs.ErrNotExist)
+	}
+	if err != nil {
+		return time.Time{}, nil, fmt.Errorf("jetstream: %s sequence %d: %w", StreamName, seq, err)
+	}
+	return m.Time.UTC(), m.Data, nil
 }
 
 // scan replays stream from sequence from through an ephemeral ordered consumer, as Read
