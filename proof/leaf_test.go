@@ -99,6 +99,11 @@ func TestAV1FolderSwitchesToV2AtItsNextCheckpoint(t *testing.T) {
 			if _, err := moved.Verify(cps[1].Note, key.Verifier); !errors.Is(err, proof.ErrProofFailed) {
 				t.Errorf("sequence %d with another recorded time: %v, want ErrProofFailed", tc.seq, err)
 			}
+			elsewhere := p
+			elsewhere.Sequence, elsewhere.LeafIndex = p.Sequence+1, p.LeafIndex+1
+			if _, err := elsewhere.Verify(cps[1].Note, key.Verifier); !errors.Is(err, proof.ErrProofFailed) {
+				t.Errorf("sequence %d claimed at %d: %v, want ErrProofFailed", tc.seq, elsewhere.Sequence, err)
+			}
 			asV1 := p
 			asV1.Format, asV1.Recorded = proof.InclusionFormat, time.Time{}
 			if _, err := asV1.Verify(cps[1].Note, key.Verifier); !errors.Is(err, proof.ErrProofFailed) {

@@ -264,15 +264,13 @@ func RebuildTiles(ctx context.Context, store CheckpointStore, ts TileStore, v no
 	return written, b.size, nil
 }
 
-// tileFindings checks every stored tile against the leaves the signatures vouch for
-// (leaf(0..trusted-1)) and counts the tiles a tree of size trusted needs but the store
-// lacks. Tiles reaching past trusted cannot be checked and are counted apart.
-func tileFindings(ctx context.Context, ts TileStore, trusted uint64, leaf func(uint64) []byte, rep *Report) error {
-	// levels[L]: the hashes at tile level L, as the leaves compute them.
-	levels := [][]byte{make([]byte, 0, trusted*HashSize)}
-	for i := range trusted {
-		levels[0] = append(levels[0], leaf(i)...)
-	}
+// tileFindings checks every stored tile against the leaf hashes the signatures vouch for
+// (leaves, HashSize bytes each) and counts the tiles a tree of that size needs but the
+// store lacks. Tiles reaching past it cannot be checked and are counted apart.
+func tileFindings(ctx context.Context, ts TileStore, leaves []byte, rep *Report) error {
+	trusted := uint64(len(leaves) / HashSize)
+	// levels[L]: the hashes at tile level L, as the leaves compute them (1/255 more).
+	levels := [][]byte{leaves}
 	for l := 0; len(levels[l]) >= tileWidth*HashSize; l++ {
 		var next []byte
 		for off := 0; off+tileWidth*HashSize <= len(levels[l]); off += tileWidth * HashSize {

@@ -296,7 +296,7 @@ func Verify(ctx context.Context, log Log, store CheckpointStore, v note.Verifier
 		diff(&rep, stream, index, trusted, cps, formats)
 	}
 	if ts, ok := store.(TileStore); ok {
-		if err := tileFindings(ctx, ts, trusted, index.leaf, &rep); err != nil {
+		if err := tileFindings(ctx, ts, index.leaves[:trusted*HashSize], &rep); err != nil {
 			return rep, err
 		}
 	}
