@@ -169,12 +169,18 @@ func (c *Checkpointer) run(ctx context.Context, force bool) (Signed, bool, error
 	c.opts.Logger.Debug("proof: checkpoint", "size", cp.Size)
 	if c.builder != nil {
 		if err := c.builder.flush(ctx, c.tiles); err != nil {
-			// The checkpoint stands; the next call rereads the stream and rewrites the tiles.
-			c.synced = false
-			c.opts.Logger.Warn("proof: checkpoint tiles", "size", cp.Size, "err", err)
+			c.dropTiles(err)
 		}
 	}
 	return Signed{Checkpoint: cp, Note: note}, true, nil
+}
+
+// dropTiles stops writing tiles in this process after a failed write. Tiles are derived
+// data and never hold a checkpoint back: proofs read the stream where tiles are missing,
+// and the next process's Checkpointer finds them stale and rewrites them.
+func (c *Checkpointer) dropTiles(err error) {
+	c.builder = nil
+	c.opts.Logger.Warn("proof: writing tiles failed; none are written until the next start", "err", err)
 }
 
 // sync brings the tree up to the stream's end. After another writer's checkpoint (or on
@@ -211,7 +217,7 @@ func (c *Checkpointer) sync(ctx context.Context) error {
 			c.builder.add(hash)
 			if c.builder.keep {
 				if err := c.builder.writeFull(ctx, c.tiles); err != nil {
-					return err
+					c.dropTiles(err)
 				}
 			}
 		}
@@ -223,13 +229,13 @@ func (c *Checkpointer) sync(ctx context.Context) error {
 	if !bytes.Equal(c.tree.Root(), last.Root) && note != nil {
 		return fmt.Errorf("%w: the stream's first %d events do not hash to the root signed at that size; run verify", ErrTampered, last.Size)
 	}
-	if c.builder != nil {
-		if c.builder.keep {
-			c.opts.Logger.Info("proof: rewriting the tiles from the stream", "size", last.Size)
-			if err := c.builder.flush(ctx, c.tiles); err != nil {
-				return err
-			}
+	if c.builder != nil && c.builder.keep {
+		c.opts.Logger.Info("proof: rewrote the tiles from the stream", "size", last.Size)
+		if err := c.builder.flush(ctx, c.tiles); err != nil {
+			c.dropTiles(err)
 		}
+	}
+	if c.builder != nil {
 		c.builder.keep = true // from here on: every new tile is written with its checkpoint
 	}
 	if note == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -329,5 +330,37 @@ func TestTilesOfAFolderMadeBeforeThemAreBuiltFromTheStream(t *testing.T) {
 	}
 	if got := treeHashFromTiles(t, s, 600); got == (tlog.Hash{}) {
 		t.Error("no tiles for size 600")
+	}
+}
+
+// brokenTiles is a tile store that refuses every write.
+type brokenTiles struct{ memTiles }
+
+func (*brokenTiles) WriteTile(context.Context, string, []byte) error {
+	return errors.New("tile bucket: permission denied")
+}
+
+// Tiles never hold a checkpoint back: with a tile store that refuses writes, checkpoints
+// are still signed, and verify finds the tiles missing, not the ledger wrong.
+func TestATileStoreThatFailsDoesNotStopCheckpoints(t *testing.T) {
+	t.Parallel()
+	key := newKey(t)
+	var log memLog
+	store := struct {
+		*memCheckpoints
+		*brokenTiles
+	}{&memCheckpoints{}, &brokenTiles{}}
+	c := proof.NewCheckpointer(&log, store, key, proof.CheckpointerOptions{Logger: quiet()})
+	for _, size := range []int{300, 600} {
+		for len(log) < size {
+			log = append(log, fmt.Appendf(nil, `{"event":%d}`, len(log)+1))
+		}
+		if cp, written, err := c.Checkpoint(context.Background()); err != nil || !written || cp.Size != uint64(size) {
+			t.Fatalf("checkpoint at %d: %+v %v %v", size, cp.Checkpoint, written, err)
+		}
+	}
+	rep, err := proof.Verify(context.Background(), log, store, key.Verifier)
+	if err != nil || rep.Status() != proof.Clean || rep.TilesMissing == 0 {
+		t.Fatalf("verify: %v, %s, %d tiles missing\n%s", err, rep.Status(), rep.TilesMissing, lines(rep))
 	}
 }
