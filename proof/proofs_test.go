@@ -310,3 +310,29 @@ func statMode(path string) (os.FileMode, error) {
 	}
 	return st.Mode().Perm(), nil
 }
+
+// ListCheckpoints reads the checkpoint records alone where the store can filter by kind
+// (JetStream, by subject), and finds the same notes as a pass over every record.
+func TestListCheckpointsByKindIsThePassOverEveryRecord(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, t.TempDir())
+	key := newKey(t)
+	cps := ledgerWithCheckpoints(t, s, key, 3, 10, 11) // leaf chunks and a format record between
+	ctx := testCtx(t)
+	byKind, err := proof.ListCheckpoints(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := proof.ListCheckpoints(ctx, noTiles{s}) // a bare CheckpointStore
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byKind) != len(cps) || len(all) != len(cps) {
+		t.Fatalf("%d and %d notes, want %d", len(byKind), len(all), len(cps))
+	}
+	for i := range cps {
+		if !bytes.Equal(byKind[i], cps[i].Note) || !bytes.Equal(all[i], cps[i].Note) {
+			t.Errorf("checkpoint %d differs", i+1)
+		}
+	}
+}

@@ -200,6 +200,22 @@ func (s *Store) ScanCheckpoints(ctx context.Context, fn func(seq uint64, kind st
 	})
 }
 
+// ScanKind calls fn with the sequence and bytes of every record of one kind of the checkpoint
+// stream, in order, through a consumer filtered on its subject: listing the checkpoints does
+// not read the leaf index.
+func (s *Store) ScanKind(ctx context.Context, kind string, fn func(seq uint64, data []byte) error) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	st, err := s.checkpointStream(ctx, false)
+	if err != nil || st == nil {
+		return err
+	}
+	return s.scan(ctx, CheckpointStreamName, []string{checkpointRoot + "." + kind}, 1, func(seq uint64, _ string, _ time.Time, data []byte) error {
+		return fn(seq, data)
+	})
+}
+
 // Scan calls fn with the sequence and the stored bytes of every message of LEDGER from
 // sequence from (0 or 1: the start) up to the last one stored when Scan was called,
 // decoding nothing: proof hashes exactly what the server holds, and a message that no
