@@ -69,6 +69,20 @@ func TestVerifyNamesAnEventEditedInTheServersFiles(t *testing.T) {
 // with sha256("<stream>-<block index>") over seq, ts, subj, hdr and msg.
 func editOnDisk(t *testing.T, dir string, seq uint64, fixChecksum bool) {
 	t.Helper()
+	editRecordOnDisk(t, dir, seq, fixChecksum, func(_, msg []byte) {
+		at := bytes.Index(msg, []byte(`"actor":"alice"`))
+		if at < 0 {
+			t.Fatalf("sequence %d has no actor alice: %s", seq, msg)
+		}
+		msg[at+len(`"actor":"`)] = 'm'
+	})
+}
+
+// editRecordOnDisk lets edit change the timestamp (8 bytes, little-endian unix nanoseconds)
+// and the bytes of the record of seq in LEDGER's block files, in place, and with
+// fixChecksum recomputes the record's checksum (see editOnDisk for the layout).
+func editRecordOnDisk(t *testing.T, dir string, seq uint64, fixChecksum bool, edit func(ts, msg []byte)) {
+	t.Helper()
 	blocks, err := filepath.Glob(filepath.Join(dir, "*", "*", "streams", jetstream.StreamName, "msgs", "*.blk"))
 	if err != nil || len(blocks) == 0 {
 		t.Fatalf("no block files under %s: %v", dir, err)
@@ -96,11 +110,7 @@ func editOnDisk(t *testing.T, dir string, seq uint64, fixChecksum bool) {
 				msgAt += 4 + int(le.Uint32(rec[msgAt:]))
 			}
 			msg := rec[msgAt : rl-8]
-			at := bytes.Index(msg, []byte(`"actor":"alice"`))
-			if at < 0 {
-				t.Fatalf("sequence %d has no actor alice: %s", seq, msg)
-			}
-			msg[at+len(`"actor":"`)] = 'm'
+			edit(rec[12:20], msg)
 			if fixChecksum {
 				index, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(blk), ".blk"))
 				if err != nil {
@@ -209,13 +219,14 @@ func TestVerifyNamesARecreatedStream(t *testing.T) {
 	}
 }
 
-// An attacker recreates the stream with the same events but two of them swapped.
+// An attacker recreates the stream with the same events but two of them swapped (v1
+// leaves; in v2 every republished event is changed, see TestVerifyNamesARepublishedV2Stream).
 func TestVerifyNamesSwappedEvents(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	key := newKey(t)
 	s := openAt(t, dir)
-	ledgerWithCheckpoints(t, s, key, 10, 20)
+	ledgerWith(t, s, key, v1Folder, 10, 20)
 	subjects, bodies := rawMessages(t, s)
 	subjects[4], subjects[5] = subjects[5], subjects[4]
 	bodies[4], bodies[5] = bodies[5], bodies[4]
@@ -241,7 +252,7 @@ func TestVerifyNamesAnInsertedAndARemovedEvent(t *testing.T) {
 	dir := t.TempDir()
 	key := newKey(t)
 	s := openAt(t, dir)
-	ledgerWithCheckpoints(t, s, key, 20)
+	ledgerWith(t, s, key, v1Folder, 20)
 	subjects, bodies := rawMessages(t, s)
 
 	extra := openAt(t, t.TempDir())

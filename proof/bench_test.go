@@ -3,6 +3,7 @@ package proof_test
 import (
 	"context"
 	"flag"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -116,4 +117,57 @@ func fillWithCheckpoints(b *testing.B, s *jetstream.Store, key proof.Key, n int)
 		written++
 	}
 	return written
+}
+
+// BenchmarkProof fills a stream as BenchmarkVerify does (-verify.events, a checkpoint every
+// proof.DefaultEvery events, tiles written with each) and measures an inclusion proof of a
+// random event and a consistency proof from the middle checkpoint to the newest, each from
+// the tiles and, as before tiles, from one pass over the stream (bareLog).
+//
+//	go test ./proof -run '^$' -bench Proof -benchtime 3x
+func BenchmarkProof(b *testing.B) {
+	n := *benchEvents
+	s, err := jetstream.Open(context.Background(), jetstream.Config{DataDir: b.TempDir(), SyncInterval: time.Minute, Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	key := newKey(b)
+	start := time.Now()
+	checkpoints := fillWithCheckpoints(b, s, key, n)
+	b.Logf("filled %d events with %d checkpoints and their tiles in %s", n, checkpoints, time.Since(start).Round(time.Millisecond))
+	ctx := context.Background()
+	all, err := proof.StoredCheckpoints(ctx, s, key.Verifier)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mid, newest := all[len(all)/2].Checkpoint, all[len(all)-1].Checkpoint
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, src := range []struct {
+		name string
+		log  proof.Log
+	}{{"tiles", &counting{Store: s}}, {"stream", bareLog{s}}} {
+		b.Run("inclusion/"+src.name, func(b *testing.B) {
+			for b.Loop() {
+				seq := 1 + rng.Uint64N(newest.Size)
+				if _, err := proof.BuildInclusion(ctx, src.log, newest, seq); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if c, ok := src.log.(*counting); ok {
+				b.ReportMetric(float64(c.tiles.Swap(0))/float64(b.N), "tiles/op")
+				b.ReportMetric(float64(c.events.Swap(0))/float64(b.N), "events/op")
+			}
+		})
+		b.Run("consistency/"+src.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := proof.BuildConsistency(ctx, src.log, mid, newest); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if c, ok := src.log.(*counting); ok {
+				b.ReportMetric(float64(c.tiles.Swap(0))/float64(b.N), "tiles/op")
+			}
+		})
+	}
 }

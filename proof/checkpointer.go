@@ -37,6 +37,11 @@ type CheckpointerOptions struct {
 	WitnessTimeout time.Duration
 	// OnWitness, when set, is told every submission's outcome (nil error: cosigned).
 	OnWitness func(witness string, err error)
+	// KeepV1 leaves a folder without a leaf-format record on v1 leaves. Otherwise the next
+	// checkpoint first stores the signed switch to v2 leaves from its first new leaf (from
+	// leaf 0 in a new folder). Verify names moved (reordered, shifted) events only among v1
+	// leaves: a v2 leaf holds its sequence, so a moved event reads as changed.
+	KeepV1 bool
 }
 
 // Checkpointer writes signed checkpoints of the ledger. It keeps the tree as a compact
@@ -49,21 +54,29 @@ type CheckpointerOptions struct {
 // signature (ErrTampered), so a rewritten history is never blessed. That check reads the
 // whole stream once per Checkpointer, i.e. once per process.
 //
+// When the store is also a TileStore, every checkpoint's tiles are written after it is
+// stored; on first use the Checkpointer checks the tiles of the newest checkpoint against
+// its root and rewrites them all, from the stream it reads anyway, if they do not match.
+//
 // It is safe for concurrent use; Run calls Tick on a timer.
 type Checkpointer struct {
 	log   Log
 	store CheckpointStore
+	tiles TileStore // nil: the store keeps no tiles
 	key   Key
 	opts  CheckpointerOptions
 
-	mu      sync.Mutex
-	synced  bool       // tree matches last and the stream up to tree.Size()
-	tree    *Tree      // leaves 0..tree.Size()-1
-	pending [][]byte   // leaf hashes after last.Size, in order
-	last    Checkpoint // newest stored checkpoint (Size 0 and no note when none)
-	lastAt  time.Time
-	note    []byte // last, signed
-	after   uint64 // the store's position after which the next records go
+	mu       sync.Mutex
+	synced   bool       // tree matches last and the stream up to tree.Size()
+	tree     *Tree      // leaves 0..tree.Size()-1
+	pending  [][]byte   // leaf hashes after last.Size, in order
+	last     Checkpoint // newest stored checkpoint (Size 0 and no note when none)
+	lastAt   time.Time
+	note     []byte // last, signed
+	after    uint64 // the store's position after which the next records go
+	formats  leafFormats
+	switchV2 []byte       // the signed switch to v2 leaves, to store before the next checkpoint
+	builder  *tileBuilder // tiles of tree; nil when there is no tile store
 
 	recent      recent            // what proofs from recent checkpoints need (witnessing.go)
 	witnessSize map[string]uint64 // by witness: the tree size it last cosigned, as learned
@@ -86,7 +99,8 @@ func NewCheckpointer(log Log, store CheckpointStore, key Key, opts CheckpointerO
 	if opts.WitnessTimeout == 0 {
 		opts.WitnessTimeout = DefaultWitnessTimeout
 	}
-	return &Checkpointer{log: log, store: store, key: key, opts: opts, witnessSize: map[string]uint64{}}
+	tiles, _ := store.(TileStore)
+	return &Checkpointer{log: log, store: store, tiles: tiles, key: key, opts: opts, witnessSize: map[string]uint64{}}
 }
 
 // Signed is a stored checkpoint and its signed note.
@@ -171,6 +185,14 @@ func (c *Checkpointer) attempt(ctx context.Context, force bool) (Signed, bool, e
 	if err != nil {
 		return Signed{}, false, err
 	}
+	if c.switchV2 != nil {
+		after, err := c.store.AppendRecord(ctx, c.after, RecordFormat, c.switchV2)
+		if err != nil {
+			c.synced = false
+			return Signed{}, false, fmt.Errorf("proof: store the switch to v2 leaves: %w", err)
+		}
+		c.after, c.switchV2 = after, nil
+	}
 	note = c.cosign(ctx, c.opts.Witnesses, cp, note)
 	if err := c.store.AppendCheckpoint(ctx, c.after, leafChunks(c.last.Size, c.pending), note); err != nil {
 		c.synced = false // reload: another writer may have stored one
@@ -180,7 +202,20 @@ func (c *Checkpointer) attempt(ctx context.Context, force bool) (Signed, bool, e
 	c.recent.add(cp.Size, slices.Clone(c.tree.r.Hashes()), c.pending)
 	c.last, c.note, c.lastAt, c.pending = cp, note, c.opts.Now(), nil
 	c.opts.Logger.Debug("proof: checkpoint", "size", cp.Size)
+	if c.builder != nil {
+		if err := c.builder.flush(ctx, c.tiles); err != nil {
+			c.dropTiles(err)
+		}
+	}
 	return Signed{Checkpoint: cp, Note: note}, true, nil
+}
+
+// dropTiles stops writing tiles in this process after a failed write. Tiles are derived
+// data and never hold a checkpoint back: proofs read the stream where tiles are missing,
+// and the next process's Checkpointer finds them stale and rewrites them.
+func (c *Checkpointer) dropTiles(err error) {
+	c.builder = nil
+	c.opts.Logger.Warn("proof: writing tiles failed; none are written until the next start", "err", err)
 }
 
 // sync brings the tree up to the stream's end. After another writer's checkpoint (or on
@@ -204,8 +239,23 @@ func (c *Checkpointer) sync(ctx context.Context) error {
 		// Checkpoint records do not go away on their own: the stream was deleted or rewritten.
 		return fmt.Errorf("%w: the newest stored checkpoint has size %d, this process stored one of size %d", ErrTampered, last.Size, c.last.Size)
 	}
-	c.tree, c.pending = NewTree(), nil
-	err = scanLeaves(ctx, c.log, last.Size, func(_ uint64, _, hash []byte) error {
+	if err := c.readFormats(ctx, last.Size); err != nil {
+		return err
+	}
+	c.tree, c.pending, c.builder = NewTree(), nil, nil
+	if c.tiles != nil {
+		// Tiles that do not hold the newest checkpoint are rewritten from the stream.
+		c.builder = &tileBuilder{keep: note != nil && checkTiles(ctx, c.tiles, last) != nil}
+	}
+	err = scanLeaves(ctx, c.log, c.formats, last.Size, func(_ uint64, _ time.Time, _, hash []byte) error {
+		if c.builder != nil {
+			c.builder.add(hash)
+			if c.builder.keep {
+				if err := c.builder.writeFull(ctx, c.tiles); err != nil {
+					c.dropTiles(err)
+				}
+			}
+		}
 		return c.tree.Append(hash)
 	})
 	if err != nil {
@@ -213,6 +263,15 @@ func (c *Checkpointer) sync(ctx context.Context) error {
 	}
 	if !bytes.Equal(c.tree.Root(), last.Root) && note != nil {
 		return fmt.Errorf("%w: the stream's first %d events do not hash to the root signed at that size; run verify", ErrTampered, last.Size)
+	}
+	if c.builder != nil && c.builder.keep {
+		c.opts.Logger.Info("proof: rewrote the tiles from the stream", "size", last.Size)
+		if err := c.builder.flush(ctx, c.tiles); err != nil {
+			c.dropTiles(err)
+		}
+	}
+	if c.builder != nil {
+		c.builder.keep = true // from here on: every new tile is written with its checkpoint
 	}
 	if note == nil {
 		at = c.opts.Now() // no checkpoint yet: the interval runs from now
@@ -226,16 +285,40 @@ func (c *Checkpointer) sync(ctx context.Context) error {
 	return nil
 }
 
+// readFormats reads the folder's leaf formats; a folder without them switches to v2 leaves
+// from size on (unless KeepV1), the signed switch being stored with the next checkpoint.
+func (c *Checkpointer) readFormats(ctx context.Context, size uint64) error {
+	rec, err := c.store.LastRecord(ctx, RecordFormat)
+	if err != nil {
+		return fmt.Errorf("proof: leaf format: %w", err)
+	}
+	c.switchV2 = nil
+	switch {
+	case rec != nil:
+		c.formats, err = openFormat(rec, c.key.Verifier)
+		return err
+	case c.opts.KeepV1:
+		c.formats = leafFormats{}
+		return nil
+	}
+	c.formats = leafFormats{v2: true, v2From: size}
+	c.switchV2, err = signFormat(c.key.Signer, size)
+	return err
+}
+
 // extend appends the events after the tree's end to the tree and to pending.
 func (c *Checkpointer) extend(ctx context.Context) error {
 	next := c.tree.Size() + 1
-	return c.log.Scan(ctx, next, func(seq uint64, data []byte) error {
+	return c.log.ScanRecorded(ctx, next, func(seq uint64, recorded time.Time, data []byte) error {
 		if seq != next {
 			return fmt.Errorf("%w: sequence %d is missing (the next event is %d); run verify", ErrTampered, next, seq)
 		}
-		h := LeafHash(data)
+		h := c.formats.hash(seq, recorded, data)
 		if err := c.tree.Append(h); err != nil {
 			return err
+		}
+		if c.builder != nil {
+			c.builder.add(h)
 		}
 		c.pending = append(c.pending, h)
 		next++

@@ -38,6 +38,23 @@ func (m *memCheckpoints) AppendCheckpoint(_ context.Context, after uint64, chunk
 	return nil
 }
 
+func (m *memCheckpoints) LastRecord(_ context.Context, kind string) ([]byte, error) {
+	for i := len(m.kinds) - 1; i >= 0; i-- {
+		if m.kinds[i] == kind {
+			return m.data[i], nil
+		}
+	}
+	return nil, nil
+}
+
+func (m *memCheckpoints) AppendRecord(_ context.Context, after uint64, kind string, data []byte) (uint64, error) {
+	if after != uint64(len(m.kinds)) {
+		return 0, errors.New("fake: conflict")
+	}
+	m.kinds, m.data = append(m.kinds, kind), append(m.data, data)
+	return uint64(len(m.kinds)), nil
+}
+
 func (m *memCheckpoints) ScanCheckpoints(_ context.Context, fn func(uint64, string, []byte) error) error {
 	for i := range m.kinds {
 		if err := fn(uint64(i+1), m.kinds[i], m.data[i]); err != nil {
@@ -50,12 +67,12 @@ func (m *memCheckpoints) ScanCheckpoints(_ context.Context, fn func(uint64, stri
 // gapLog is a memLog whose nil entries are deleted sequences.
 type gapLog [][]byte
 
-func (l gapLog) Scan(_ context.Context, from uint64, fn func(uint64, []byte) error) error {
+func (l gapLog) ScanRecorded(_ context.Context, from uint64, fn func(uint64, time.Time, []byte) error) error {
 	for i := max(from, 1); i <= uint64(len(l)); i++ {
 		if l[i-1] == nil {
 			continue
 		}
-		if err := fn(i, l[i-1]); err != nil {
+		if err := fn(i, fakeRecorded(i), l[i-1]); err != nil {
 			return err
 		}
 	}
@@ -110,7 +127,7 @@ func TestVerifyNamesEachShapeOfTampering(t *testing.T) {
 			t.Parallel()
 			log := original()
 			cs := &memCheckpoints{}
-			c := proof.NewCheckpointer(log, cs, key, proof.CheckpointerOptions{Logger: quiet()})
+			c := proof.NewCheckpointer(log, cs, key, v1Folder)
 			if _, _, err := c.Checkpoint(context.Background()); err != nil {
 				t.Fatal(err)
 			}

@@ -2,11 +2,13 @@ package proof_test
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -42,17 +44,19 @@ func Example_verifyOffline() {
 		return
 	}
 
-	// 2. The proof: the event's stored bytes and the hashes up to the root (base64 in JSON).
+	// 2. The proof: the event's stored bytes and the hashes up to the root (base64 in JSON),
+	// and in format v2 the time the stream recorded the event.
 	var p struct {
-		Format    string   `json:"format"`
-		Origin    string   `json:"origin"`
-		TreeSize  uint64   `json:"tree_size"`
-		LeafIndex uint64   `json:"leaf_index"`
-		Sequence  uint64   `json:"sequence"`
-		Hashes    [][]byte `json:"hashes"`
-		Event     []byte   `json:"event"`
+		Format    string    `json:"format"`
+		Origin    string    `json:"origin"`
+		TreeSize  uint64    `json:"tree_size"`
+		LeafIndex uint64    `json:"leaf_index"`
+		Sequence  uint64    `json:"sequence"`
+		Hashes    [][]byte  `json:"hashes"`
+		Recorded  time.Time `json:"recorded"`
+		Event     []byte    `json:"event"`
 	}
-	if err := json.Unmarshal(doc, &p); err != nil || p.Format != "ledger-inclusion-proof/v1" {
+	if err := json.Unmarshal(doc, &p); err != nil || (p.Format != "ledger-inclusion-proof/v1" && p.Format != "ledger-inclusion-proof/v2") {
 		fmt.Println("proof: not an inclusion proof")
 		return
 	}
@@ -61,8 +65,19 @@ func Example_verifyOffline() {
 		return
 	}
 
-	// 3. The event is leaf LeafIndex of the signed tree: RFC 6962 hashing.
-	leaf := rfc6962.DefaultHasher.HashLeaf(p.Event)
+	// 3. The event is leaf LeafIndex of the signed tree: RFC 6962 hashing of the event's
+	// bytes (v1), or of 0x02, the sequence and the recorded time in nanoseconds (both 8
+	// bytes, big-endian), then the bytes (v2).
+	entry := p.Event
+	if p.Format == "ledger-inclusion-proof/v2" {
+		entry = binary.BigEndian.AppendUint64([]byte{0x02}, p.Sequence)
+		entry = binary.BigEndian.AppendUint64(entry, uint64(p.Recorded.UnixNano()))
+		entry = append(entry, p.Event...)
+	} else if len(p.Event) > 0 && p.Event[0] == 0x02 {
+		fmt.Println("proof: a v1 event may not read as a v2 entry")
+		return
+	}
+	leaf := rfc6962.DefaultHasher.HashLeaf(entry)
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, p.LeafIndex, size, leaf, p.Hashes, root); err != nil {
 		fmt.Println("proof:", err)
 		return

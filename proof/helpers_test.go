@@ -101,12 +101,28 @@ func checkpoint(t testing.TB, s *jetstream.Store, key proof.Key) proof.Signed {
 }
 
 // ledgerWithCheckpoints records events and checkpoints after each batch, sizes e.g.
-// 10, 20, 30: checkpoints at those sizes.
+// 10, 20, 30: checkpoints at those sizes (counting the events already there). Its leaves
+// are v2.
 func ledgerWithCheckpoints(t testing.TB, s *jetstream.Store, key proof.Key, sizes ...int) []proof.Signed {
 	t.Helper()
-	c := proof.NewCheckpointer(s, s, key, proof.CheckpointerOptions{Logger: quiet()})
+	return ledgerWith(t, s, key, proof.CheckpointerOptions{Logger: quiet()}, sizes...)
+}
+
+// v1Folder makes a folder as the ledger did before v2 leaves: the attacks that republish
+// events test the diff's naming of moved events there, since republishing gives every
+// event a new recorded time, which a v2 leaf holds.
+var v1Folder = proof.CheckpointerOptions{Logger: quiet(), KeepV1: true}
+
+// ledgerWith is ledgerWithCheckpoints with a Checkpointer of opts.
+func ledgerWith(t testing.TB, s *jetstream.Store, key proof.Key, opts proof.CheckpointerOptions, sizes ...int) []proof.Signed {
+	t.Helper()
+	c := proof.NewCheckpointer(s, s, key, opts)
 	var out []proof.Signed
-	done := 0
+	last, err := s.LastSequence(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := int(last)
 	for _, size := range sizes {
 		record(t, s, size-done)
 		done = size

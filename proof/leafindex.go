@@ -21,8 +21,13 @@ type CheckpointStore interface {
 	// that writers on one cluster sign one chain between them.
 	AppendCheckpoint(ctx context.Context, after uint64, leafChunks [][]byte, note []byte) error
 	// ScanCheckpoints calls fn with every record in order: its position, its kind
-	// (RecordLeaves or RecordCheckpoint) and its bytes.
+	// (RecordLeaves, RecordCheckpoint or RecordFormat) and its bytes.
 	ScanCheckpoints(ctx context.Context, fn func(pos uint64, kind string, data []byte) error) error
+	// LastRecord returns the bytes of the newest record of kind (nil when there is none).
+	LastRecord(ctx context.Context, kind string) ([]byte, error)
+	// AppendRecord stores one record of kind right after position after, failing if
+	// another writer appended since, and returns its position.
+	AppendRecord(ctx context.Context, after uint64, kind string, data []byte) (uint64, error)
 }
 
 // Record kinds of a CheckpointStore.
@@ -101,16 +106,30 @@ func (x *leafIndex) commit(size uint64) error {
 	return nil
 }
 
+// KindScanner is a CheckpointStore that reads the records of one kind alone; store/jetstream's
+// Store is one. ListCheckpoints then skips the leaf index (32 bytes per event).
+type KindScanner interface {
+	ScanKind(ctx context.Context, kind string, fn func(pos uint64, data []byte) error) error
+}
+
 // ListCheckpoints returns the signed note of every checkpoint record in order, unchecked:
 // checkpoint number i+1 is element i, as Verify numbers them.
 func ListCheckpoints(ctx context.Context, store CheckpointStore) ([][]byte, error) {
 	var out [][]byte
-	err := store.ScanCheckpoints(ctx, func(_ uint64, kind string, data []byte) error {
-		if kind == RecordCheckpoint {
+	var err error
+	if ks, ok := store.(KindScanner); ok {
+		err = ks.ScanKind(ctx, RecordCheckpoint, func(_ uint64, data []byte) error {
 			out = append(out, data)
-		}
-		return nil
-	})
+			return nil
+		})
+	} else {
+		err = store.ScanCheckpoints(ctx, func(_ uint64, kind string, data []byte) error {
+			if kind == RecordCheckpoint {
+				out = append(out, data)
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("proof: reading checkpoints: %w", err)
 	}

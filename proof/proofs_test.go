@@ -182,26 +182,55 @@ func flip(h []byte) []byte {
 // A proof is only built from a stream that still matches the checkpoint.
 func TestNoProofFromATamperedStream(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	s := openAt(t, dir)
-	key := newKey(t)
-	cps := ledgerWithCheckpoints(t, s, key, 5, 9)
-	subjects, bodies := rawMessages(t, s)
-	subjects[6], subjects[7] = subjects[7], subjects[6]
-	bodies[6], bodies[7] = bodies[7], bodies[6]
-	s = recreate(t, s, dir, subjects, bodies)
+	for _, tc := range []struct {
+		name string
+		opts proof.CheckpointerOptions
+		// prefixIntact: the events before the swap keep their leaves once republished (v1);
+		// a v2 leaf holds the recorded time, which republishing renews.
+		prefixIntact bool
+	}{
+		{"v1", v1Folder, true},
+		{"v2", proof.CheckpointerOptions{Logger: quiet()}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			s := openAt(t, dir)
+			key := newKey(t)
+			cps := ledgerWith(t, s, key, tc.opts, 5, 9)
+			subjects, bodies := rawMessages(t, s)
+			subjects[6], subjects[7] = subjects[7], subjects[6]
+			bodies[6], bodies[7] = bodies[7], bodies[6]
+			s = recreate(t, s, dir, subjects, bodies)
 
-	ctx := testCtx(t)
-	if _, err := proof.BuildInclusion(ctx, s, cps[1].Checkpoint, 2); !errors.Is(err, proof.ErrTampered) {
-		t.Errorf("inclusion: %v, want ErrTampered", err)
+			ctx := testCtx(t)
+			// From tiles (s is a TileStore) and from the stream alone (bareLog).
+			for _, log := range []proof.Log{s, bareLog{s}} {
+				if _, err := proof.BuildInclusion(ctx, log, cps[1].Checkpoint, 7); !errors.Is(err, proof.ErrTampered) {
+					t.Errorf("%T: inclusion of a moved event: %v, want ErrTampered", log, err)
+				}
+				_, err := proof.BuildInclusion(ctx, log, cps[0].Checkpoint, 2)
+				if tc.prefixIntact && err != nil {
+					t.Errorf("%T: inclusion in the intact prefix: %v", log, err)
+				}
+				if !tc.prefixIntact && !errors.Is(err, proof.ErrTampered) {
+					t.Errorf("%T: inclusion of a republished event: %v, want ErrTampered", log, err)
+				}
+			}
+			// The stream no longer holds checkpoint 2's tree: no proof is read from it.
+			if _, err := proof.BuildConsistency(ctx, bareLog{s}, cps[0].Checkpoint, cps[1].Checkpoint); !errors.Is(err, proof.ErrTampered) {
+				t.Errorf("consistency from the stream: %v, want ErrTampered", err)
+			}
+		})
 	}
-	if _, err := proof.BuildConsistency(ctx, s, cps[0].Checkpoint, cps[1].Checkpoint); !errors.Is(err, proof.ErrTampered) {
-		t.Errorf("consistency: %v, want ErrTampered", err)
-	}
-	// The first checkpoint's events are intact: its proofs still build.
-	if _, err := proof.BuildInclusion(ctx, s, cps[0].Checkpoint, 2); err != nil {
-		t.Errorf("inclusion in the intact prefix: %v", err)
-	}
+}
+
+// bareLog is the ledger's store without its tiles: proofs then read the stream.
+type bareLog struct{ withoutTiles }
+
+type withoutTiles interface {
+	proof.Log
+	proof.CheckpointStore
 }
 
 func TestCheckpointFormat(t *testing.T) {
@@ -280,4 +309,30 @@ func statMode(path string) (os.FileMode, error) {
 		return 0, err
 	}
 	return st.Mode().Perm(), nil
+}
+
+// ListCheckpoints reads the checkpoint records alone where the store can filter by kind
+// (JetStream, by subject), and finds the same notes as a pass over every record.
+func TestListCheckpointsByKindIsThePassOverEveryRecord(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, t.TempDir())
+	key := newKey(t)
+	cps := ledgerWithCheckpoints(t, s, key, 3, 10, 11) // leaf chunks and a format record between
+	ctx := testCtx(t)
+	byKind, err := proof.ListCheckpoints(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := proof.ListCheckpoints(ctx, noTiles{s}) // a bare CheckpointStore
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byKind) != len(cps) || len(all) != len(cps) {
+		t.Fatalf("%d and %d notes, want %d", len(byKind), len(all), len(cps))
+	}
+	for i := range cps {
+		if !bytes.Equal(byKind[i], cps[i].Note) || !bytes.Equal(all[i], cps[i].Note) {
+			t.Errorf("checkpoint %d differs", i+1)
+		}
+	}
 }

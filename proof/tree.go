@@ -4,7 +4,8 @@
 // event that was changed, removed, inserted or reordered.
 //
 // Leaf i (0-based) is the event at stream sequence i+1; its hash is the RFC 6962 leaf hash
-// of the message body exactly as the stream stores it (the canonical envelope bytes).
+// of the message body exactly as the stream stores it (the canonical envelope bytes), and
+// in leaf format v2 of its sequence and recorded time too (see LeafHashV2).
 // Hashing, compact ranges and proofs come from github.com/transparency-dev/merkle.
 package proof
 
@@ -12,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -25,17 +27,18 @@ var (
 	factory = &compact.RangeFactory{Hash: hasher.HashChildren}
 )
 
-// Log is the ledger's event stream as proof reads it: the stored bytes, in order.
-// store/jetstream's Store implements it.
+// Log is the ledger's event stream as proof reads it: the stored bytes and recorded times,
+// in order. store/jetstream's Store implements it.
 type Log interface {
-	// Scan calls fn with the sequence and stored bytes of every message from sequence from
-	// to the last one stored when Scan was called, in order, skipping deleted sequences.
-	// fn's error ends the scan and is returned as is.
-	Scan(ctx context.Context, from uint64, fn func(seq uint64, data []byte) error) error
+	// ScanRecorded calls fn with the sequence, recorded time (the stream's timestamp) and
+	// stored bytes of every message from sequence from to the last one stored when it was
+	// called, in order, skipping deleted sequences. fn's error ends the scan and is returned
+	// as is.
+	ScanRecorded(ctx context.Context, from uint64, fn func(seq uint64, recorded time.Time, data []byte) error) error
 }
 
-// Watched is log with a hook: seen is told the sequence of every message its Scan yields,
-// before the scan's own fn. Verify reads the whole stream through Scan, so a caller that
+// Watched is log with a hook: seen is told the sequence of every message its ScanRecorded
+// yields, before the scan's own fn. Verify reads the whole stream through it, so a caller that
 // shows how far it has gone (the CLI's meter on a terminal) passes Watched(log, …) as its
 // log; this package draws nothing.
 func Watched(log Log, seen func(seq uint64)) Log { return watched{log, seen} }
@@ -45,14 +48,14 @@ type watched struct {
 	seen func(seq uint64)
 }
 
-func (w watched) Scan(ctx context.Context, from uint64, fn func(seq uint64, data []byte) error) error {
-	return w.Log.Scan(ctx, from, func(seq uint64, data []byte) error {
+func (w watched) ScanRecorded(ctx context.Context, from uint64, fn func(seq uint64, recorded time.Time, data []byte) error) error {
+	return w.Log.ScanRecorded(ctx, from, func(seq uint64, recorded time.Time, data []byte) error {
 		w.seen(seq)
-		return fn(seq, data)
+		return fn(seq, recorded, data)
 	})
 }
 
-// LeafHash is the RFC 6962 leaf hash of an event's stored bytes.
+// LeafHash is the RFC 6962 leaf hash of an event's stored bytes: a v1 leaf (see LeafV1).
 func LeafHash(event []byte) []byte { return hasher.HashLeaf(event) }
 
 // Tree is the ledger's Merkle tree kept as a compact range: O(log n) hashes, extended one
@@ -88,18 +91,18 @@ func (t *Tree) Root() []byte {
 // errStop ends a Scan early without failing it.
 var errStop = errors.New("proof: stop scan")
 
-// scanLeaves calls fn with the leaf hash and bytes of events 1..size in order, and fails
-// with ErrTampered if a sequence is missing or the log holds fewer events.
-func scanLeaves(ctx context.Context, log Log, size uint64, fn func(seq uint64, data, hash []byte) error) error {
+// scanLeaves calls fn with the leaf hash (in format f) and bytes of events 1..size in
+// order, and fails with ErrTampered if a sequence is missing or the log holds fewer events.
+func scanLeaves(ctx context.Context, log Log, f leafFormats, size uint64, fn func(seq uint64, recorded time.Time, data, hash []byte) error) error {
 	if size == 0 {
 		return nil
 	}
 	next := uint64(1)
-	err := log.Scan(ctx, 1, func(seq uint64, data []byte) error {
+	err := log.ScanRecorded(ctx, 1, func(seq uint64, recorded time.Time, data []byte) error {
 		if seq != next {
 			return fmt.Errorf("%w: sequence %d is missing (the next event is %d); run verify", ErrTampered, next, seq)
 		}
-		if err := fn(seq, data, LeafHash(data)); err != nil {
+		if err := fn(seq, recorded, data, f.hash(seq, recorded, data)); err != nil {
 			return err
 		}
 		next++

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/complianceledger/ledger/proof"
 )
@@ -14,9 +15,12 @@ import (
 // definitions without a server.
 type memLog [][]byte
 
-func (l memLog) Scan(_ context.Context, from uint64, fn func(uint64, []byte) error) error {
+// fakeRecorded is the recorded time the fake logs give the event at seq.
+func fakeRecorded(seq uint64) time.Time { return time.Unix(1_800_000_000, int64(seq)*1000).UTC() }
+
+func (l memLog) ScanRecorded(_ context.Context, from uint64, fn func(uint64, time.Time, []byte) error) error {
 	for i := max(from, 1); i <= uint64(len(l)); i++ {
-		if err := fn(i, l[i-1]); err != nil {
+		if err := fn(i, fakeRecorded(i), l[i-1]); err != nil {
 			return err
 		}
 	}

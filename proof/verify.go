@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/transparency-dev/merkle/compact"
 	merkleproof "github.com/transparency-dev/merkle/proof"
@@ -40,6 +41,8 @@ const (
 	Inconsistent FindingKind = "inconsistent"
 	// BadIndex: the leaf index does not match the signed roots, or is malformed.
 	BadIndex FindingKind = "index"
+	// BadTile: a stored tile does not match the signed leaf index (see RebuildTiles).
+	BadTile FindingKind = "tile"
 )
 
 // Finding is one thing Verify found wrong.
@@ -67,7 +70,12 @@ type Report struct {
 	// when the ledger holds no checkpoint). They are not a finding: nothing was signed over
 	// them to mismatch; `ledger checkpoint` or POST /v1/checkpoints signs them.
 	Uncovered uint64
-	Findings  []Finding
+	// TilesMissing counts the tiles the signed tree needs that the tile store lacks (a
+	// folder made before tiles, until its next checkpoint or RebuildTiles);
+	// TilesUnchecked the stored tiles reaching past what the signatures vouch for. Neither
+	// is a finding: tiles are derived data, and a proof falls back to the stream.
+	TilesMissing, TilesUnchecked int
+	Findings                     []Finding
 }
 
 // OK reports a ledger that matches every checkpoint (events not signed yet aside).
@@ -143,7 +151,7 @@ func (s *streamLeaves) at(seq uint64) []byte {
 // failing to read.
 func Verify(ctx context.Context, log Log, store CheckpointStore, v note.Verifier, held ...Held) (Report, error) {
 	var rep Report
-	cps, index, err := readCheckpoints(ctx, store, v, &rep)
+	cps, index, formats, err := readCheckpoints(ctx, store, v, &rep)
 	if err != nil {
 		return rep, err
 	}
@@ -179,7 +187,7 @@ func Verify(ctx context.Context, log Log, store CheckpointStore, v note.Verifier
 		defer close(indexDone)
 		indexRoots, indexNodes = roots(index.size(), index.leaf, sizes, ids)
 	}()
-	stream, err := readStream(ctx, log)
+	stream, err := readStream(ctx, log, formats)
 	<-indexDone
 	if err != nil {
 		return rep, err
@@ -285,7 +293,12 @@ func Verify(ctx context.Context, log Log, store CheckpointStore, v note.Verifier
 	}
 
 	if firstDiff <= trusted {
-		diff(&rep, stream, index, trusted, cps)
+		diff(&rep, stream, index, trusted, cps, formats)
+	}
+	if ts, ok := store.(TileStore); ok {
+		if err := tileFindings(ctx, ts, index.leaves[:trusted*HashSize], &rep); err != nil {
+			return rep, err
+		}
 	}
 	slices.SortStableFunc(rep.Findings, func(x, y Finding) int { return order(x) - order(y) })
 	return rep, nil
@@ -296,7 +309,7 @@ func (r *Report) add(f Finding) { r.Findings = append(r.Findings, f) }
 // order puts findings about checkpoints first, then the summary, then events by sequence.
 func order(f Finding) int {
 	switch f.Kind {
-	case BadCheckpoint, Inconsistent, BadIndex, Unwitnessed, ForgedCosignature:
+	case BadCheckpoint, Inconsistent, BadIndex, BadTile, Unwitnessed, ForgedCosignature:
 		return -3
 	case Replaced:
 		return -2
@@ -306,9 +319,11 @@ func order(f Finding) int {
 	return int(min(f.Sequences[0], 1<<40))
 }
 
-// readCheckpoints reads the store: valid checkpoints in order and the leaf index.
-func readCheckpoints(ctx context.Context, store CheckpointStore, v note.Verifier, rep *Report) ([]stored, *leafIndex, error) {
+// readCheckpoints reads the store: valid checkpoints in order, the leaf index and the
+// folder's leaf formats.
+func readCheckpoints(ctx context.Context, store CheckpointStore, v note.Verifier, rep *Report) ([]stored, *leafIndex, leafFormats, error) {
 	var cps []stored
+	var formats leafFormats
 	index := &leafIndex{}
 	broken := false // after a bad leaf record the index proves nothing more
 	num := 0
@@ -336,23 +351,38 @@ func readCheckpoints(ctx context.Context, store CheckpointStore, v note.Verifier
 				}
 			}
 			cps = append(cps, stored{num: num, cp: cp})
+		case RecordFormat:
+			f, err := openFormat(data, v)
+			switch {
+			case err != nil:
+				rep.add(Finding{Kind: BadCheckpoint, Text: fmt.Sprintf("leaf format record %d: %v", pos, err)})
+			case formats.v2 && f != formats:
+				rep.add(Finding{Kind: BadCheckpoint, Text: fmt.Sprintf(
+					"leaf format record %d: a second switch to v2 leaves (from leaf %d; the first says %d)", pos, f.v2From, formats.v2From)})
+			case !formats.v2 && f.v2From < index.committed:
+				rep.add(Finding{Kind: BadCheckpoint, Text: fmt.Sprintf(
+					"leaf format record %d: switches to v2 leaves from leaf %d, inside checkpoints already signed up to %d", pos, f.v2From, index.committed)})
+			default:
+				formats = f
+			}
 		default:
 			rep.add(Finding{Kind: BadIndex, Text: fmt.Sprintf("checkpoint stream record %d: unknown kind %q", pos, kind)})
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("proof: reading checkpoints: %w", err)
+		return nil, nil, leafFormats{}, fmt.Errorf("proof: reading checkpoints: %w", err)
 	}
 	index.leaves = index.leaves[:index.committed*HashSize] // leaves no checkpoint signed prove nothing
-	return cps, index, nil
+	return cps, index, formats, nil
 }
 
-// readStream hashes every event of the log. Hashing runs on its own goroutine, in
-// batches, so that it overlaps receiving the next messages.
-func readStream(ctx context.Context, log Log) (*streamLeaves, error) {
+// readStream hashes every event of the log in its leaf format. Hashing runs on its own
+// goroutine, in batches, so that it overlaps receiving the next messages.
+func readStream(ctx context.Context, log Log, formats leafFormats) (*streamLeaves, error) {
 	type msg struct {
 		seq  uint64
+		at   time.Time
 		data []byte
 	}
 	const batch = 1024
@@ -375,15 +405,15 @@ func readStream(ctx context.Context, log Log) (*streamLeaves, error) {
 					s.hashes = append(s.hashes, make([]byte, HashSize)...)
 				}
 				s.present = append(s.present, true)
-				s.hashes = append(s.hashes, LeafHash(m.data)...)
+				s.hashes = append(s.hashes, formats.hash(m.seq, m.at, m.data)...)
 				s.events++
 			}
 		}
 		hashed <- err
 	}()
 	buf := make([]msg, 0, batch)
-	err := log.Scan(ctx, 1, func(seq uint64, data []byte) error {
-		buf = append(buf, msg{seq, data})
+	err := log.ScanRecorded(ctx, 1, func(seq uint64, at time.Time, data []byte) error {
+		buf = append(buf, msg{seq, at, data})
 		if len(buf) == batch {
 			work <- buf
 			buf = make([]msg, 0, batch)
@@ -458,7 +488,7 @@ func rootFindings(rep *Report, cps []stored) {
 
 // diff names the sequences where the stream differs from the leaf index (trusted: the
 // leaves a signature vouches for).
-func diff(rep *Report, s *streamLeaves, index *leafIndex, trusted uint64, cps []stored) {
+func diff(rep *Report, s *streamLeaves, index *leafIndex, trusted uint64, cps []stored, formats leafFormats) {
 	n := s.len()
 	// cover names the first checkpoint holding sequence seq.
 	cover := func(seq uint64) string {
@@ -542,8 +572,12 @@ func diff(rep *Report, s *streamLeaves, index *leafIndex, trusted uint64, cps []
 		rep.add(Finding{Kind: Replaced, Text: fmt.Sprintf(
 			"stream replaced: none of the %d checkpointed events is in the stream (it was deleted and recreated with another history)", trusted)})
 	}
-	for _, r := range runs(changed) {
-		rep.add(Finding{Kind: Changed, Sequences: r, Text: fmt.Sprintf("%s: changed (leaf differs from %s)", seqText(r), cover(r[0]))})
+	for _, r := range splitBy(changed, func(p uint64) int64 { return int64(formats.of(p)) }) {
+		what := "leaf differs"
+		if formats.of(r[0]) == LeafV2 { // the leaf holds the sequence and recorded time too
+			what = "its bytes or recorded time differ"
+		}
+		rep.add(Finding{Kind: Changed, Sequences: r, Text: fmt.Sprintf("%s: changed (%s from %s)", seqText(r), what, cover(r[0]))})
 	}
 	for _, r := range runs(removed) {
 		rep.add(Finding{Kind: Removed, Sequences: r, Text: fmt.Sprintf("%s: removed (%s, covered by %s, nowhere in the stream)", seqText(r), plural(r, "its event", "their events"), cover(r[0]))})

@@ -103,7 +103,7 @@ func TestVerifyCatchesARewrittenLeafIndex(t *testing.T) {
 	dir := t.TempDir()
 	s := openAt(t, dir)
 	key := newKey(t)
-	ledgerWithCheckpoints(t, s, key, 6, 12)
+	ledgerWith(t, s, key, v1Folder, 6, 12) // the index rewritten with v1 leaf hashes below
 	subjects, bodies := rawMessages(t, s)
 	subjects[8], subjects[9] = subjects[9], subjects[8]
 	bodies[8], bodies[9] = bodies[9], bodies[8]

@@ -24,12 +24,6 @@ const (
 	RecordedLate FindingKind = "recorded-time"
 )
 
-// RecordedLog is the event stream with each event's recorded time (JetStream's timestamp).
-// store/jetstream's Store implements it.
-type RecordedLog interface {
-	ScanRecorded(ctx context.Context, from uint64, fn func(seq uint64, recordedAt time.Time, data []byte) error) error
-}
-
 // Witnessing is what VerifyWitnesses found beside its findings.
 type Witnessing struct {
 	Policy WitnessPolicy
@@ -56,7 +50,7 @@ type witnessed struct {
 // Unwitnessed; and every event up to the newest witnessed checkpoint must have been
 // recorded no later than the earliest cosignature of the first witnessed checkpoint that
 // covers it (compared in whole seconds, the cosignature's resolution).
-func VerifyWitnesses(ctx context.Context, log RecordedLog, store CheckpointStore, v note.Verifier, p WitnessPolicy, rep *Report) (Witnessing, error) {
+func VerifyWitnesses(ctx context.Context, log Log, store CheckpointStore, v note.Verifier, p WitnessPolicy, rep *Report) (Witnessing, error) {
 	out := Witnessing{Policy: p}
 	if !p.Enabled() {
 		return out, nil
@@ -101,7 +95,7 @@ func VerifyWitnesses(ctx context.Context, log RecordedLog, store CheckpointStore
 
 // recordedTimes checks each event up to the largest witnessed size against the first
 // witnessed checkpoint covering it.
-func recordedTimes(ctx context.Context, log RecordedLog, wit []witnessed, rep *Report) error {
+func recordedTimes(ctx context.Context, log Log, wit []witnessed, rep *Report) error {
 	// cover[k] is the first checkpoint (in order) of size >= any sequence between the
 	// previous entry's size and its own: sizes of consistent checkpoints only grow.
 	var cover []witnessed

@@ -176,7 +176,7 @@ func (c *Checkpointer) consistency(ctx context.Context, old uint64, cp Checkpoin
 	}
 	rng, leaves, ok := c.recent.at(old)
 	if !ok {
-		return collect(ctx, c.log, cp, nodes, func(uint64, []byte) {})
+		return collect(ctx, c.log, c.formats, cp, nodes, func(uint64, time.Time, []byte) {})
 	}
 	col := newNodeCollector(nodes.IDs)
 	if col.tree, err = factory.NewRange(0, old, slices.Clone(rng)); err != nil {

@@ -372,11 +372,11 @@ type fromStart struct {
 	n atomic.Int32
 }
 
-func (l *fromStart) Scan(ctx context.Context, from uint64, fn func(uint64, []byte) error) error {
+func (l *fromStart) ScanRecorded(ctx context.Context, from uint64, fn func(uint64, time.Time, []byte) error) error {
 	if from <= 1 {
 		l.n.Add(1)
 	}
-	return l.Log.Scan(ctx, from, fn)
+	return l.Log.ScanRecorded(ctx, from, fn)
 }
 
 // A witness that missed two checkpoints gets the next one with a proof from the size it

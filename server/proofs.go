@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/proof"
@@ -164,7 +165,7 @@ func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request, caller a
 // may see: one of all countries, or of a country its token names.
 func (s *Server) publishedEventAt(r *http.Request, seq uint64, caller auth.Token) error {
 	var at []byte
-	err := s.cfg.Proofs.Scan(r.Context(), seq, func(n uint64, data []byte) error {
+	err := s.cfg.Proofs.ScanRecorded(r.Context(), seq, func(n uint64, _ time.Time, data []byte) error {
 		if n == seq {
 			at = data
 		}

@@ -17,7 +17,6 @@ import (
 // Proofs is what verification needs: the raw log and the checkpoint stream.
 type Proofs interface {
 	proof.Log
-	proof.RecordedLog
 	proof.CheckpointStore
 }
 

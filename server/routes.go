@@ -65,6 +65,10 @@ var routes = []Route{
 	{Method: "POST", Path: "/v1/checkpoints", Roles: []auth.Role{auth.Auditor}, handle: (*Server).writeCheckpoint},
 	{Method: "GET", Path: "/v1/proofs/inclusion", Roles: proofReaders, handle: (*Server).inclusionProof},
 	{Method: "GET", Path: "/v1/proofs/consistency", Roles: proofReaders, handle: (*Server).consistencyProof},
+	// The tree as C2SP tlog-tiles, for standard tlog clients (see tlog.go): hashes only,
+	// to the readers of checkpoints.
+	{Method: "GET", Path: "/tlog/checkpoint", Roles: proofReaders, handle: (*Server).tlogCheckpoint},
+	{Method: "GET", Path: "/tlog/tile/{path...}", Roles: proofReaders, handle: (*Server).tlogTile},
 }
 
 // Routes lists the API's endpoints with the roles allowed on each.

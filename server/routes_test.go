@@ -40,6 +40,7 @@ func TestEveryRouteAdmitsExactlyItsRoles(t *testing.T) {
 		"/v1/published/{id}/bundle":      "/v1/published/" + id + "/bundle",
 		"/v1/proofs/inclusion":           "/v1/proofs/inclusion?sequence=2&size=2",
 		"/v1/proofs/consistency":         "/v1/proofs/consistency?old=2",
+		"/tlog/tile/{path...}":           "/tlog/tile/0/000.p/2",
 	}
 	forged := "ldg_0000000000000000_" + strings.Repeat("A", 43)
 	for _, rt := range server.Routes() {

@@ -33,9 +33,9 @@ func testCtx(t testing.TB) context.Context {
 // memLog is a log held in memory: the proofs of a test are built from it by package proof.
 type memLog [][]byte
 
-func (l memLog) Scan(_ context.Context, from uint64, fn func(uint64, []byte) error) error {
+func (l memLog) ScanRecorded(_ context.Context, from uint64, fn func(uint64, time.Time, []byte) error) error {
 	for i := max(from, 1); i <= uint64(len(l)); i++ {
-		if err := fn(i, l[i-1]); err != nil {
+		if err := fn(i, time.Time{}, l[i-1]); err != nil {
 			return err
 		}
 	}

@@ -19,11 +19,10 @@ const (
 	backendESDB      = "esdb"
 )
 
-// proofStore is what checkpoints and proofs need: the raw log (with recorded times, for
-// the witness check) and a checkpoint stream. Only the JetStream backend keeps them so far.
+// proofStore is what checkpoints and proofs need: the raw log (stored bytes and recorded
+// times) and a checkpoint stream. Only the JetStream backend keeps them so far.
 type proofStore interface {
 	proof.Log
-	proof.RecordedLog
 	proof.CheckpointStore
 }
 

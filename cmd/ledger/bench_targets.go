@@ -36,6 +36,7 @@ stream measured in the same run (an in-process ordered consumer, decoding nothin
   - 'ledger report telegram --period 2024-Q4' from those snapshots, and
     'ledger report transparency --as-of' a sequence 35% into the stream: wall time, peak RSS;
   - 'ledger verify': events/s against the raw read;
+  - an inclusion proof against that checkpoint: from the tiles, and from a pass over the stream;
   - with --demo, 'ledger demo' into a fresh folder: wall time and peak RSS.
 
 Without --data the ledger goes to a temporary folder that is removed afterwards.`
@@ -264,7 +265,7 @@ func (b *benchRun) children(last uint64) error {
 	}
 	b.row("`ledger verify`", "≥ 0.5 × raw", fmt.Sprintf("%s (%s, peak RSS %s)", rate(verify), took.Round(time.Millisecond), mib(peak)),
 		fmt.Sprintf("%s (%s against a raw read of %s right after)", ratio(verify/b.raw), ratio(verify/raw), rate(raw)))
-	return nil
+	return b.proofRow()
 }
 
 // median of a few figures (the upper middle one of an even count).

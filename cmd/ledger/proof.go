@@ -218,10 +218,11 @@ func newCheckpoints(g *globals) *cobra.Command {
 
 func newVerify(g *globals) *cobra.Command {
 	var (
-		key       string
-		held      []string
-		witnesses []string
-		quorum    int
+		key          string
+		held         []string
+		witnesses    []string
+		quorum       int
+		rebuildTiles bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -252,7 +253,11 @@ checkpoint counts as witnessed only when N distinct witnesses of those keys cosi
 checkpoint is witnessed (the operator rewrote and re-signed the log, or never submitted it),
 names every event recorded later than the first cosignature of the first witnessed
 checkpoint covering it (its recorded time was moved), and counts the events after the
-newest witnessed checkpoint as not witnessed yet (exit status 2, as unsigned ones).`,
+newest witnessed checkpoint as not witnessed yet (exit status 2, as unsigned ones).
+
+The tiles (the tree as C2SP tlog-tiles, which proofs read) are checked against the signed
+leaf index too; a damaged one is a finding. --rebuild-tiles then rewrites every tile from
+the signed leaf index (tiles are derived data; nothing else changes).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := g.verifier(key)
@@ -290,12 +295,21 @@ newest witnessed checkpoint as not witnessed yet (exit status 2, as unsigned one
 			if err != nil {
 				return err
 			}
-			return printReport(cmd.OutOrStdout(), rep, wit, v)
+			err = printReport(cmd.OutOrStdout(), rep, wit, v)
+			if ts, ok := l.proofs.(proof.TileStore); ok && rebuildTiles {
+				n, size, rerr := proof.RebuildTiles(cmd.Context(), l.proofs, ts, v)
+				if rerr != nil {
+					return rerr
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "rebuilt %d tiles of the signed tree of size %d from the leaf index\n", n, size)
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "verifier key (or a file holding it); default: the data folder's key")
 	cmd.Flags().StringArrayVar(&held, "checkpoint", nil, "also check against this signed checkpoint file (repeatable)")
 	witnessFlags(cmd, &witnesses, &quorum)
+	cmd.Flags().BoolVar(&rebuildTiles, "rebuild-tiles", false, "then rewrite every tile from the signed leaf index")
 	return cmd
 }
 
@@ -315,6 +329,9 @@ func printReport(w io.Writer, rep proof.Report, wit proof.Witnessing, v note.Ver
 	}
 	if rep.Uncovered > 0 {
 		fmt.Fprintln(w, "WARNING:", unsignedText(rep))
+	}
+	if rep.TilesMissing > 0 {
+		fmt.Fprintf(w, "NOTE: %d tiles of the signed tree are missing (a folder made before tiles); proofs read the stream until the next checkpoint or 'ledger verify --rebuild-tiles' writes them\n", rep.TilesMissing)
 	}
 	switch rep.Status() {
 	case proof.Mismatch:
@@ -372,8 +389,10 @@ func newProof(g *globals) *cobra.Command {
 		Use:   "inclusion --seq N --checkpoint FILE",
 		Short: "Prove that the event at sequence N is in the tree of a checkpoint",
 		Long: `Prove that the event at stream sequence N is leaf N-1 of the tree that the checkpoint in FILE
-signed. The proof carries the event's stored bytes. It is built by reading the events up to
-the checkpoint's size once and checking that they still hash to its root.`,
+signed. The proof carries the event's stored bytes (and, for a v2 leaf, its recorded time).
+It is built from the tiles (a few reads, each tile checked against the checkpoint's root),
+or where they are missing or damaged by reading the events up to the checkpoint's size once
+and checking that they still hash to its root.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := g.verifier(key)

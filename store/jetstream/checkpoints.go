@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -151,6 +152,45 @@ func (s *Store) AppendCheckpoint(ctx context.Context, after uint64, leafChunks [
 	return publish(KindCheckpoint, note)
 }
 
+// LastRecord returns the newest record of kind in the checkpoint stream (nil when there is
+// none, or no stream).
+func (s *Store) LastRecord(ctx context.Context, kind string) ([]byte, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	st, err := s.checkpointStream(ctx, false)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	m, err := st.GetLastMsgForSubject(ctx, checkpointRoot+"."+kind)
+	if errors.Is(err, natsjs.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: last %s record: %w", kind, err)
+	}
+	return m.Data, nil
+}
+
+// AppendRecord stores one record of kind right after sequence after (as AppendCheckpoint
+// does, ErrCheckpointConflict if another writer appended since) and returns its sequence.
+func (s *Store) AppendRecord(ctx context.Context, after uint64, kind string, data []byte) (uint64, error) {
+	if s.closed.Load() {
+		return 0, store.ErrClosed
+	}
+	if _, err := s.checkpointStream(ctx, true); err != nil {
+		return 0, err
+	}
+	ack, err := s.js.Publish(ctx, checkpointRoot+"."+kind, data, natsjs.WithExpectLastSequence(after))
+	if isWrongLastSequence(err) {
+		return 0, fmt.Errorf("%w (expected last sequence %d): %v", ErrCheckpointConflict, after, err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("jetstream: append %s record: %w", kind, err)
+	}
+	return ack.Sequence, nil
+}
+
 // ScanCheckpoints calls fn with every record of the checkpoint stream in order: its
 // sequence, its kind (KindLeaves, KindCheckpoint, or whatever else was published under the
 // checkpoint subjects) and its bytes. A missing stream has no records; it is not created.
@@ -164,6 +204,22 @@ func (s *Store) ScanCheckpoints(ctx context.Context, fn func(seq uint64, kind st
 	}
 	return s.scan(ctx, CheckpointStreamName, checkpointSubjects, 1, func(seq uint64, subject string, _ time.Time, data []byte) error {
 		return fn(seq, strings.TrimPrefix(subject, checkpointRoot+"."), data)
+	})
+}
+
+// ScanKind calls fn with the sequence and bytes of every record of one kind of the checkpoint
+// stream, in order, through a consumer filtered on its subject: listing the checkpoints does
+// not read the leaf index.
+func (s *Store) ScanKind(ctx context.Context, kind string, fn func(seq uint64, data []byte) error) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	st, err := s.checkpointStream(ctx, false)
+	if err != nil || st == nil {
+		return err
+	}
+	return s.scan(ctx, CheckpointStreamName, []string{checkpointRoot + "." + kind}, 1, func(seq uint64, _ string, _ time.Time, data []byte) error {
+		return fn(seq, data)
 	})
 }
 
@@ -190,6 +246,27 @@ func (s *Store) ScanRecorded(ctx context.Context, from uint64, fn func(seq uint6
 	return s.scan(ctx, StreamName, allSubjects, max(from, 1), func(seq uint64, _ string, at time.Time, data []byte) error {
 		return fn(seq, at.UTC(), data)
 	})
+}
+
+// ReadRecorded returns the recorded time (UTC) and stored bytes of LEDGER's message at seq,
+// in one request: what a proof from tiles reads of the stream. An error wrapping
+// fs.ErrNotExist when there is none (deleted, or beyond the end).
+func (s *Store) ReadRecorded(ctx context.Context, seq uint64) (time.Time, []byte, error) {
+	if s.closed.Load() {
+		return time.Time{}, nil, store.ErrClosed
+	}
+	st, err := s.js.Stream(ctx, StreamName)
+	if err != nil {
+		return time.Time{}, nil, fmt.Errorf("jetstream: stream %s: %w", StreamName, err)
+	}
+	m, err := st.GetMsg(ctx, seq)
+	if errors.Is(err, natsjs.ErrMsgNotFound) {
+		return time.Time{}, nil, fmt.Errorf("jetstream: %s sequence %d: %w", StreamName, seq, fs.ErrNotExist)
+	}
+	if err != nil {
+		return time.Time{}, nil, fmt.Errorf("jetstream: %s sequence %d: %w", StreamName, seq, err)
+	}
+	return m.Time.UTC(), m.Data, nil
 }
 
 // scan replays stream from sequence from through an ephemeral ordered consumer, as Read

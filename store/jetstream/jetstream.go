@@ -94,6 +94,7 @@ type Store struct {
 	log       *slog.Logger
 	closed    atomic.Bool
 	snaps     snapshotStore
+	tiles     tileBucket
 
 	connClosed chan struct{} // closed by the connection's ClosedHandler
 	closeOnce  sync.Once
