@@ -94,7 +94,10 @@ func (b *Builder) build(ctx context.Context, kind, id string, recs []events.Reco
 		if err != nil {
 			return Bundle{}, proof.Checkpoint{}, fmt.Errorf("%s %s: sequence %d: %w", kind, id, r.Sequence, err)
 		}
-		e := Event{Sequence: r.Sequence, RecordedAt: r.RecordedAt.UTC(), ID: r.ID, Stored: incl.Event, Inclusion: incl.Hashes}
+		e := Event{Sequence: r.Sequence, RecordedAt: r.RecordedAt.UTC(), ID: r.ID, Stored: incl.Event, Leaf: proof.LeafV1, Inclusion: incl.Hashes}
+		if incl.Format == proof.InclusionFormatV2 {
+			e.Leaf = proof.LeafV2
+		}
 		// The proof read the bytes from the log, the record from the aggregate's subject:
 		// they must be the same event.
 		if env, err := events.Decode(e.Stored); err != nil || env.ID != r.ID {

@@ -24,9 +24,10 @@ import (
 // misread gets a new version.
 const Format = "ledger-evidence-bundle/v1"
 
-// LeafFormat names how an event's leaf hash is computed (the "leaf" member): today the
-// RFC 6962 leaf hash of the event's stored bytes (see leafHash).
-const LeafFormat = "rfc6962-stored-bytes"
+// LeafFormat names how an event's leaf hash is computed (the "leaf" member): the RFC 6962
+// leaf hash of the ledger's leaf entry, v1 (the stored bytes) or v2 (sequence, recorded
+// time and stored bytes), as each event's "leaf" says (see leafHash).
+const LeafFormat = "ledger-leaf-v1-v2"
 
 // Kinds of bundle: what it is evidence of.
 const (
@@ -84,13 +85,22 @@ type Event struct {
 	RecordedAt time.Time `json:"recorded_at"` // the stream's timestamp, UTC
 	ID         string    `json:"id"`          // the envelope's id, as the stored bytes hold it
 	Stored     []byte    `json:"stored"`      // the event's bytes exactly as the stream holds them
-	Inclusion  [][]byte  `json:"inclusion"`
+	// Leaf is the leaf format of the event in its log (proof.LeafV1 or LeafV2): a v2 leaf
+	// commits to Sequence and RecordedAt as well as Stored. A folder's leaves are v1 up to
+	// its signed switch point; whichever format an event claims, only the one the tree
+	// holds leads to the signed root, and v1 and v2 entries cannot be taken for each other.
+	Leaf      int      `json:"leaf"`
+	Inclusion [][]byte `json:"inclusion"`
 }
 
 // leafHash is the one place an event's leaf hash is computed, for building and checking
-// alike. Sequence and recorded time travel in the bundle already; a leaf format that
-// commits to them changes this function (and LeafFormat) only.
-func leafHash(e Event) []byte { return proof.LeafHash(e.Stored) }
+// alike.
+func leafHash(e Event) []byte {
+	if e.Leaf == proof.LeafV2 {
+		return proof.LeafHashV2(e.Sequence, e.RecordedAt, e.Stored)
+	}
+	return proof.LeafHash(e.Stored)
+}
 
 // Encode writes a bundle as indented JSON and a newline.
 func Encode(b Bundle) ([]byte, error) {
@@ -131,6 +141,9 @@ func Decode(doc []byte) (Bundle, error) {
 	for _, e := range b.Events {
 		if e.Sequence <= prev {
 			return Bundle{}, fmt.Errorf("%w: events: sequence %d after %d: want ascending sequences from 1", ErrMalformed, e.Sequence, prev)
+		}
+		if e.Leaf != proof.LeafV1 && e.Leaf != proof.LeafV2 {
+			return Bundle{}, fmt.Errorf("%w: events: sequence %d: leaf %d, want %d or %d", ErrMalformed, e.Sequence, e.Leaf, proof.LeafV1, proof.LeafV2)
 		}
 		prev = e.Sequence
 	}

@@ -8,6 +8,7 @@ package bundle_test
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	formatsnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/merkle/proof"
@@ -47,10 +49,12 @@ type offlineBundle struct {
 	ID     string `json:"id"`
 	Report []byte `json:"report"`
 	Events []struct {
-		Sequence  uint64   `json:"sequence"`
-		ID        string   `json:"id"`
-		Stored    []byte   `json:"stored"`
-		Inclusion [][]byte `json:"inclusion"`
+		Sequence   uint64    `json:"sequence"`
+		RecordedAt time.Time `json:"recorded_at"`
+		ID         string    `json:"id"`
+		Stored     []byte    `json:"stored"`
+		Leaf       int       `json:"leaf"`
+		Inclusion  [][]byte  `json:"inclusion"`
 	} `json:"events"`
 	Checkpoint             string   `json:"checkpoint"`
 	Newest                 string   `json:"newest"`
@@ -66,7 +70,7 @@ type checkpoint struct {
 // checkOffline checks every part of a bundle and says what it holds, or why it is refused.
 func checkOffline(doc []byte, logKey string, witnessKeys []string, quorum int) (string, error) {
 	var b offlineBundle
-	if err := json.Unmarshal(doc, &b); err != nil || b.Format != "ledger-evidence-bundle/v1" || b.Leaf != "rfc6962-stored-bytes" || len(b.Events) == 0 {
+	if err := json.Unmarshal(doc, &b); err != nil || b.Format != "ledger-evidence-bundle/v1" || b.Leaf != "ledger-leaf-v1-v2" || len(b.Events) == 0 {
 		return "", fmt.Errorf("format: not an evidence bundle this verifier reads (%v)", err)
 	}
 	log, err := note.NewVerifier(strings.TrimSpace(logKey))
@@ -94,9 +98,20 @@ func checkOffline(doc []byte, logKey string, witnessKeys []string, quorum int) (
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, cp.size, newest.size, b.Consistency, cp.root, newest.root); err != nil {
 		return "", fmt.Errorf("consistency proof: %v", err)
 	}
-	// 3. Each event's stored bytes are leaf sequence-1 of the checkpoint's tree.
+	// 3. Each event is leaf sequence-1 of the checkpoint's tree. A v1 leaf is the RFC 6962
+	// leaf hash of the stored bytes; a v2 leaf's entry is 0x02, the sequence (8 bytes) and
+	// the recorded time in Unix nanoseconds (8 bytes), big-endian, then the stored bytes.
 	for _, e := range b.Events {
-		leaf := rfc6962.DefaultHasher.HashLeaf(e.Stored)
+		entry := e.Stored
+		switch e.Leaf {
+		case 2:
+			entry = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64([]byte{0x02}, e.Sequence), uint64(e.RecordedAt.UnixNano()))
+			entry = append(entry, e.Stored...)
+		case 1:
+		default:
+			return "", fmt.Errorf("event at sequence %d: leaf format %d", e.Sequence, e.Leaf)
+		}
+		leaf := rfc6962.DefaultHasher.HashLeaf(entry)
 		if e.Sequence == 0 || proof.VerifyInclusion(rfc6962.DefaultHasher, e.Sequence-1, cp.size, leaf, e.Inclusion, cp.root) != nil {
 			return "", fmt.Errorf("event at sequence %d: not in the checkpoint's tree", e.Sequence)
 		}
