@@ -282,7 +282,13 @@ func (s *Store) scan(ctx context.Context, stream string, filter []string, from u
 		return nil
 	}
 	if last-from < directTail {
-		return s.direct(ctx, stream, filter[0], from, last, func(m *natsjs.RawStreamMsg) error {
+		// Up to last only when filter is the stream's whole subject space: a part of it (one
+		// kind of record) ends before last, and a replica that says "no more" is right.
+		upTo := uint64(0)
+		if filter[0] == allSubjects[0] || filter[0] == checkpointSubjects[0] {
+			upTo = last
+		}
+		return s.direct(ctx, stream, filter[0], from, upTo, func(m *natsjs.RawStreamMsg) error {
 			return fn(m.Sequence, m.Subject, m.Time, m.Data)
 		})
 	}
