@@ -1,0 +1,273 @@
+package console_test
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/complianceledger/ledger/server/auth"
+	"github.com/complianceledger/ledger/server/console"
+)
+
+var views = []string{"transparency", "requests", "telegram", "dsa", "eevidence"}
+
+// TestEveryFigureOnTheDashboardIsTheAPIs: for each caller, view and set of parameters, the
+// dashboard's table holds exactly the API's rows for the same parameters, cell for cell
+// (the DSA template's rows without orders left out, and counted as such), and a refusal of
+// the API is the page's refusal.
+func TestEveryFigureOnTheDashboardIsTheAPIs(t *testing.T) {
+	f := newFixture(t)
+	f.history()
+	params := []url.Values{
+		{"period": {"2025-Q1"}},
+		{"period": {"2025"}},
+		{"period": {"2025-H1"}, "country": {"FR"}},
+		{"period": {"2025-Q1"}, "as_of": {"5"}},
+		{"period": {"custom"}, "from": {"2025-02-01"}, "to": {"2025-02-03"}},
+		{"period": {"2025-Q1"}, "country": {"DE"}},
+	}
+	for _, caller := range []string{"auditor", "regulator", "regulator-fr", "legal", "intake"} {
+		b := f.browser()
+		b.signIn(caller)
+		for _, view := range views {
+			for _, p := range params {
+				q := url.Values{}
+				for k, v := range p {
+					q[k] = v
+				}
+				page := b.get("/dashboard?view=" + view + "&" + q.Encode())
+				if q.Get("period") == "custom" {
+					q.Del("period")
+				}
+				q.Set("format", "json")
+				status, header, body := f.api("GET", "/v1/reports/"+view+"?"+q.Encode(), caller, nil)
+				name := caller + " " + view + " " + q.Encode()
+				if status != http.StatusOK {
+					if page.status != status || !strings.Contains(page.body, `id="refusal"`) {
+						t.Errorf("%s: API %d, page %d without the refusal", name, status, page.status)
+					}
+					if _, rows := tableOf(t, page.body, ""); rows != nil {
+						t.Errorf("%s: refused by the API, the page shows a table", name)
+					}
+					continue
+				}
+				if page.status != http.StatusOK {
+					t.Errorf("%s: page %d, API 200", name, page.status)
+					continue
+				}
+				if !strings.Contains(page.body, `id="asof">`+header.Get("Ledger-As-Of-Sequence")+"<") {
+					t.Errorf("%s: the page does not say as of sequence %s", name, header.Get("Ledger-As-Of-Sequence"))
+				}
+				want := apiRows(t, body)
+				columns, rows := tableOf(t, page.body, "")
+				if view == "dsa" {
+					want = slices.DeleteFunc(want, func(r map[string]any) bool { return !hasOrders(r) })
+				}
+				if len(rows) != len(want) {
+					t.Errorf("%s: page has %d rows, API %d", name, len(rows), len(want))
+					continue
+				}
+				for i, r := range want {
+					for j, c := range columns {
+						if got, exp := rows[i][j], shown(r[c]); got != exp {
+							t.Errorf("%s: row %d %s: page %q, API %q", name, i, c, got, exp)
+						}
+					}
+				}
+				if len(want) > 0 && len(columns) != len(want[0]) {
+					t.Errorf("%s: page has %d columns, API %d", name, len(columns), len(want[0]))
+				}
+			}
+		}
+	}
+}
+
+// hasOrders: a DSA template row that counts an order (its columns of numbers of orders).
+func hasOrders(r map[string]any) bool {
+	for k, v := range r {
+		if strings.Contains(strings.ToLower(k), "number of orders") {
+			if n, _ := strconv.ParseFloat(shown(v), 64); n > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestFranceRegulatorSeesOnlyFrance: a regulator limited to FR gets FR's rows on every
+// view, is refused DE as the API refuses it, and opens none of the officers' pages.
+func TestFranceRegulatorSeesOnlyFrance(t *testing.T) {
+	f := newFixture(t)
+	open := f.history()
+	b := f.browser()
+	b.signIn("regulator-fr")
+	for _, view := range views {
+		p := b.get("/dashboard?view=" + view + "&period=2025")
+		columns, rows := tableOf(t, p.body, "")
+		col := slices.IndexFunc(columns, func(c string) bool { return c == "country" || c == "Scope" })
+		if p.status != http.StatusOK || col < 0 || len(rows) == 0 {
+			t.Fatalf("%s: %d, columns %v, %d rows", view, p.status, columns, len(rows))
+		}
+		for _, r := range rows {
+			if r[col] != "FR" {
+				t.Errorf("%s: a row of %s: %v", view, r[col], r)
+			}
+		}
+		if strings.Contains(p.body, ">DE<") || strings.Contains(p.body, "DE ·") {
+			t.Errorf("%s: the page shows DE somewhere (a chart?)", view)
+		}
+		if p := b.get("/dashboard?view=" + view + "&period=2025&country=DE"); p.status != http.StatusForbidden || !strings.Contains(p.body, "this token sees FR only") {
+			t.Errorf("%s DE: %d, want 403 with the API's rule", view, p.status)
+		}
+		if p := b.get("/download?view=" + view + "&period=2025&country=DE&format=csv"); p.status != http.StatusForbidden {
+			t.Errorf("%s DE download: %d, want 403", view, p.status)
+		}
+	}
+	for _, path := range []string{"/desk", "/requests/" + open, "/published", "/intake"} {
+		if p := b.get(path); p.status != http.StatusForbidden {
+			t.Errorf("%s: %d, want 403", path, p.status)
+		}
+	}
+}
+
+// TestDownloadsAreTheAPIsBytes: every view in every format, the DSA template CSV included,
+// downloads byte for byte what the API gives for the same parameters.
+func TestDownloadsAreTheAPIsBytes(t *testing.T) {
+	f := newFixture(t)
+	f.history()
+	for _, caller := range []string{"regulator", "regulator-fr", "auditor"} {
+		b := f.browser()
+		b.signIn(caller)
+		for _, view := range views {
+			for _, format := range []string{"csv", "json", "table"} {
+				q := "period=2025-Q1&format=" + format
+				p := b.get("/download?view=" + view + "&" + q)
+				status, header, body := f.api("GET", "/v1/reports/"+view+"?"+q, caller, nil)
+				if p.status != status || p.body != string(body) || p.header.Get("Content-Type") != header.Get("Content-Type") {
+					t.Errorf("%s %s %s: download %d %q differs from the API's %d %q", caller, view, format, p.status, p.header.Get("Content-Type"), status, header.Get("Content-Type"))
+				}
+				if !strings.HasPrefix(p.header.Get("Content-Disposition"), "attachment;") {
+					t.Errorf("%s %s: Content-Disposition %q", view, format, p.header.Get("Content-Disposition"))
+				}
+			}
+		}
+	}
+}
+
+// TestSessionCookieAndCSRF: the session cookie is HttpOnly, SameSite=Strict and expires; a
+// form without the session's CSRF token records nothing; sign-out ends the session even for
+// a copy of its cookie.
+func TestSessionCookieAndCSRF(t *testing.T) {
+	f := newFixture(t)
+	open := f.history()
+	b := f.browser()
+	b.get("/signin")
+	noFollow := &http.Client{Jar: b.client.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noFollow.PostForm(f.url+"/signin", url.Values{"csrf": {b.csrf}, "token": {f.plain["intake"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "ledger_session" {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Secure || cookie.MaxAge <= 0 || time.Until(cookie.Expires) > console.DefaultSessionTTL {
+		t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Strict, not Secure over plain HTTP, an expiry within %v", cookie, console.DefaultSessionTTL)
+	}
+	if strings.Contains(cookie.Value, f.plain["intake"][4:20]) {
+		t.Fatal("the cookie carries the token")
+	}
+
+	last := func() uint64 {
+		seq, err := f.store.LastSequence(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	before := last()
+	form := url.Values{"command": {"acknowledge_receipt"}, "fields": {"{}"}, "key": {"k1"}, "at": {"2025-02-03T10:00"}}
+	for _, bad := range []string{"", "not-the-token"} {
+		form.Set("csrf", bad)
+		if p := b.do("POST", "/requests/"+open, form); p.status != http.StatusForbidden {
+			t.Errorf("csrf %q: %d, want 403", bad, p.status)
+		}
+	}
+	if last() != before {
+		t.Fatal("a form without the CSRF token recorded an event")
+	}
+	// Sign-in without the sign-in form's token (another site posting a token) is refused.
+	other := f.browser()
+	if p := other.do("POST", "/signin", url.Values{"token": {f.plain["intake"]}}); p.status != http.StatusForbidden {
+		t.Errorf("sign-in without the form's CSRF token: %d, want 403", p.status)
+	}
+
+	b.get("/desk")
+	if p := b.post("/signout", nil); !strings.HasPrefix(p.url, "/signin") {
+		t.Fatalf("sign-out ends at %s", p.url)
+	}
+	replay, _ := http.NewRequest("GET", f.url+"/desk", nil)
+	replay.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+	res, err = (&http.Client{CheckRedirect: noFollow.CheckRedirect}).Do(replay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/signin") {
+		t.Errorf("the signed-out cookie: %d to %q, want a redirect to sign in", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+// TestRevokedTokenEndsItsSessionWithinASecond, as it ends API access.
+func TestRevokedTokenEndsItsSessionWithinASecond(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser()
+	b.signIn("auditor")
+	if err := f.tokens.Revoke("auditor"); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	for {
+		p := b.get("/dashboard")
+		if strings.HasPrefix(p.url, "/signin") && strings.Contains(p.body, "no longer valid") {
+			break
+		}
+		if time.Since(revoked) > 1500*time.Millisecond {
+			t.Fatalf("the session still opens %s %v after revocation", p.url, time.Since(revoked))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestEachPageOpensForItsRolesOnly: every role against every page of the console; a page
+// that reads an API route opens for the roles the route allows.
+func TestEachPageOpensForItsRolesOnly(t *testing.T) {
+	f := newFixture(t)
+	open := f.history()
+	for _, role := range auth.Roles {
+		b := f.browser()
+		b.signIn(string(role))
+		for pattern, roles := range console.PageRoles() {
+			method, path, _ := strings.Cut(pattern, " ")
+			path = strings.ReplaceAll(path, "{id}", open)
+			var p page
+			if method == "GET" {
+				p = b.get(path + "?period=2025&view=dsa&format=csv")
+			} else {
+				b.get("/")
+				p = b.post(path, url.Values{"command": {"no_such_command"}})
+			}
+			allowed := slices.Contains(roles, role)
+			if allowed == (p.status == http.StatusForbidden && strings.Contains(p.body, "may not open this page")) {
+				t.Errorf("%s %s: %d, allowed %v", role, pattern, p.status, allowed)
+			}
+		}
+	}
+}
