@@ -12,7 +12,11 @@ require (
 	github.com/synadia-io/orbit.go/jetstreamext v0.3.2
 )
 
-require golang.org/x/term v0.47.0
+require (
+	github.com/chromedp/cdproto v0.160.1
+	github.com/chromedp/chromedp v0.23.1
+	golang.org/x/term v0.47.0
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -22,7 +23,7 @@ type series struct {
 // figures of the table under it; it computes none.
 func bars(title string, labels []string, ss []series, values [][]float64) template.HTML {
 	const (
-		width, labelW, barH, gap, top = 720.0, 200.0, 14.0, 10.0, 34.0
+		width, barH, labelH, gap, top = 480.0, 14.0, 16.0, 10.0, 30.0
 	)
 	max := 0.0
 	for _, vs := range values {
@@ -33,26 +34,26 @@ func bars(title string, labels []string, ss []series, values [][]float64) templa
 	if max == 0 {
 		max = 1
 	}
-	groupH := barH*float64(len(ss)) + gap
-	height := top + groupH*float64(len(labels)) + 6
+	groupH := labelH + barH*float64(len(ss)) + gap
+	height := top + groupH*float64(len(labels))
 	var b strings.Builder
-	id := fmt.Sprintf("chart-%x", len(title)*7919+len(labels)*31+len(ss))
+	id := fmt.Sprintf("chart-%x", sha256.Sum256([]byte(title)))[:14]
 	fmt.Fprintf(&b, `<figure class="chart"><svg viewBox="0 0 %.0f %.0f" role="img" aria-labelledby="%s" xmlns="http://www.w3.org/2000/svg">`, width, height, id)
 	fmt.Fprintf(&b, `<title id="%s">%s</title>`, id, template.HTMLEscapeString(title))
 	for j, s := range ss { // legend
-		x := labelW + float64(j)*170
-		fmt.Fprintf(&b, `<rect class="s%d" x="%.0f" y="8" width="12" height="12"/><text x="%.0f" y="18">%s</text>`, j, x, x+16, template.HTMLEscapeString(s.Label))
+		x := float64(j) * 150
+		fmt.Fprintf(&b, `<rect class="s%d" x="%.0f" y="6" width="12" height="12"/><text x="%.0f" y="16">%s</text>`, j, x, x+16, template.HTMLEscapeString(s.Label))
 	}
 	for i, label := range labels {
 		y := top + float64(i)*groupH
-		fmt.Fprintf(&b, `<text class="label" x="%.0f" y="%.1f" text-anchor="end">%s</text>`, labelW-8, y+barH*float64(len(ss))/2+4, template.HTMLEscapeString(label))
+		fmt.Fprintf(&b, `<text class="label" x="0" y="%.1f">%s</text>`, y+labelH-4, template.HTMLEscapeString(label))
 		for j, s := range ss {
 			v := values[i][j]
-			w := (width - labelW - 70) * v / max
-			by := y + float64(j)*barH
-			fmt.Fprintf(&b, `<rect class="s%d" x="%.0f" y="%.1f" width="%.1f" height="%.0f"><title>%s, %s: %s</title></rect>`,
-				j, labelW, by, w, barH-2, template.HTMLEscapeString(label), template.HTMLEscapeString(s.Label), number(v))
-			fmt.Fprintf(&b, `<text class="value" x="%.1f" y="%.1f">%s</text>`, labelW+w+4, by+barH-4, number(v))
+			w := (width - 70) * v / max
+			by := y + labelH + float64(j)*barH
+			fmt.Fprintf(&b, `<rect class="s%d" x="0" y="%.1f" width="%.1f" height="%.0f"><title>%s, %s: %s</title></rect>`,
+				j, by, w, barH-2, template.HTMLEscapeString(label), template.HTMLEscapeString(s.Label), number(v))
+			fmt.Fprintf(&b, `<text class="value" x="%.1f" y="%.1f">%s</text>`, w+4, by+barH-4, number(v))
 		}
 	}
 	b.WriteString(`</svg><figcaption>` + template.HTMLEscapeString(title) + `</figcaption></figure>`)
@@ -163,9 +164,11 @@ func trendQuarters(rq reportQuery) []string {
 	if end.IsZero() {
 		return nil
 	}
+	// From the first day of the end's quarter, so that stepping back never overflows a month.
+	first := time.Date(end.Year(), (end.Month()-1)/3*3+1, 1, 0, 0, 0, 0, time.UTC)
 	var qs []string
 	for i := 3; i >= 0; i-- {
-		qs = append(qs, quarterOf(end.AddDate(0, -3*i, 0)))
+		qs = append(qs, quarterOf(first.AddDate(0, -3*i, 0)))
 	}
 	return qs
 }
