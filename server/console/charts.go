@@ -121,9 +121,9 @@ func (c *Console) charts(r *http.Request, u user, rq reportQuery, t table) []tem
 			[]series{{"fulfilled requests", "fulfilled_requests"}, {"affected users", "affected_users"}}))
 	case "dsa":
 		add(chartOf("DSA orders to act against illegal content: median hours from delivery", t, dsaKey(t),
-			[]series{{"to acknowledge", dsaColumn(t, "median", "acknowledge", "act")}, {"to give effect", dsaColumn(t, "median", "effect", "act")}}))
+			[]series{{"to acknowledge", dsaColumn(t, "median time to inform", "act against")}, {"to give effect", dsaColumn(t, "median time to give effect", "act against")}}))
 		add(chartOf("DSA orders to provide information: median hours from delivery", t, dsaKey(t),
-			[]series{{"to acknowledge", dsaColumn(t, "median", "acknowledge", "inform")}, {"to give effect", dsaColumn(t, "median", "effect", "inform")}}))
+			[]series{{"to acknowledge", dsaColumn(t, "median time to inform", "provide information")}, {"to give effect", dsaColumn(t, "median time to give effect", "provide information")}}))
 	case "eevidence":
 		add(chartOf("e-Evidence production orders: deadlines met and missed", t, []string{"country", "order", "data_category"},
 			[]series{{"met", "deadline_met"}, {"missed", "deadline_missed"}, {"recorded late", "deadline_recorded_late"}}))
@@ -131,22 +131,21 @@ func (c *Console) charts(r *http.Request, u user, rq reportQuery, t table) []tem
 	return out
 }
 
-// dsaKey and dsaColumn find the template's columns by words of their headers, which are
-// the Commission's long sentences.
+// dsaKey and dsaColumn find the template's columns by the start of their headers, which are
+// the Commission's long sentences (each also has a "Contextual information on ..." twin).
 func dsaKey(t table) []string {
 	var key []string
 	for _, c := range t.Columns {
-		if l := strings.ToLower(c); strings.Contains(l, "scope") || strings.Contains(l, "code") {
+		if l := strings.ToLower(c); l == "scope" || strings.HasPrefix(l, "category") {
 			key = append(key, c)
 		}
 	}
 	return key
 }
 
-func dsaColumn(t table, words ...string) string {
+func dsaColumn(t table, prefix, about string) string {
 	for _, c := range t.Columns {
-		l := strings.ToLower(c)
-		if !slices.ContainsFunc(words, func(w string) bool { return !strings.Contains(l, w) }) {
+		if l := strings.ToLower(c); strings.HasPrefix(l, prefix) && strings.Contains(l, about) {
 			return c
 		}
 	}
