@@ -156,8 +156,12 @@ func decodeTable(a answer) (table, error) {
 	return t, nil
 }
 
+// zeroTime is how the API's JSON writes "no time" (no deadline yet, say); the CSV leaves it
+// blank, and so does the page.
+const zeroTime = "0001-01-01T00:00:00Z"
+
 // cell is a JSON value as the page shows it: numbers and text exactly as the API wrote
-// them, booleans as yes/no, null as blank.
+// them, booleans as yes/no, null and the zero time as blank.
 func cell(v any) string {
 	switch v := v.(type) {
 	case nil:
@@ -170,6 +174,9 @@ func cell(v any) string {
 	case json.Number:
 		return v.String()
 	case string:
+		if v == zeroTime {
+			return ""
+		}
 		return v
 	}
 	b, _ := json.Marshal(v)

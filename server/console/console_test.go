@@ -271,3 +271,111 @@ func TestEachPageOpensForItsRolesOnly(t *testing.T) {
 		}
 	}
 }
+
+// sameTable checks that an HTML table holds the API's JSON rows cell for cell.
+func sameTable(t *testing.T, name string, columns []string, rows [][]string, body []byte) {
+	t.Helper()
+	want := apiRows(t, body)
+	if len(rows) != len(want) || len(want) == 0 {
+		t.Fatalf("%s: page has %d rows, API %d", name, len(rows), len(want))
+	}
+	for i, r := range want {
+		if len(columns) != len(r) {
+			t.Fatalf("%s: page has %d columns, API %d", name, len(columns), len(r))
+		}
+		for j, c := range columns {
+			// The queue marks an overdue row in words before the API's value.
+			if got, exp := strings.TrimPrefix(rows[i][j], "OVERDUE "), shown(r[c]); got != exp {
+				t.Errorf("%s: row %d %s: page %q, API %q", name, i, c, got, exp)
+			}
+		}
+	}
+}
+
+// TestDeskAndTimelineAreTheAPIs: the queue, each officer's load and a request's timeline
+// are the API's workload and timeline, cell for cell, for every role that reads them.
+func TestDeskAndTimelineAreTheAPIs(t *testing.T) {
+	f := newFixture(t)
+	open := f.history()
+	for _, caller := range []string{"intake", "legal", "disclosure", "auditor"} {
+		b := f.browser()
+		b.signIn(caller)
+		desk := b.get("/desk")
+		_, _, queue := f.api("GET", "/v1/workload?format=json", caller, nil)
+		columns, rows := tableOf(t, desk.body, "queue")
+		sameTable(t, caller+" queue", columns, rows, queue)
+		if !strings.Contains(desk.body, `class="overdue"`) || !strings.Contains(desk.body, "1 overdue") {
+			t.Errorf("%s: the overdue request is not marked", caller)
+		}
+		_, _, officers := f.api("GET", "/v1/workload?format=json&by_officer=true", caller, nil)
+		columns, rows = tableOf(t, desk.body[strings.Index(desk.body, "By officer"):], "")
+		sameTable(t, caller+" officers", columns, rows, officers)
+
+		req := b.get("/requests/" + open)
+		_, _, timeline := f.api("GET", "/v1/requests/"+open+"/timeline?format=json", caller, nil)
+		columns, rows = tableOf(t, req.body, "timeline")
+		sameTable(t, caller+" timeline", columns, rows, timeline)
+	}
+}
+
+// TestRefusalsShowTheRuleAndRecordNothing: a command the rules refuse, a field the API
+// refuses on the intake form, and another role's command each show the API's message on
+// the page and leave the stream as it was; an accepted intake is in the queue.
+func TestRefusalsShowTheRuleAndRecordNothing(t *testing.T) {
+	f := newFixture(t)
+	open := f.history()
+	last := func() uint64 {
+		seq, err := f.store.LastSequence(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	legal := f.browser()
+	legal.signIn("legal")
+	legal.get("/requests/" + open)
+	before := last()
+	p := legal.post("/requests/"+open, url.Values{"command": {"record_decision"}, "key": {"d1"}, "at": {"2025-02-03T12:00"},
+		"fields": {`{"targets":[{"account":"acct:x","outcome":"reject"}]}`}})
+	if p.status != http.StatusConflict || !strings.Contains(p.body, "legal review must precede the decision") {
+		t.Errorf("a decision before review: %d\n%s", p.status, p.body)
+	}
+	p = legal.post("/requests/"+open, url.Values{"command": {"verify_requester"}, "key": {"v1"}, "fields": {`{"method":"in_person","verifier":"leo"}`}})
+	if p.status != http.StatusForbidden || !strings.Contains(p.body, "verify_requester is recorded by role intake") {
+		t.Errorf("another role's command: %d\n%s", p.status, p.body)
+	}
+	p = legal.post("/requests/"+open, url.Values{"command": {"close_request"}, "key": {"c1"}, "fields": {`{"reason": 7}`}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "reason") {
+		t.Errorf("a field of the wrong type: %d\n%s", p.status, p.body)
+	}
+
+	intake := f.browser()
+	intake.signIn("intake")
+	intake.get("/intake")
+	form := url.Values{"authority_name": {"Police"}, "authority_kind": {"police"}, "authority_country": {"XX"},
+		"instrument": {"court_order"}, "at": {"2025-03-03T09:00"}, "account": {"acct:form"}, "identifier_type": {"username"},
+		"data_sought": {"subscriber"}, "key": {"intake-1"}}
+	p = intake.post("/intake", form)
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "authority.country") || !strings.Contains(p.body, `value="acct:form"`) {
+		t.Errorf("a bad country on the intake form: %d, want 400 naming authority.country with the form kept\n%s", p.status, p.body)
+	}
+	if last() != before {
+		t.Fatal("a refused form recorded an event")
+	}
+	form.Set("authority_country", "fr")
+	form.Set("csrf", intake.csrf)
+	p = intake.post("/intake", form)
+	id := strings.TrimPrefix(p.url[:strings.Index(p.url, "?")], "/requests/")
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Recorded: receive_request") {
+		t.Fatalf("the intake: %d at %s\n%s", p.status, p.url, p.body)
+	}
+	if again := intake.post("/intake", form); !strings.Contains(again.url, id) {
+		t.Errorf("the same form sent twice went to %s, want the first request %s", again.url, id)
+	}
+	if _, rows := tableOf(t, intake.get("/desk").body, "queue"); !slices.ContainsFunc(rows, func(r []string) bool { return r[0] == id }) {
+		t.Errorf("request %s is not in the queue", id)
+	}
+	if last() != before+1 {
+		t.Errorf("the intake recorded %d events, want 1", last()-before)
+	}
+}

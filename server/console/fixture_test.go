@@ -130,27 +130,43 @@ func (f *fixture) record(steps []loadtest.Step) {
 	}
 }
 
-// history records whole lifecycles in FR and DE, one request left at intake, and a DSA
-// order and an EPOC from each, all delivered in 2025-Q1.
+// history records whole lifecycles in FR and DE (two in 2025-Q1 and one in each quarter of
+// 2024-Q2..Q4 for the trend), one request left at intake, and a DSA order and an EPOC from
+// each country, acknowledged, verified and given effect (FR's EPOC within its 10 days,
+// DE's after them).
 func (f *fixture) history() (open string) {
 	f.t.Helper()
 	for i, country := range []string{"FR", "FR", "DE"} {
 		f.record(loadtest.Lifecycle(uuid.Must(uuid.NewV7()).String(), country, delivered.Add(time.Duration(i)*time.Hour)))
 	}
+	for i, country := range []string{"FR", "DE", "FR"} {
+		f.record(loadtest.Lifecycle(uuid.Must(uuid.NewV7()).String(), country, delivered.AddDate(0, -3*(i+1), 0)))
+	}
 	open = uuid.Must(uuid.NewV7()).String()
 	f.record(loadtest.Lifecycle(open, "DE", delivered)[:1])
 	for i, country := range []string{"FR", "DE"} {
-		for _, body := range []string{
-			fmt.Sprintf(`{"command":"receive_request","request_id":%q,"at":"2025-02-0%dT09:00:00Z",`+
-				`"authority":{"name":"DSC","kind":"regulator","country":%q},"instrument":"dsa_art9",`+
-				`"targets":[{"account":"user-%d","identifier_type":"username"}],"data_sought":["content"],`+
-				`"dsa":{"category":"STATEMENT_CATEGORY_VIOLENCE","items":2}}`, uuid.Must(uuid.NewV7()), i+3, country, i),
-			fmt.Sprintf(`{"command":"receive_request","request_id":%q,"at":"2025-02-0%dT09:00:00Z",`+
-				`"authority":{"name":"Prosecutor","kind":"prosecutor","country":%q},"instrument":"epoc",`+
-				`"targets":[{"account":"user-%d","identifier_type":"username"}],"data_sought":["traffic"],`+
-				`"eevidence":{"data_category":"traffic"}}`, uuid.Must(uuid.NewV7()), i+3, country, i),
+		at := delivered.Add(time.Duration(i) * 24 * time.Hour)
+		for _, order := range []string{
+			`"authority":{"name":"DSC","kind":"regulator","country":%q},"instrument":"dsa_art9","data_sought":["content"],` +
+				`"dsa":{"category":"STATEMENT_CATEGORY_VIOLENCE","items":2}`,
+			`"authority":{"name":"Prosecutor","kind":"prosecutor","country":%q},"instrument":"epoc","data_sought":["traffic"],` +
+				`"eevidence":{"data_category":"traffic"}`,
 		} {
-			f.record([]loadtest.Step{{Role: auth.Intake, Command: "receive_request", Key: uuid.NewString(), Body: []byte(body)}})
+			id := uuid.Must(uuid.NewV7()).String()
+			effect := at.Add(time.Duration(20+i*280) * time.Hour)
+			for _, s := range []struct {
+				role   auth.Role
+				at     time.Time
+				fields string
+			}{
+				{auth.Intake, at, fmt.Sprintf(`"command":"receive_request",`+order+`,"targets":[{"account":"user-%d","identifier_type":"username"}]`, country, i)},
+				{auth.Intake, at.Add(2 * time.Hour), `"command":"acknowledge_receipt"`},
+				{auth.Intake, at.Add(3 * time.Hour), `"command":"verify_requester","method":"law_enforcement_portal","verifier":"vera"`},
+				{auth.Disclosure, effect, `"command":"give_effect"`},
+			} {
+				body := fmt.Sprintf(`{"request_id":%q,"at":%q,%s}`, id, s.at.Format(time.RFC3339), s.fields)
+				f.record([]loadtest.Step{{Role: s.role, Key: uuid.NewString(), Body: []byte(body)}})
+			}
 		}
 	}
 	return open
@@ -311,8 +327,11 @@ func apiRows(t testing.TB, body []byte) []map[string]any {
 	return rows
 }
 
-// shown is how a page shows a JSON value.
+// shown is how a page shows a JSON value: booleans in words, no time as blank.
 func shown(v any) string {
+	if v == (time.Time{}).Format(time.RFC3339) {
+		return ""
+	}
 	switch v := v.(type) {
 	case nil:
 		return ""
