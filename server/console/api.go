@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/complianceledger/ledger/server"
 	"github.com/complianceledger/ledger/server/auth"
@@ -199,14 +198,4 @@ func (t table) get(row []string, name string) string {
 		return row[i]
 	}
 	return ""
-}
-
-// hasPrefix reports whether any column starts with p.
-func (t table) hasPrefix(p string) bool {
-	for _, c := range t.Columns {
-		if strings.HasPrefix(c, p) {
-			return true
-		}
-	}
-	return false
 }

@@ -233,7 +233,7 @@ func (c *Console) trend(r *http.Request, u user, rq reportQuery, key []string) t
 					vs[j], _ = strconv.ParseFloat(t.get(row, s.Column), 64)
 				}
 				if share := t.get(row, "share_with_data"); share != "" {
-					label += " · " + share + " with data"
+					label += " · share with data " + share
 				}
 			}
 			labels, values = append(labels, label), append(values, vs)

@@ -15,7 +15,6 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -271,8 +270,3 @@ func (c *Console) signout(w http.ResponseWriter, r *http.Request) {
 
 // roleCommands lists what the caller's role records, as the command layer's table says.
 func roleCommands(r auth.Role) []string { return command.CommandsOf(r) }
-
-// here is the page's own URL, for forms that come back to it.
-func here(r *http.Request) string {
-	return (&url.URL{Path: r.URL.Path, RawQuery: r.URL.RawQuery}).String()
-}

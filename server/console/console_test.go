@@ -379,3 +379,45 @@ func TestRefusalsShowTheRuleAndRecordNothing(t *testing.T) {
 		t.Errorf("the intake recorded %d events, want 1", last()-before)
 	}
 }
+
+// TestPublishedReportAndItsRestatement: legal publishes the dashboard's figures; the
+// published page shows the API's SHA-256; a correction recorded on the request's page is
+// shown as a correction on its timeline and appears in the restatement, which is the API's.
+func TestPublishedReportAndItsRestatement(t *testing.T) {
+	f := newFixture(t)
+	open := f.history()
+	b := f.browser()
+	b.signIn("legal")
+	b.get("/dashboard?view=requests&period=2025-Q1")
+	p := b.post("/publish", url.Values{"view": {"requests"}, "period": {"2025-Q1"}, "format": {"csv"}})
+	id := strings.TrimPrefix(p.url, "/published?id=")
+	status, header, published := f.api("GET", "/v1/published/"+id, "legal", nil)
+	if p.status != http.StatusOK || status != http.StatusOK || !strings.Contains(p.body, `id="sha256">`+header.Get("Ledger-Report-SHA256")+"<") {
+		t.Fatalf("published page %d at %s, API %d %q\n%s", p.status, p.url, status, header.Get("Ledger-Report-SHA256"), p.body)
+	}
+	if got := b.get("/published?get=report&id=" + id); got.body != string(published) {
+		t.Errorf("the published report's download differs from the API's bytes")
+	}
+	if !strings.Contains(p.body, `id="restatement">None`) || !strings.Contains(p.body, `id="bundle"`) {
+		t.Errorf("a fresh publication: want no restatement and the bundle's place\n%s", p.body)
+	}
+
+	_, _, timeline := f.api("GET", "/v1/requests/"+open+"/timeline?format=json", "legal", nil)
+	entry := shown(apiRows(t, timeline)[0]["event_id"])
+	b.get("/requests/" + open)
+	p = b.post("/requests/"+open, url.Values{"command": {"correct_entry"}, "key": {"fix-1"}, "at": {"2025-02-04T09:00"},
+		"fields": {`{"entry":"` + entry + `","field":"authority.country","value":"AT","reason":"the order came from Vienna"}`}})
+	if p.status != http.StatusOK || !strings.Contains(p.body, `<span class="badge corr">correction</span> EntryCorrected`) {
+		t.Fatalf("the correction: %d\n%s", p.status, p.body)
+	}
+	p = b.get("/published?id=" + id)
+	_, _, restatement := f.api("GET", "/v1/published/"+id+"/restatement?format=json", "legal", nil)
+	columns, rows := tableOf(t, p.body, "")
+	sameTable(t, "restatement", columns, rows, restatement)
+
+	reg := f.browser()
+	reg.signIn("regulator")
+	if p := reg.get("/published?id=" + id); p.status != http.StatusForbidden {
+		t.Errorf("a regulator on the published page: %d, want 403 as the API answers", p.status)
+	}
+}
