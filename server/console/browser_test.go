@@ -47,7 +47,8 @@ func screenshotDir(t *testing.T) string {
 // a regulator signs in, reads the dashboard, changes the period with the keyboard, downloads
 // the DSA template CSV (the API's bytes) and signs out; an intake officer records a request
 // on the intake form, finds it in the queue, acknowledges it, is refused a second
-// acknowledgment by the rules with their message, and signs out. Every page is captured at
+// acknowledgment by the rules with their message, verifies the requester (the last step
+// before legal's review) and signs out. Every page is captured at
 // desktop and phone widths.
 func TestConsoleInABrowser(t *testing.T) {
 	exe := chromium()
@@ -222,5 +223,14 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("a second acknowledgment: %q, want the rule's message", got)
 	}
 	shot("refused")
+	// Verification is intake's last step: the review is legal's, another person's.
+	do("fill verify_requester", chromedp.SetValue(chromedp.ID("fields-verify_requester"), `{"method":"law_enforcement_portal","verifier":"vera"}`))
+	load("verify", chromedp.Click(chromedp.CSS(`#act-verify_requester button`)))
+	if got := text("#notice"); !strings.Contains(got, "verify_requester") {
+		t.Fatalf("after verifying: %q", got)
+	}
+	if !strings.Contains(text("#timeline"), "RequesterVerified") {
+		t.Fatal("the timeline does not show the verification")
+	}
 	signOut()
 }

@@ -29,6 +29,8 @@ func TestEveryFigureOnTheDashboardIsTheAPIs(t *testing.T) {
 		{"period": {"2025-Q1"}, "as_of": {"5"}},
 		{"period": {"custom"}, "from": {"2025-02-01"}, "to": {"2025-02-03"}},
 		{"period": {"2025-Q1"}, "country": {"DE"}},
+		{"period": {"2025-Q1"}, "as_of_time": {"2026-01-01T00:00"}},
+		{"period": {"2025-Q1"}, "as_of_time": {time.Now().UTC().Add(-time.Minute).Format("2006-01-02T15:04")}},
 	}
 	for _, caller := range []string{"auditor", "regulator", "regulator-fr", "legal", "intake"} {
 		b := f.browser()
@@ -42,6 +44,10 @@ func TestEveryFigureOnTheDashboardIsTheAPIs(t *testing.T) {
 				page := b.get("/dashboard?view=" + view + "&" + q.Encode())
 				if q.Get("period") == "custom" {
 					q.Del("period")
+				}
+				if at := q.Get("as_of_time"); at != "" {
+					q.Del("as_of_time")
+					q.Set("as_of", at+":00Z")
 				}
 				q.Set("format", "json")
 				status, header, body := f.api("GET", "/v1/reports/"+view+"?"+q.Encode(), caller, nil)

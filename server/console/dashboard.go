@@ -39,6 +39,10 @@ func reportQueryOf(r *http.Request, now time.Time) reportQuery {
 	if !slices.ContainsFunc(dashboardViews, func(v struct{ Name, Label string }) bool { return v.Name == rq.View }) {
 		rq.View = dashboardViews[0].Name
 	}
+	// The as-of picker: a date and time (UTC) when no sequence or RFC 3339 time was typed.
+	if at, err := time.Parse("2006-01-02T15:04", q.Get("as_of_time")); rq.AsOf == "" && err == nil {
+		rq.AsOf = at.UTC().Format(time.RFC3339)
+	}
 	if rq.Period == "" && rq.From == "" && rq.To == "" {
 		rq.Period = quarterOf(now)
 	}
