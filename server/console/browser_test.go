@@ -46,10 +46,10 @@ func screenshotDir(t *testing.T) string {
 // TestConsoleInABrowser drives headless Chromium through the console as its people use it:
 // a regulator signs in, reads the dashboard, changes the period with the keyboard, downloads
 // the DSA template CSV (the API's bytes) and signs out; an intake officer records a request
-// on the intake form, finds it in the queue, acknowledges it, is refused a second
-// acknowledgment by the rules with their message, verifies the requester (the last step
-// before legal's review) and signs out. Every page is captured at
-// desktop and phone widths.
+// on the intake form, finds it in the queue, acknowledges it (which the page then no longer
+// offers), is refused a verification dated before delivery by the rules with their message,
+// verifies the requester (intake's last step: the review is legal's) and signs out. Every
+// page is captured at desktop and phone widths.
 func TestConsoleInABrowser(t *testing.T) {
 	exe := chromium()
 	if exe == "" {
@@ -218,13 +218,20 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("after acknowledging: %q", got)
 	}
 	shot("request")
-	load("acknowledge again", chromedp.Click(chromedp.CSS(`#act-acknowledge_receipt button`)))
-	if got := text("#refusal"); !strings.Contains(got, "receipt already acknowledged") {
-		t.Fatalf("a second acknowledgment: %q, want the rule's message", got)
+	if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#act-acknowledge_receipt") === null`)); !ok {
+		t.Error("the page offers acknowledge_receipt again")
+	}
+	// Verification dated before the request's delivery: the rules refuse it, with their words.
+	do("verify too early",
+		chromedp.SetValue(chromedp.ID("fields-verify_requester"), `{"method":"law_enforcement_portal","verifier":"vera"}`),
+		chromedp.SetValue(chromedp.ID("at-verify_requester"), "2025-03-01T09:00"))
+	load("verify", chromedp.Click(chromedp.CSS(`#act-verify_requester button`)))
+	if got := text("#refusal"); !strings.Contains(got, "a fact cannot happen before the request was delivered") {
+		t.Fatalf("a verification before delivery: %q, want the rule's message", got)
 	}
 	shot("refused")
 	// Verification is intake's last step: the review is legal's, another person's.
-	do("fill verify_requester", chromedp.SetValue(chromedp.ID("fields-verify_requester"), `{"method":"law_enforcement_portal","verifier":"vera"}`))
+	do("date it after delivery", chromedp.SetValue(chromedp.ID("at-verify_requester"), "2025-03-03T11:00"))
 	load("verify", chromedp.Click(chromedp.CSS(`#act-verify_requester button`)))
 	if got := text("#notice"); !strings.Contains(got, "verify_requester") {
 		t.Fatalf("after verifying: %q", got)

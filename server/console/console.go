@@ -65,19 +65,12 @@ func New(cfg Config) *Console {
 	c := &Console{cfg: cfg, sessions: newSessions(), pages: parsePages()}
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", http.FileServerFS(staticFiles))
-	mux.HandleFunc("GET /{$}", c.signedIn(nil, c.home))
 	mux.HandleFunc("GET /signin", c.signinPage)
 	mux.HandleFunc("POST /signin", c.signin)
 	mux.HandleFunc("POST /signout", c.signout)
-	mux.HandleFunc("GET /dashboard", c.signedIn(reporters, c.dashboard))
-	mux.HandleFunc("GET /download", c.signedIn(reporters, c.download))
-	mux.HandleFunc("GET /published", c.signedIn(readers, c.published))
-	mux.HandleFunc("POST /publish", c.signedIn([]auth.Role{auth.Legal}, c.publish))
-	mux.HandleFunc("GET /desk", c.signedIn(readers, c.desk))
-	mux.HandleFunc("GET /intake", c.signedIn([]auth.Role{auth.Intake}, c.intakePage))
-	mux.HandleFunc("POST /intake", c.signedIn([]auth.Role{auth.Intake}, c.intake))
-	mux.HandleFunc("GET /requests/{id}", c.signedIn(readers, c.request))
-	mux.HandleFunc("POST /requests/{id}", c.signedIn(staff, c.act))
+	for _, pg := range pages {
+		mux.HandleFunc(pg.pattern, c.signedIn(pg.roles, func(w http.ResponseWriter, r *http.Request, u user) { pg.handle(c, w, r, u) }))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusNotFound, "message", &page{Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
 	})
@@ -98,15 +91,34 @@ var (
 	staff     = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure}
 )
 
-// PageRoles lists the console's pages (method and path) and the roles that may open each,
-// for the route×role tests and the README.
+// pages are the console's pages behind sign-in and the roles that open each (nil: any).
+var pages = []struct {
+	pattern string
+	roles   []auth.Role
+	handle  func(*Console, http.ResponseWriter, *http.Request, user)
+}{
+	{"GET /{$}", nil, (*Console).home},
+	{"GET /dashboard", reporters, (*Console).dashboard},
+	{"GET /download", reporters, (*Console).download},
+	{"GET /published", readers, (*Console).published},
+	{"POST /publish", []auth.Role{auth.Legal}, (*Console).publish},
+	{"GET /desk", readers, (*Console).desk},
+	{"GET /intake", []auth.Role{auth.Intake}, (*Console).intakePage},
+	{"POST /intake", []auth.Role{auth.Intake}, (*Console).intake},
+	{"GET /requests/{id}", readers, (*Console).request},
+	{"POST /requests/{id}", staff, (*Console).act},
+}
+
+// PageRoles lists the console's pages ("METHOD /path") that only some roles open, with
+// those roles: for the route×role test and the README.
 func PageRoles() map[string][]auth.Role {
-	return map[string][]auth.Role{
-		"GET /dashboard": reporters, "GET /download": reporters,
-		"GET /published": readers, "POST /publish": {auth.Legal},
-		"GET /desk": readers, "GET /intake": {auth.Intake}, "POST /intake": {auth.Intake},
-		"GET /requests/{id}": readers, "POST /requests/{id}": staff,
+	out := map[string][]auth.Role{}
+	for _, pg := range pages {
+		if pg.roles != nil {
+			out[pg.pattern] = pg.roles
+		}
 	}
+	return out
 }
 
 func securityHeaders(h http.Handler) http.Handler {

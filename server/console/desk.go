@@ -98,8 +98,11 @@ func (c *Console) showRequest(w http.ResponseWriter, r *http.Request, u user, re
 		return
 	}
 	d.Timeline, d.EventCol = &t, t.column("event")
+	recorded := map[string]bool{}
 	for _, row := range t.Rows {
-		if e := t.get(row, "event"); e == "RequestClosed" || e == "RequestWithdrawn" {
+		e := t.get(row, "event")
+		recorded[e] = true
+		if e == "RequestClosed" || e == "RequestWithdrawn" {
 			d.Ended = e
 		}
 	}
@@ -107,7 +110,8 @@ func (c *Console) showRequest(w http.ResponseWriter, r *http.Request, u user, re
 	for _, name := range roleCommands(u.token.Role) {
 		// After withdrawal or closing the rules take corrections and an owed legal review
 		// only; the rest would be refused, so the page does not offer it.
-		if name == "receive_request" || d.Ended != "" && name != "correct_entry" && name != "complete_legal_review" {
+		if name == "receive_request" || d.Ended != "" && name != "correct_entry" && name != "complete_legal_review" ||
+			slices.ContainsFunc(onceOnly[name], func(e string) bool { return recorded[e] }) {
 			continue
 		}
 		act := action{Command: name, Fields: skeleton(name), Key: uuid.NewString(), At: now}
@@ -121,6 +125,20 @@ func (c *Console) showRequest(w http.ResponseWriter, r *http.Request, u user, re
 		status = refused.Status
 	}
 	c.render(w, r, status, "request", p)
+}
+
+// onceOnly names, for the commands a request takes once, the events after which the rules
+// refuse them (each is an ErrAlready... of the aggregate): the page does not offer them again.
+// It is a courtesy of the page, not a rule; the rules still decide every command sent.
+var onceOnly = map[string][]string{
+	"acknowledge_receipt":        {"ReceiptAcknowledged"},
+	"verify_requester":           {"RequesterVerified", "RequesterVerificationFailed"},
+	"fail_verification":          {"RequesterVerified", "RequesterVerificationFailed"},
+	"complete_legal_review":      {"LegalReviewCompleted"},
+	"record_decision":            {"DecisionRecorded"},
+	"give_effect":                {"OrderGivenEffect", "OrderRefused"},
+	"refuse_order":               {"OrderGivenEffect", "OrderRefused"},
+	"notify_enforcing_authority": {"EnforcingAuthorityNotified"},
 }
 
 // skeleton is a command's own fields, empty, as JSON for a person to fill in: the command's
