@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/complianceledger/ledger/command"
+	"github.com/complianceledger/ledger/server"
 	"github.com/complianceledger/ledger/server/auth"
 )
 
@@ -43,10 +44,10 @@ const DefaultSessionTTL = 8 * time.Hour
 
 // Console serves the web console; mount it with server.Server.Mount.
 type Console struct {
-	cfg      Config
-	sessions *sessions
-	pages    map[string]*template.Template
-	handler  http.Handler
+	cfg       Config
+	sessions  *sessions
+	templates map[string]*template.Template
+	handler   http.Handler
 }
 
 //go:embed templates/*.html
@@ -62,13 +63,13 @@ func New(cfg Config) *Console {
 	if cfg.SessionTTL == 0 {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
-	c := &Console{cfg: cfg, sessions: newSessions(), pages: parsePages()}
+	c := &Console{cfg: cfg, sessions: newSessions(), templates: parsePages()}
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", http.FileServerFS(staticFiles))
 	mux.HandleFunc("GET /signin", c.signinPage)
 	mux.HandleFunc("POST /signin", c.signin)
 	mux.HandleFunc("POST /signout", c.signout)
-	for _, pg := range pages {
+	for _, pg := range pageRoutes {
 		mux.HandleFunc(pg.pattern, c.signedIn(pg.roles, func(w http.ResponseWriter, r *http.Request, u user) { pg.handle(c, w, r, u) }))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -82,17 +83,18 @@ func New(cfg Config) *Console {
 
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.handler.ServeHTTP(w, r) }
 
-// The roles of the console's pages follow the API's routes they read: reports for every
-// reader of reports, timelines and workload for officers and the auditor, commands for
-// officers only (the API then checks each command's own role).
+// Each page opens for the roles of the API route it reads or writes, taken from the API's
+// own table, so that no page opens to a role the API would refuse; the intake form is for
+// the role that records receive_request.
 var (
-	reporters = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure, auth.Auditor, auth.Regulator}
-	readers   = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure, auth.Auditor}
-	staff     = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure}
+	reporters = routeRoles("GET", "/v1/reports/{view}")
+	readers   = routeRoles("GET", "/v1/workload")
+	staff     = routeRoles("POST", "/v1/commands")
+	intakers  = []auth.Role{command.RoleOf("receive_request")}
 )
 
-// pages are the console's pages behind sign-in and the roles that open each (nil: any).
-var pages = []struct {
+// pageRoutes are the console's pages behind sign-in and the roles that open each (nil: any).
+var pageRoutes = []struct {
 	pattern string
 	roles   []auth.Role
 	handle  func(*Console, http.ResponseWriter, *http.Request, user)
@@ -100,20 +102,31 @@ var pages = []struct {
 	{"GET /{$}", nil, (*Console).home},
 	{"GET /dashboard", reporters, (*Console).dashboard},
 	{"GET /download", reporters, (*Console).download},
-	{"GET /published", readers, (*Console).published},
-	{"POST /publish", []auth.Role{auth.Legal}, (*Console).publish},
+	{"GET /published", routeRoles("GET", "/v1/published/{id}"), (*Console).published},
+	{"POST /publish", routeRoles("POST", "/v1/reports/{view}/publish"), (*Console).publish},
 	{"GET /desk", readers, (*Console).desk},
-	{"GET /intake", []auth.Role{auth.Intake}, (*Console).intakePage},
-	{"POST /intake", []auth.Role{auth.Intake}, (*Console).intake},
-	{"GET /requests/{id}", readers, (*Console).request},
+	{"GET /intake", intakers, (*Console).intakePage},
+	{"POST /intake", intakers, (*Console).intake},
+	{"GET /requests/{id}", routeRoles("GET", "/v1/requests/{id}/timeline"), (*Console).request},
 	{"POST /requests/{id}", staff, (*Console).act},
+}
+
+// routeRoles returns the roles the API lets call a route; a route it does not have is a bug
+// of this package, found when the package loads.
+func routeRoles(method, path string) []auth.Role {
+	for _, rt := range server.Routes() {
+		if rt.Method == method && rt.Path == path {
+			return rt.Roles
+		}
+	}
+	panic("console: the API has no route " + method + " " + path)
 }
 
 // PageRoles lists the console's pages ("METHOD /path") that only some roles open, with
 // those roles: for the route×role test and the README.
 func PageRoles() map[string][]auth.Role {
 	out := map[string][]auth.Role{}
-	for _, pg := range pages {
+	for _, pg := range pageRoutes {
 		if pg.roles != nil {
 			out[pg.pattern] = pg.roles
 		}
@@ -207,7 +220,7 @@ func (c *Console) page(u user, title string, p *page) *page {
 		}
 	}
 	add("Desk", "/desk", readers)
-	add("Intake", "/intake", []auth.Role{auth.Intake})
+	add("Intake", "/intake", intakers)
 	add("Dashboard", "/dashboard", reporters)
 	add("Published", "/published", readers)
 	return p

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -252,15 +253,32 @@ func TestRevokedTokenEndsItsSessionWithinASecond(t *testing.T) {
 	}
 }
 
-// TestEachPageOpensForItsRolesOnly: every role against every page of the console; a page
-// that reads an API route opens for the roles the route allows.
+// TestEachPageOpensForItsRolesOnly: every role against every page of the console, as the
+// README's table of roles says; each page opens for the roles of the API route it reads.
 func TestEachPageOpensForItsRolesOnly(t *testing.T) {
+	officers := []auth.Role{auth.Intake, auth.Legal, auth.Disclosure}
+	want := map[string][]auth.Role{
+		"GET /dashboard":      append(slices.Clone(officers), auth.Auditor, auth.Regulator),
+		"GET /download":       append(slices.Clone(officers), auth.Auditor, auth.Regulator),
+		"GET /published":      append(slices.Clone(officers), auth.Auditor),
+		"POST /publish":       {auth.Legal},
+		"GET /desk":           append(slices.Clone(officers), auth.Auditor),
+		"GET /intake":         {auth.Intake},
+		"POST /intake":        {auth.Intake},
+		"GET /requests/{id}":  append(slices.Clone(officers), auth.Auditor),
+		"POST /requests/{id}": officers,
+	}
+	if got := console.PageRoles(); !maps.EqualFunc(got, want, func(a, b []auth.Role) bool {
+		return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
+	}) {
+		t.Errorf("PageRoles:\n%v\nwant\n%v", got, want)
+	}
 	f := newFixture(t)
 	open := f.history()
 	for _, role := range auth.Roles {
 		b := f.browser()
 		b.signIn(string(role))
-		for pattern, roles := range console.PageRoles() {
+		for pattern, roles := range want {
 			method, path, _ := strings.Cut(pattern, " ")
 			path = strings.ReplaceAll(path, "{id}", open)
 			var p page

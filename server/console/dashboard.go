@@ -118,7 +118,7 @@ type dashboardData struct {
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, u user) {
 	now := time.Now()
 	rq := reportQueryOf(r, now)
-	d := &dashboardData{Q: rq, Periods: periodOptions(now), Countries: u.token.Countries, Publish: u.token.Role == auth.Legal}
+	d := &dashboardData{Q: rq, Periods: periodOptions(now), Countries: u.token.Countries, Publish: canCall(u.token.Role, "POST", "/v1/reports/{view}/publish")}
 	if !slices.Contains(d.Periods, rq.Period) && rq.Period != "custom" {
 		d.Periods = append([]string{rq.Period}, d.Periods...)
 	}

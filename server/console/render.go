@@ -34,7 +34,7 @@ func parsePages() map[string]*template.Template {
 // not half a page.
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
 	var b bytes.Buffer
-	if err := c.pages[name].ExecuteTemplate(&b, "layout.html", p); err != nil {
+	if err := c.templates[name].ExecuteTemplate(&b, "layout.html", p); err != nil {
 		c.cfg.Logger.Error("console: page failed", "page", name, "path", r.URL.Path, "err", err)
 		http.Error(w, "the page could not be drawn", http.StatusInternalServerError)
 		return
