@@ -151,7 +151,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.Contains(loc, "period=2025-Q1") {
 		t.Fatalf("after changing the period: %s", loc)
 	}
-	figures := text("table")
+	figures := text("#figures")
 	if !strings.Contains(figures, "FR") || strings.Contains(figures, "DE") {
 		t.Fatalf("the FR regulator's 2025-Q1 figures:\n%s", figures)
 	}

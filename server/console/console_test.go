@@ -57,7 +57,7 @@ func TestEveryFigureOnTheDashboardIsTheAPIs(t *testing.T) {
 					if page.status != status || !strings.Contains(page.body, `id="refusal"`) {
 						t.Errorf("%s: API %d, page %d without the refusal", name, status, page.status)
 					}
-					if _, rows := tableOf(t, page.body, ""); rows != nil {
+					if _, rows := tableOf(t, page.body, "figures"); rows != nil {
 						t.Errorf("%s: refused by the API, the page shows a table", name)
 					}
 					continue
@@ -70,7 +70,7 @@ func TestEveryFigureOnTheDashboardIsTheAPIs(t *testing.T) {
 					t.Errorf("%s: the page does not say as of sequence %s", name, header.Get("Ledger-As-Of-Sequence"))
 				}
 				want := apiRows(t, body)
-				columns, rows := tableOf(t, page.body, "")
+				columns, rows := tableOf(t, page.body, "figures")
 				if view == "dsa" {
 					want = slices.DeleteFunc(want, func(r map[string]any) bool { return !hasOrders(r) })
 				}
@@ -114,7 +114,7 @@ func TestFranceRegulatorSeesOnlyFrance(t *testing.T) {
 	b.signIn("regulator-fr")
 	for _, view := range views {
 		p := b.get("/dashboard?view=" + view + "&period=2025")
-		columns, rows := tableOf(t, p.body, "")
+		columns, rows := tableOf(t, p.body, "figures")
 		col := slices.IndexFunc(columns, func(c string) bool { return c == "country" || c == "Scope" })
 		if p.status != http.StatusOK || col < 0 || len(rows) == 0 {
 			t.Fatalf("%s: %d, columns %v, %d rows", view, p.status, columns, len(rows))
@@ -332,7 +332,7 @@ func TestDeskAndTimelineAreTheAPIs(t *testing.T) {
 			t.Errorf("%s: the overdue request is not marked", caller)
 		}
 		_, _, officers := f.api("GET", "/v1/workload?format=json&by_officer=true", caller, nil)
-		columns, rows = tableOf(t, desk.body[strings.Index(desk.body, "By officer"):], "")
+		columns, rows = tableOf(t, desk.body, "officers")
 		sameTable(t, caller+" officers", columns, rows, officers)
 
 		req := b.get("/requests/" + open)
@@ -436,7 +436,7 @@ func TestPublishedReportAndItsRestatement(t *testing.T) {
 	}
 	p = b.get("/published?id=" + id)
 	_, _, restatement := f.api("GET", "/v1/published/"+id+"/restatement?format=json", "legal", nil)
-	columns, rows := tableOf(t, p.body, "")
+	columns, rows := tableOf(t, p.body, "restatement-table")
 	sameTable(t, "restatement", columns, rows, restatement)
 
 	reg := f.browser()

@@ -112,7 +112,6 @@ type dashboardData struct {
 	Charts    []template.HTML
 	Downloads []link
 	Publish   bool // legal may publish these figures
-	Published *publishedData
 }
 
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, u user) {
@@ -141,6 +140,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, u user) {
 	if rq.View == "dsa" {
 		t, d.Hidden = withOrders(t)
 	}
+	t.ID = "figures"
 	d.Table = &t
 	d.Charts = c.charts(r, u, rq, t)
 	for _, f := range []struct{ format, label string }{{"csv", "CSV"}, {"json", "JSON"}, {"table", "Text table"}} {

@@ -49,6 +49,7 @@ func (c *Console) desk(w http.ResponseWriter, r *http.Request, u user) {
 				}
 			}
 		} else {
+			t.ID = "officers"
 			d.Officers = &t
 		}
 	}

@@ -43,6 +43,7 @@ func (c *Console) published(w http.ResponseWriter, r *http.Request, u user) {
 		rs := c.ask(r.Context(), u.token, "GET", "/v1/published/"+d.ID+"/restatement", url.Values{"format": {"json"}}, nil)
 		p.Refusal = rs.err()
 		if t, err := decodeTable(rs); p.Refusal == nil && err == nil {
+			t.ID = "restatement-table"
 			d.Restatement = &t
 		}
 	}
