@@ -271,6 +271,9 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		c.renderSignin(w, r, http.StatusUnauthorized, &page{Title: "Sign in", Refusal: &refusal{Field: "token", Rule: "unknown or revoked token"}})
 		return
 	}
+	if old, err := r.Cookie(sessionCookie); err == nil {
+		c.sessions.end(old.Value) // a new sign-in replaces the browser's session, never adds one
+	}
 	id, ss := c.sessions.start(d, c.cfg.SessionTTL, time.Now())
 	setCookie(w, r, signinCookie, "", time.Time{})
 	setCookie(w, r, sessionCookie, id, ss.expires)
