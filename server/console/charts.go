@@ -175,9 +175,12 @@ func trendQuarters(rq reportQuery) []string {
 // trend draws requests, accounts specified and the share with data for the four quarters up
 // to the period, per country and instrument (the rows most asked of in the last quarter,
 // at most six): each quarter is the API's report of that quarter.
+//
+// As of a past point each quarter would be a replay of the stream (seconds each on a large
+// ledger), so the trend is drawn for current figures only.
 func (c *Console) trend(r *http.Request, u user, rq reportQuery, key []string) template.HTML {
 	quarters := trendQuarters(rq)
-	if quarters == nil {
+	if quarters == nil || rq.AsOf != "" {
 		return ""
 	}
 	var order []string

@@ -18,9 +18,12 @@ import (
 
 type deskData struct {
 	Queue, Officers *table
-	Overdue         int
+	Open, Overdue   int
 	OverdueCol      int // the queue's overdue column
 }
+
+// queueRows bounds the queue on the page, the most urgent first; the API has the rest.
+const queueRows = 500
 
 // desk shows the workload queue (open requests by deadline, overdue ones marked) and each
 // officer's share, from GET /v1/workload.
@@ -42,12 +45,14 @@ func (c *Console) desk(w http.ResponseWriter, r *http.Request, u user) {
 			return
 		}
 		if by == "false" {
-			d.Queue, d.OverdueCol = &t, t.column("overdue")
+			d.OverdueCol, d.Open = t.column("overdue"), len(t.Rows)
 			for _, row := range t.Rows {
 				if t.get(row, "overdue") == "yes" {
 					d.Overdue++
 				}
 			}
+			t.Rows = t.Rows[:min(len(t.Rows), queueRows)]
+			d.Queue = &t
 		} else {
 			t.ID = "officers"
 			d.Officers = &t
