@@ -49,6 +49,7 @@ var routes = []Route{
 	{Method: "GET", Path: "/v1/reports/{view}", Roles: reporters, handle: (*Server).report},
 	{Method: "GET", Path: "/v1/requests/{id}/timeline", Roles: readers, handle: (*Server).timeline},
 	{Method: "GET", Path: "/v1/workload", Roles: readers, handle: (*Server).workload},
+	{Method: "GET", Path: "/v1/published", Roles: readers, handle: (*Server).publishedList},
 	{Method: "GET", Path: "/v1/published/{id}", Roles: readers, handle: (*Server).published},
 	{Method: "GET", Path: "/v1/published/{id}/restatement", Roles: readers, handle: (*Server).restatement},
 	{Method: "GET", Path: "/v1/verify", Roles: []auth.Role{auth.Auditor}, handle: (*Server).verify},

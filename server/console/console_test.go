@@ -425,6 +425,23 @@ func TestPublishedReportAndItsRestatement(t *testing.T) {
 	if !strings.Contains(p.body, `id="restatement">None`) || !strings.Contains(p.body, `id="bundle"`) {
 		t.Errorf("a fresh publication: want no restatement and the bundle's place\n%s", p.body)
 	}
+	_, _, list := f.api("GET", "/v1/published?format=json", "legal", nil)
+	listed := apiRows(t, list)
+	if len(listed) != 1 {
+		t.Fatalf("the API lists %d published reports, want 1", len(listed))
+	}
+	if cp := shown(listed[0]["checkpoint"]); cp == "" || textByID(t, p.body, "checkpoint") != cp {
+		t.Errorf("the page does not show the checkpoint published with the report")
+	}
+	columns, rows := tableOf(t, p.body, "published-list")
+	if len(rows) != 1 || rows[0][0] != id {
+		t.Fatalf("the list of published reports: %v %v", columns, rows)
+	}
+	for j, c := range columns {
+		if got, want := rows[0][j], shown(listed[0][c]); got != want {
+			t.Errorf("the list's %s: page %q, API %q", c, got, want)
+		}
+	}
 
 	_, _, timeline := f.api("GET", "/v1/requests/"+open+"/timeline?format=json", "legal", nil)
 	entry := shown(apiRows(t, timeline)[0]["event_id"])
@@ -436,7 +453,7 @@ func TestPublishedReportAndItsRestatement(t *testing.T) {
 	}
 	p = b.get("/published?id=" + id)
 	_, _, restatement := f.api("GET", "/v1/published/"+id+"/restatement?format=json", "legal", nil)
-	columns, rows := tableOf(t, p.body, "restatement-table")
+	columns, rows = tableOf(t, p.body, "restatement-table")
 	sameTable(t, "restatement", columns, rows, restatement)
 
 	reg := f.browser()

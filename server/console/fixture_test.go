@@ -295,6 +295,28 @@ func tableOf(t testing.TB, body, id string) (columns []string, rows [][]string) 
 	return columns, rows
 }
 
+// textByID is the text of the element with the given id, "" if there is none.
+func textByID(t testing.TB, body, id string) string {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var find func(*html.Node) string
+	find = func(n *html.Node) string {
+		if n.Type == html.ElementNode && attr(n, "id") == id {
+			return text(n)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if s := find(c); s != "" {
+				return s
+			}
+		}
+		return ""
+	}
+	return find(doc)
+}
+
 func attr(n *html.Node, name string) string {
 	for _, a := range n.Attr {
 		if a.Key == name {

@@ -9,16 +9,43 @@ import (
 )
 
 type publishedData struct {
-	ID, SHA256, AsOf, Sequence string
-	Restatement                *table
-	Bundle                     string // the evidence bundle's download, once the API has the route
+	ID, SHA256  string
+	List        *table   // every published report (GET /v1/published), without checkpoints
+	Report      []string // the chosen report's row of the list
+	Checkpoint  string   // the signed checkpoint published with it
+	Restatement *table
+	Bundle      string // the evidence bundle's download, once the API has the route
 }
+
+// listColumns are the list's columns on the page; the checkpoint, a signed note of several
+// lines, is shown for the chosen report only.
+var listColumns = []string{"id", "view", "period", "from", "to", "country", "service", "format", "sha256", "as_of", "published", "actor"}
 
 // published shows a published report: its SHA-256 and the bytes the ledger still gives for
 // it, its restatement (each cell changed since), and its evidence bundle.
 func (c *Console) published(w http.ResponseWriter, r *http.Request, u user) {
 	d := &publishedData{ID: r.URL.Query().Get("id")}
 	p := c.page(u, "Published", &page{Data: d})
+	// A store that cannot list (501) leaves the page to open a report by its id.
+	if list := c.ask(r.Context(), u.token, "GET", "/v1/published", url.Values{"format": {"json"}}, nil); list.ok() {
+		t, err := decodeTable(list)
+		if err != nil {
+			c.fail(w, r, u, err)
+			return
+		}
+		shown := table{ID: "published-list", Columns: listColumns}
+		for _, row := range t.Rows {
+			cells := make([]string, len(listColumns))
+			for i, col := range listColumns {
+				cells[i] = t.get(row, col)
+			}
+			shown.Rows = append(shown.Rows, cells)
+			if t.get(row, "id") == d.ID {
+				d.Report, d.Checkpoint = cells, t.get(row, "checkpoint")
+			}
+		}
+		d.List = &shown
+	}
 	if d.ID == "" {
 		c.render(w, r, http.StatusOK, "published", p)
 		return
