@@ -48,8 +48,9 @@ func screenshotDir(t *testing.T) string {
 // the DSA template CSV (the API's bytes) and signs out; an intake officer records a request
 // on the intake form, finds it in the queue, acknowledges it (which the page then no longer
 // offers), is refused a verification dated before delivery by the rules with their message,
-// verifies the requester (intake's last step: the review is legal's) and signs out. Every
-// page is captured at desktop and phone widths.
+// verifies the requester (intake's last step: the review is legal's) and signs out; legal
+// publishes the dashboard's figures and reads the published report. Every page is captured
+// at desktop and phone widths.
 func TestConsoleInABrowser(t *testing.T) {
 	exe := chromium()
 	if exe == "" {
@@ -239,5 +240,17 @@ func TestConsoleInABrowser(t *testing.T) {
 	if !strings.Contains(text("#timeline"), "RequesterVerified") {
 		t.Fatal("the timeline does not show the verification")
 	}
+	signOut()
+
+	// Legal publishes the dashboard's figures and reads the published report's page.
+	signIn("legal")
+	do("the dashboard", chromedp.Navigate(f.url+"/dashboard?view=requests&period=2025-Q1"), chromedp.WaitVisible(chromedp.ID("figures")))
+	load("publish", chromedp.Click(chromedp.CSS(`form.publish button`)))
+	sha := text("#sha256")
+	_, _, list := f.api("GET", "/v1/published?format=json", "legal", nil)
+	if sha == "" || !strings.Contains(string(list), `"sha256": "`+sha+`"`) {
+		t.Fatalf("the published page shows SHA-256 %q; the API lists %s", sha, list)
+	}
+	shot("published")
 	signOut()
 }
