@@ -295,6 +295,3 @@ func (c *Console) signout(w http.ResponseWriter, r *http.Request) {
 	setCookie(w, r, sessionCookie, "", time.Time{})
 	http.Redirect(w, r, "/signin?out=1", http.StatusSeeOther)
 }
-
-// roleCommands lists what the caller's role records, as the command layer's table says.
-func roleCommands(r auth.Role) []string { return command.CommandsOf(r) }

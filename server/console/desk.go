@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/aggregates"
+	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 )
 
@@ -113,7 +114,7 @@ func (c *Console) showRequest(w http.ResponseWriter, r *http.Request, u user, re
 		}
 	}
 	now := time.Now().UTC().Format("2006-01-02T15:04")
-	for _, name := range roleCommands(u.token.Role) {
+	for _, name := range command.CommandsOf(u.token.Role) {
 		// After withdrawal or closing the rules take corrections and an owed legal review
 		// only; the rest would be refused, so the page does not offer it.
 		if name == "receive_request" || d.Ended != "" && name != "correct_entry" && name != "complete_legal_review" ||
