@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -120,4 +121,55 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, _ auth.Token) er
 		body["witnessed"] = witnessedJSON(wit)
 	}
 	return writeJSON(w, http.StatusOK, body)
+}
+
+// TypeLoader is a store that loads every aggregate of one type at once; it lists published
+// reports (GET /v1/published). store/jetstream is one; without it that route answers 501.
+type TypeLoader interface {
+	LoadType(ctx context.Context, aggregateType string) ([]events.Recorded, error)
+}
+
+// publishedList answers GET /v1/published: every published report, oldest first, with its
+// parameters, SHA-256, the position it was computed at, who published it and when, and the
+// signed checkpoint published with it.
+func (s *Server) publishedList(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
+	q, err := query(r, "format")
+	if err != nil {
+		return err
+	}
+	f, err := format(q)
+	if err != nil {
+		return err
+	}
+	tl, ok := s.cfg.Store.(TypeLoader)
+	if !ok {
+		return notAvailable("this store cannot list published reports; open one by its id (GET /v1/published/{id})")
+	}
+	recs, err := tl.LoadType(r.Context(), events.AggregateReport)
+	if err != nil {
+		return err
+	}
+	t := projections.Table{
+		Title: "Published reports",
+		Columns: []string{"id", "view", "period", "from", "to", "country", "service", "format", "ns_band",
+			"sha256", "as_of", "sequence", "published", "actor", "checkpoint"},
+		Key: 1,
+	}
+	for _, rec := range recs {
+		e, err := rec.Payload()
+		if err != nil {
+			return err
+		}
+		p, ok := e.(*events.ReportPublished)
+		if !ok {
+			continue // a report's later events, if it ever has any
+		}
+		pp := p.Parameters
+		if pp.NSBand == 0 { // the event omits the default
+			pp.NSBand = projections.DefaultNSBand
+		}
+		t.Rows = append(t.Rows, []any{rec.Subject, pp.View, pp.Period, pp.From, pp.To, pp.Country, pp.Service, pp.Format, pp.NSBand,
+			p.SHA256, p.AsOf, rec.Sequence, rec.RecordedAt, rec.Actor, p.Checkpoint})
+	}
+	return writeTable(w, t, f, 0)
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,6 +88,7 @@ type Server struct {
 	views   *views
 	metrics *metrics
 	mux     *http.ServeMux
+	console http.Handler // at / (Mount); nil: JSON 404s
 
 	checkpointer *proof.Checkpointer // nil without Proofs and Key
 }
@@ -127,10 +129,18 @@ func New(cfg Config) *Server {
 		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if s.console != nil && !strings.HasPrefix(r.URL.Path, "/v1/") {
+			s.console.ServeHTTP(w, r)
+			return
+		}
 		writeError(w, http.StatusNotFound, apiError{Code: "not_found", Rule: "no such route; see /openapi.json"})
 	})
 	return s
 }
+
+// Mount serves h at every path that is no API route and lies outside /v1/: the web console.
+// Call it before serving.
+func (s *Server) Mount(h http.Handler) { s.console = h }
 
 // Handler is the API as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.mux }

@@ -16,6 +16,7 @@ import (
 	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/server"
 	"github.com/complianceledger/ledger/server/auth"
+	"github.com/complianceledger/ledger/server/console"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
 
@@ -29,10 +30,11 @@ func newServe(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the HTTP API: commands, reports and publishing, timelines, workload, proofs, health and metrics",
+		Short: "Serve the HTTP API and the web console: commands, reports and publishing, timelines, workload, proofs, health and metrics",
 		Long: `Serve the HTTP API on --listen (see GET /openapi.json for every route). The embedded
 JetStream server runs in this process unless --nats-url names another; views are replayed at
 start and kept current from the stream. Callers need a bearer token from 'ledger token create'.
+The web console is at / on the same address: people sign in by pasting such a token.
 
 On SIGINT or SIGTERM the server stops accepting connections, finishes every request in flight
 (a command is answered only after the store acknowledged it with fsync), signs a checkpoint
@@ -101,6 +103,7 @@ closes the store.`,
 				}
 			}
 			srv := server.New(cfg)
+			srv.Mount(console.New(console.Config{API: srv.Handler(), Tokens: tokens, Logger: log}))
 			err = srv.Serve(cmd.Context(), ln, shutdownTimeout)
 			if cerr := l.store.Close(); err == nil {
 				err = cerr

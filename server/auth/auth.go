@@ -122,6 +122,22 @@ func split(token string) (id, secret string, ok bool) {
 	return strings.Cut(rest, "_")
 }
 
+// Digest is what a web session keeps of a token: its id and the SHA-256 of its secret,
+// enough to find the token again and to see that it was revoked, not enough to present it.
+type Digest struct {
+	ID, SHA256 string
+}
+
+// DigestOf returns a token's digest; ok is false for a string that is no token.
+func DigestOf(token string) (d Digest, ok bool) {
+	id, secret, ok := split(token)
+	if !ok {
+		return Digest{}, false
+	}
+	sum := sha256.Sum256([]byte(secret))
+	return Digest{ID: id, SHA256: hex.EncodeToString(sum[:])}, true
+}
+
 // matches compares the secret's hash in constant time.
 func (t Token) matches(secret string) bool {
 	want, err := hex.DecodeString(t.SHA256)

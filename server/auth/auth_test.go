@@ -144,3 +144,47 @@ func altered(plain string) string {
 	}
 	return plain[:len(plain)-1] + string(repl)
 }
+
+// TestDigestAuthenticatesAsItsTokenUntilRevoked: a web session's digest finds its caller,
+// holds no part of the secret, fails for another token's digest and once the token is
+// revoked, or recreated under the same name.
+func TestDigestAuthenticatesAsItsTokenUntilRevoked(t *testing.T) {
+	tokens, path := open(t)
+	plain, tok, err := tokens.Create("ann", auth.Intake, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := tokens.Create("bob", auth.Legal, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := auth.DigestOf(plain)
+	if !ok || d.ID != tok.ID {
+		t.Fatalf("DigestOf: %+v %v", d, ok)
+	}
+	if _, secret, _ := strings.Cut(strings.TrimPrefix(plain, "ldg_"+tok.ID), "_"); strings.Contains(d.SHA256, secret) {
+		t.Fatal("the digest holds the secret")
+	}
+	if got, err := tokens.AuthenticateDigest(d); err != nil || got.Name != "ann" {
+		t.Fatalf("AuthenticateDigest: %+v, %v", got, err)
+	}
+	od, _ := auth.DigestOf(other)
+	for _, bad := range []auth.Digest{{}, {ID: tok.ID}, {ID: tok.ID, SHA256: od.SHA256}, {ID: od.ID, SHA256: d.SHA256}} {
+		if _, err := tokens.AuthenticateDigest(bad); !errors.Is(err, auth.ErrUnauthenticated) {
+			t.Errorf("AuthenticateDigest(%+v): %v, want ErrUnauthenticated", bad, err)
+		}
+	}
+	if _, ok := auth.DigestOf("Bearer " + plain); ok {
+		t.Error("DigestOf accepted a string that is no token")
+	}
+	if err := tokens.Revoke("ann"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tokens.Create("ann", auth.Intake, nil); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := auth.Open(path)
+	if _, err := again.AuthenticateDigest(d); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("a revoked token's digest: %v, want ErrUnauthenticated", err)
+	}
+}

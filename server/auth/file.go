@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -180,17 +181,41 @@ func (t *Tokens) Authenticate(token string) (Token, error) {
 	if !ok {
 		return Token{}, ErrUnauthenticated
 	}
+	tok, err := t.lookup(id)
+	if err != nil {
+		return Token{}, err
+	}
+	if !tok.matches(secret) {
+		return Token{}, ErrUnauthenticated
+	}
+	return tok, nil
+}
+
+// AuthenticateDigest returns the caller whose token has digest d, as Authenticate does for
+// the token itself: a revoked token's digest fails within a second.
+func (t *Tokens) AuthenticateDigest(d Digest) (Token, error) {
+	tok, err := t.lookup(d.ID)
+	if err != nil {
+		return Token{}, err
+	}
+	if subtle.ConstantTimeCompare([]byte(tok.SHA256), []byte(d.SHA256)) != 1 {
+		return Token{}, ErrUnauthenticated
+	}
+	return tok, nil
+}
+
+// lookup finds a token by id, re-reading the file at most once a second.
+func (t *Tokens) lookup(id string) (Token, error) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if now := time.Now(); now.Sub(t.checked) >= reloadEvery {
 		t.checked = now
 		if err := t.reload(); err != nil {
-			t.mu.Unlock()
 			return Token{}, err
 		}
 	}
 	tok, found := t.byID[id]
-	t.mu.Unlock()
-	if !found || !tok.matches(secret) {
+	if !found {
 		return Token{}, ErrUnauthenticated
 	}
 	return tok, nil
