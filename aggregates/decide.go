@@ -52,6 +52,15 @@ func Decide(r *Request, c Command) (events.Event, error) {
 			return nil, fmt.Errorf("at %s is before the %s at %s: %w", stamp(m.At), name, stamp(at), ErrBeforeDependency)
 		}
 	}
+	// Fraud comes to light after the fact: it is recorded whatever the request's status.
+	switch c := c.(type) {
+	case *SuspectFraud:
+		return r.suspectFraud(c)
+	case *ConfirmFraud:
+		return r.confirmFraud(c)
+	case *NotifyBreach:
+		return r.notifyBreach(c)
+	}
 	_, review := c.(*CompleteLegalReview)
 	// An emergency disclosure still owes its legal process after the authority withdraws.
 	owedReview := review && r.Status == StatusWithdrawn && r.AwaitingLegalProcess
@@ -124,6 +133,10 @@ func dependsOn(c Command) []string {
 		return []string{"RequesterVerified"}
 	case *ExtendPreservation:
 		return []string{"OrderGivenEffect"}
+	case *ConfirmFraud:
+		return []string{"FraudSuspected"}
+	case *NotifyBreach:
+		return []string{"FraudConfirmed"}
 	}
 	return nil
 }
@@ -160,6 +173,8 @@ func (r *Request) giveEffect(c *GiveEffect) (events.Event, error) {
 		return nil, ErrOrderRefused
 	case r.Verification != Verified:
 		return nil, ErrNotVerified
+	case r.FraudSuspected || r.FraudConfirmed:
+		return nil, ErrFraud
 	}
 	return &events.OrderGivenEffect{Note: c.Note}, nil
 }
@@ -195,7 +210,13 @@ func (r *Request) verify(c *VerifyRequester) (events.Event, error) {
 	case VerificationFailed:
 		return nil, ErrVerificationFailed
 	}
-	return &events.RequesterVerified{Method: c.Method, Verifier: c.Verifier}, nil
+	if r.FraudSuspected || r.FraudConfirmed {
+		return nil, ErrFraud
+	}
+	if err := checkChannel(c.Registry, c); err != nil {
+		return nil, err
+	}
+	return &events.RequesterVerified{Method: c.Method, Verifier: c.Verifier, Authority: c.Authority, Channel: c.Channel, Auth: c.Auth}, nil
 }
 
 func (r *Request) decide(c *RecordDecision) (events.Event, error) {
@@ -229,6 +250,8 @@ func (r *Request) disclose(c *DiscloseData) (events.Event, error) {
 	switch {
 	case r.Verification != Verified:
 		return nil, ErrNotVerified
+	case r.FraudSuspected || r.FraudConfirmed:
+		return nil, ErrFraud
 	case len(r.Approved) == 0:
 		return nil, ErrNotApproved
 	case c.Actor == r.IntakeActor:
@@ -330,4 +353,34 @@ func (r *Request) extendPreservation(c *ExtendPreservation) (events.Event, error
 		return nil, ErrAlreadyExtended
 	}
 	return &events.PreservationExtended{Extension: c.Extension}, nil
+}
+
+func (r *Request) suspectFraud(c *SuspectFraud) (events.Event, error) {
+	switch {
+	case r.FraudConfirmed:
+		return nil, ErrFraudConfirmed
+	case r.FraudSuspected:
+		return nil, ErrAlreadySuspected
+	}
+	return &events.FraudSuspected{Reason: c.Reason}, nil
+}
+
+// confirmFraud: data already sent to the impostor (disclosed, or an information or production
+// order given effect) make the forgery a personal-data breach with its own deadline.
+func (r *Request) confirmFraud(c *ConfirmFraud) (events.Event, error) {
+	if r.FraudConfirmed {
+		return nil, ErrFraudConfirmed
+	}
+	produced := r.GivenEffect && (r.Instrument == events.InstrumentEPOC || r.Instrument == events.InstrumentDSAArt10)
+	return &events.FraudConfirmed{Reason: c.Reason, Disclosed: len(r.Disclosed) > 0 || produced}, nil
+}
+
+func (r *Request) notifyBreach(c *NotifyBreach) (events.Event, error) {
+	switch {
+	case !r.Breach:
+		return nil, ErrNoBreach
+	case r.BreachNotified:
+		return nil, ErrBreachNotified
+	}
+	return &events.BreachNotified{Supervisor: c.Supervisor, Reference: c.Reference}, nil
 }
