@@ -340,6 +340,9 @@ var reliedOn = map[string][]string{
 }
 
 func (r *Request) extendPreservation(c *ExtendPreservation) (events.Event, error) {
+	if r.Instrument == events.InstrumentPreservation {
+		return r.renewPreservation(c)
+	}
 	switch {
 	case r.Instrument != events.InstrumentEPOCPR:
 		return nil, fmt.Errorf("instrument %s: %w", r.Instrument, ErrNotPreservation)
@@ -349,8 +352,25 @@ func (r *Request) extendPreservation(c *ExtendPreservation) (events.Event, error
 		return nil, fmt.Errorf("a production request holds the data: %w", ErrPreservationEnded)
 	case c.Now.After(r.PreservedUntil) || c.At.After(r.PreservedUntil):
 		return nil, fmt.Errorf("preserved until %s; server clock %s, at %s: %w", stamp(r.PreservedUntil), stamp(c.Now), stamp(c.At), ErrPreservationEnded)
+	case c.Extension == events.Renewed90Days:
+		return nil, events.Invalid("extension", "%s renews a US preservation; an EPOC-PR is %s or %s", c.Extension, events.ExtendedBy30Days, events.ProductionRequested)
 	case c.Extension == events.ExtendedBy30Days && r.Extended:
 		return nil, ErrAlreadyExtended
+	}
+	return &events.PreservationExtended{Extension: c.Extension}, nil
+}
+
+// renewPreservation: a US preservation lasts 90 days from delivery and is renewed once, before
+// it ends by the server's clock and by the stated time.
+func (r *Request) renewPreservation(c *ExtendPreservation) (events.Event, error) {
+	until := r.DeliveredAt.Add(events.USPreservationPeriod)
+	switch {
+	case c.Extension != events.Renewed90Days:
+		return nil, events.Invalid("extension", "a US preservation is renewed (%s), not %s", events.Renewed90Days, c.Extension)
+	case r.Renewed:
+		return nil, ErrAlreadyExtended
+	case c.Now.After(until) || c.At.After(until):
+		return nil, fmt.Errorf("preserved until %s; server clock %s, at %s: %w", stamp(until), stamp(c.Now), stamp(c.At), ErrPreservationEnded)
 	}
 	return &events.PreservationExtended{Extension: c.Extension}, nil
 }

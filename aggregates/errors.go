@@ -36,10 +36,10 @@ var (
 	ErrOrderRefused         = rule("request: order already refused; a refused order is not given effect or refused again")
 	ErrAlreadyNotified      = rule("request: enforcing authority already notified")
 	ErrEnforcingIsIssuing   = rule("request: the enforcing state is another Member State than the issuing one")
-	ErrNotPreservation      = rule("request: only a preservation order (EPOC-PR) is extended")
+	ErrNotPreservation      = rule("request: only a preservation (EPOC-PR, or a US preservation) is extended")
 	ErrNotPreserved         = rule("request: a preservation is extended only once the data are preserved (given effect)")
 	ErrPreservationEnded    = rule("request: the preservation has ended (its period ran out, or a production request took over)")
-	ErrAlreadyExtended      = rule("request: a preservation is extended by 30 days once")
+	ErrAlreadyExtended      = rule("request: a preservation is extended by 30 days (EPOC-PR) or renewed (US) once")
 	// Fraud and the registry.
 	ErrFraud               = rule("request: a request suspected or confirmed forged is neither verified nor given data or effect")
 	ErrAlreadySuspected    = rule("request: fraud already suspected")

@@ -65,6 +65,8 @@ type Request struct {
 	PreservedUntil    time.Time
 	Extended          bool
 	HeldForProduction bool
+	// A US preservation is renewed once for another 90 days.
+	Renewed bool
 	// Fraud: suspected, confirmed, and the breach notified when data had gone to the impostor.
 	FraudSuspected bool
 	FraudConfirmed bool
@@ -174,6 +176,8 @@ func (r *Request) Apply(rec events.Recorded, e events.Event) {
 			r.PreservedUntil = r.PreservedUntil.Add(events.PreservationExtension30)
 		case events.ProductionRequested:
 			r.HeldForProduction = true
+		case events.Renewed90Days:
+			r.Renewed = true
 		}
 	case *events.OrderRefused:
 		r.Refused = true
