@@ -39,7 +39,10 @@ type fixture struct {
 	key    proof.Key         // signs checkpoints
 }
 
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB) *fixture { return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with a say on the server's configuration (its clock, say).
+func newFixtureWith(t testing.TB, configure func(*server.Config)) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
@@ -65,10 +68,14 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f.key = key
-	f.srv = server.New(server.Config{
+	cfg := server.Config{
 		Store: s, Pseudonymizer: pseudonymizer(t), Tokens: tokens, Logger: quiet(), MaxBody: 8 << 10, Poll: 50 * time.Millisecond,
 		Proofs: s, Key: &f.key,
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	f.srv = server.New(cfg)
 	done := make(chan struct{})
 	go func() { f.srv.Run(ctx); close(done) }()
 	ts := httptest.NewServer(f.srv.Handler())
