@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/complianceledger/ledger/deadline"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/server/auth"
@@ -241,14 +240,11 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 		return err
 	}
 	if clocks {
-		// The request's clocks as its own events set them, judged at the server's clock.
-		b := deadline.NewBook()
-		for _, rec := range recs {
-			if err := projections.Feed(rec, b); err != nil {
-				return err
-			}
+		t, err := projections.RequestDeadlines(id, recs, s.cfg.Now(), s.cfg.Deadlines)
+		if err != nil {
+			return err
 		}
-		return writeTable(w, projections.DeadlineTable("Deadlines of request "+id, b.Clocks(id, s.cfg.Deadlines), s.cfg.Now(), s.cfg.Deadlines), f, last)
+		return writeTable(w, t, f, last)
 	}
 	t, err := projections.Timeline(id, recs)
 	if err != nil {
@@ -300,8 +296,7 @@ func (s *Server) workload(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 		last = applied
 		switch {
 		case clocks: // what falls due: every open clock, most urgent first
-			open := slices.DeleteFunc(s.views.deadlines.All(s.cfg.Deadlines), func(c deadline.Clock) bool { return !c.Open(now, s.cfg.Deadlines) })
-			t = projections.DeadlineTable("Open deadlines at "+now.UTC().Format(time.RFC3339), open, now, s.cfg.Deadlines)
+			t = projections.OpenDeadlines(s.views.deadlines, now, s.cfg.Deadlines)
 		case byOfficer:
 			t = s.views.workload.OfficerTable(now)
 		default:
