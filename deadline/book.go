@@ -23,11 +23,11 @@ type Book struct {
 	via map[string][]string
 }
 
-// request is what the clocks read of one request. Every time is a fact's business time, as
-// the reports read them (the e-Evidence report counts an order given effect after its
-// deadline as missed by the same time): the rules bound it by the server's clock (no later
-// than a small skew) and by the facts it follows, and the clocks are judged at the server's
-// clock (now).
+// request is what the clocks read of one request. A clock starts at the business time of the
+// fact that starts it (the delivery, the effect given, the forgery confirmed): a caller can
+// only make it start earlier, and due earlier. It ends when the fact that meets or stops it
+// was both stated and recorded (known): a fact recorded after the due time never meets it
+// in time, whatever time it states, as the e-Evidence report counts it ("recorded late").
 type request struct {
 	Received  events.RequestReceived `json:"received"`
 	Entry     string                 `json:"entry"`
@@ -90,7 +90,7 @@ func (b *Book) Apply(rec events.Recorded, e events.Event) {
 	if cs, ok := e.(*events.ChannelStatusChanged); ok {
 		if cs.Status == events.StatusCompromised {
 			key := rec.Subject + "/" + cs.Channel
-			b.windows[key] = append(b.windows[key], window{From: cs.From, Until: cs.Until, Marked: rec.Time})
+			b.windows[key] = append(b.windows[key], window{From: cs.From, Until: cs.Until, Marked: known(rec)})
 		}
 		return
 	}
@@ -108,12 +108,12 @@ func (b *Book) Apply(rec events.Recorded, e events.Event) {
 	r.Officer = rec.Actor
 	answer := func() {
 		if r.Answered.IsZero() {
-			r.Answered = rec.Time
+			r.Answered = known(rec)
 		}
 	}
 	end := func() {
 		if r.Ended.IsZero() {
-			r.Ended = rec.Time
+			r.Ended = known(rec)
 		}
 	}
 	switch e := e.(type) {
@@ -125,7 +125,7 @@ func (b *Book) Apply(rec events.Recorded, e events.Event) {
 		}
 	case *events.RequesterVerified:
 		if e.Channel != "" {
-			r.Channel, r.Verified = e.Authority+"/"+e.Channel, rec.Time
+			r.Channel, r.Verified = e.Authority+"/"+e.Channel, known(rec)
 			b.via[r.Channel] = append(b.via[r.Channel], rec.Subject)
 		}
 	case *events.RequesterVerificationFailed, *events.RequestWithdrawn:
@@ -144,13 +144,13 @@ func (b *Book) Apply(rec events.Recorded, e events.Event) {
 		case events.ExtendedBy30Days:
 			r.Extended = true
 		case events.ProductionRequested:
-			r.Production = rec.Time
+			r.Production = known(rec)
 		case events.Renewed90Days:
 			r.Renewed = true
 		}
 	case *events.UserNotificationDecided:
 		if n := len(r.Nondisclosure); n > 0 && r.Nondisclosure[n-1].Ended.IsZero() {
-			r.Nondisclosure[n-1].Ended = rec.Time
+			r.Nondisclosure[n-1].Ended = known(rec)
 		}
 		if e.Decision != events.NotifyUser && e.Until != nil {
 			r.Nondisclosure = append(r.Nondisclosure, nondisclosure{Start: rec.Time, Until: *e.Until})
@@ -159,7 +159,7 @@ func (b *Book) Apply(rec events.Recorded, e events.Event) {
 		end()
 		r.Forged, r.Breach = rec.Time, e.Disclosed
 	case *events.BreachNotified:
-		r.BreachNotified = rec.Time
+		r.BreachNotified = known(rec)
 	}
 }
 
@@ -263,6 +263,10 @@ func (b *Book) Flags() []Flag {
 	})
 	return slices.CompactFunc(flags, func(a, b Flag) bool { return a.Request == b.Request })
 }
+
+// known is when a fact was both stated and recorded: the later of its business and recorded
+// times.
+func known(rec events.Recorded) time.Time { return later(rec.Time, rec.RecordedAt) }
 
 func later(a, b time.Time) time.Time {
 	if a.After(b) {

@@ -83,7 +83,7 @@ const (
 )
 
 // Clock is one deadline of one request: it runs from the business time of the fact that starts
-// it and is met or stopped at the business time of the fact that ends it.
+// it and is met or stopped when the fact that ends it was stated and recorded.
 type Clock struct {
 	Request string    `json:"request_id"`
 	Kind    Kind      `json:"kind"`

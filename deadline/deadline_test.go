@@ -16,7 +16,9 @@ import (
 	"github.com/complianceledger/ledger/store/jetstream"
 )
 
-var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+// t0 is the delivery of every request: the next full hour, so that the stream records each
+// fact before the business time the fake clock gives it, and a clock ends at its stated time.
+var t0 = time.Now().UTC().Truncate(time.Hour).Add(time.Hour)
 
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -407,5 +409,26 @@ func TestACompromisedChannelFlagsTheRequestsVerifiedThroughIt(t *testing.T) {
 	alerts := deadline.Alerts(nil, flags, l.clock.Now(), deadline.DefaultPolicy())
 	if len(alerts) != 1 || alerts[0].Type != deadline.FraudFlagged {
 		t.Fatalf("alerts %+v", alerts)
+	}
+}
+
+// TestAnAnswerRecordedAfterTheDueTimeIsLate: an emergency EPOC answered "in time" by its
+// stated time but recorded after its 8 hours ran out did not meet the clock.
+func TestAnAnswerRecordedAfterTheDueTimeIsLate(t *testing.T) {
+	l := newLedger(t)
+	now := time.Now().UTC()
+	l.clock = clocktest.New(now)
+	l.handler()
+	p := deadline.DefaultPolicy()
+	delivered := now.Add(-10 * time.Hour)
+	id := l.do("", &aggregates.ReceiveRequest{Meta: aggregates.Meta{At: delivered},
+		Authority: events.Authority{Name: "Staatsanwaltschaft", Kind: events.AuthorityProsecutor, Country: "DE"}, Instrument: events.InstrumentEPOC, Emergency: true,
+		EEvidence: &events.EEvidenceOrder{DataCategory: events.EEvidenceSubscriber},
+		Targets:   []aggregates.TargetInput{{Account: aggregates.Account{ID: "a1"}, IdentifierType: events.IdentifierUsername}}, DataSought: []events.DataCategory{events.DataSubscriber}})
+	l.do(id, &aggregates.VerifyRequester{Meta: aggregates.Meta{At: delivered.Add(time.Hour)}, Method: "callback_known_number", Verifier: "vera"})
+	l.do(id, &aggregates.GiveEffect{Meta: aggregates.Meta{At: delivered.Add(7 * time.Hour)}}) // stated in time
+	c := clockOf(t, l.book(), id, deadline.KindEPOCEmergency, p)
+	if got := c.StateAt(l.clock.Now().Add(time.Minute), p); got != deadline.MetLate {
+		t.Fatalf("%s, want %s (recorded %s after the due time)", got, deadline.MetLate, c.Ended.Sub(c.Due))
 	}
 }
