@@ -81,9 +81,14 @@ func TestAForgeryLeavesTheFulfilledFiguresForItsOwn(t *testing.T) {
 	}
 	do(late, day(7, 1), &aggregates.ConfirmFraud{Reason: "the mailbox was hijacked"})
 
+	requests := projections.NewRequests()
 	report := func(asOf projections.AsOf) (*projections.Transparency, *projections.Telegram) {
 		tr, tg := projections.NewTransparency(), projections.NewTelegram()
-		if _, err := projections.ReplayAsOf(ctx, s, 1, asOf, tr, tg); err != nil {
+		views := []projections.Projection{tr, tg}
+		if asOf == (projections.AsOf{}) {
+			views = append(views, requests)
+		}
+		if _, err := projections.ReplayAsOf(ctx, s, 1, asOf, views...); err != nil {
 			t.Fatal(err)
 		}
 		return tr, tg
@@ -123,6 +128,10 @@ func TestAForgeryLeavesTheFulfilledFiguresForItsOwn(t *testing.T) {
 	}
 	if tbl := now.Table(quarter("2026-Q3")); slices.Contains(tbl.Columns, "forged_before_disclosure") {
 		t.Errorf("a period without forgery has the forged columns: %v", tbl.Columns)
+	}
+	if got := requests.Report(quarter("2026-Q1")); len(got) != 1 || got[0] != (projections.RequestsRow{Country: "FR", Instrument: events.InstrumentCourtOrder,
+		Requests: 1, Accounts: 1, WithData: 1, ForgedBeforeDisclosure: 1, ForgedAfterDisclosure: 1}) {
+		t.Errorf("requests Q1: %+v", got)
 	}
 	// Telegram by disclosure: late counted in Q2 as fulfilled, then as forged.
 	if got := thenTG.Report(quarter("2026-Q2")); len(got) != 1 || got[0].Requests != 1 || got[0].Users != 1 || got[0].Forged != 0 {

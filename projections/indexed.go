@@ -14,7 +14,7 @@ import (
 // change meaning; the runner then ignores the old snapshots and rebuilds the view.
 const (
 	telegramVersion     = "telegram.v3"
-	requestsVersion     = "requests.v2"
+	requestsVersion     = "requests.v3"
 	transparencyVersion = "transparency.v3"
 	workloadVersion     = "workload.v2"
 	dsaVersion          = "dsa.v2"
