@@ -94,6 +94,28 @@ func (a Alert) Event(source string) CloudEvent {
 // Marshal encodes the alert's CloudEvent.
 func (a Alert) Marshal(source string) ([]byte, error) { return json.Marshal(a.Event(source)) }
 
+// warnAt is when a clock starts to approach: its warning time before the due time, not
+// before it starts.
+func (c Clock) warnAt(p Policy) time.Time {
+	warn := c.Due.Add(-p.Warn[c.Kind])
+	if warn.Before(c.Start) {
+		return c.Start
+	}
+	return warn
+}
+
+// mayOweAfter reports whether the clock can owe an alert it does not owe at now: it has not
+// ended by now, and its last alert (missed, or for an expiry its warning) is still to come.
+func (c Clock) mayOweAfter(now time.Time, p Policy) bool {
+	if !c.Ended.IsZero() && !c.Ended.After(now) {
+		return false
+	}
+	if c.Kind.Expires() {
+		return now.Before(c.warnAt(p))
+	}
+	return !now.After(c.Due)
+}
+
 // Alerts lists every alert the clocks and flags owe at now, oldest first. It is a function of
 // the facts and now alone: called again later it lists the same alerts and perhaps more, never
 // fewer, so a publisher that sends what it has not sent yet misses none and repeats none.
@@ -105,10 +127,7 @@ func Alerts(clocks []Clock, flags []Flag, now time.Time, p Policy) []Alert {
 		if !c.Ended.IsZero() && c.Ended.Before(now) {
 			t = c.Ended
 		}
-		warn := c.Due.Add(-p.Warn[c.Kind])
-		if warn.Before(c.Start) {
-			warn = c.Start
-		}
+		warn := c.warnAt(p)
 		approaching := DeadlineApproaching
 		if c.Kind == KindNondisclosure {
 			approaching = NondisclosureExpiring
@@ -125,11 +144,21 @@ func Alerts(clocks []Clock, flags []Flag, now time.Time, p Policy) []Alert {
 			out = append(out, Alert{Type: FraudFlagged, Request: f.Request, Channel: f.Channel, At: f.At})
 		}
 	}
-	slices.SortFunc(out, func(a, b Alert) int {
-		if c := a.At.Compare(b.At); c != 0 {
+	// Sorted by time, then subject (each made once: a subject is formatted, not stored).
+	subjects := make([]string, len(out))
+	order := make([]int, len(out))
+	for i := range out {
+		subjects[i], order[i] = out[i].Subject(), i
+	}
+	slices.SortFunc(order, func(i, j int) int {
+		if c := out[i].At.Compare(out[j].At); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Subject(), b.Subject())
+		return strings.Compare(subjects[i], subjects[j])
 	})
-	return out
+	sorted := make([]Alert, len(out))
+	for k, i := range order {
+		sorted[k] = out[i]
+	}
+	return sorted
 }

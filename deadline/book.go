@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/complianceledger/ledger/events"
@@ -16,7 +17,12 @@ import (
 // requests were verified through which channel. It is a projection (Handles, Apply) with a
 // snapshot, so that `serve` keeps it warm beside the views.
 type Book struct {
-	reqs map[string]*request
+	mu sync.Mutex // guards changed and open, which Due reads and resets under a read lock of the caller's
+	// changed are the requests an event touched since Due last looked (all, after a restore:
+	// nil); live are those Due found with a clock that may still owe an alert, open those
+	// with a clock still open (running, approaching or missed).
+	changed, live, open map[string]bool
+	reqs                map[string]*request
 	// windows of channels marked compromised, by "authority/channel".
 	windows map[string][]window
 	// via lists, by "authority/channel", the requests verified through it.
@@ -68,7 +74,17 @@ type window struct {
 
 // NewBook returns an empty book.
 func NewBook() *Book {
-	return &Book{reqs: map[string]*request{}, windows: map[string][]window{}, via: map[string][]string{}}
+	return &Book{reqs: map[string]*request{}, windows: map[string][]window{}, via: map[string][]string{},
+		changed: map[string]bool{}, live: map[string]bool{}, open: map[string]bool{}}
+}
+
+// touch notes that an event changed a request's clocks or flags.
+func (b *Book) touch(id string) {
+	b.mu.Lock()
+	if b.changed != nil {
+		b.changed[id] = true
+	}
+	b.mu.Unlock()
 }
 
 // handled are the events the book reads.
@@ -91,6 +107,9 @@ func (b *Book) Apply(rec events.Recorded, e events.Event) {
 		if cs.Status == events.StatusCompromised {
 			key := rec.Subject + "/" + cs.Channel
 			b.windows[key] = append(b.windows[key], window{From: cs.From, Until: cs.Until, Marked: known(rec)})
+			for _, id := range b.via[key] {
+				b.touch(id)
+			}
 		}
 		return
 	}
@@ -98,13 +117,17 @@ func (b *Book) Apply(rec events.Recorded, e events.Event) {
 		return
 	}
 	if r, ok := e.(*events.RequestReceived); ok {
-		b.reqs[rec.Subject] = &request{Received: *r, Entry: rec.ID, Delivered: rec.Time, Officer: rec.Actor}
+		// Only what the clocks read is kept (and corrected): instrument, emergency, due date.
+		slim := events.RequestReceived{Instrument: r.Instrument, Emergency: r.Emergency, DueAt: r.DueAt}
+		b.reqs[rec.Subject] = &request{Received: slim, Entry: rec.ID, Delivered: rec.Time, Officer: rec.Actor}
+		b.touch(rec.Subject)
 		return
 	}
 	r := b.reqs[rec.Subject]
 	if r == nil {
 		return
 	}
+	b.touch(rec.Subject)
 	r.Officer = rec.Actor
 	answer := func() {
 		if r.Answered.IsZero() {
@@ -179,6 +202,85 @@ func (b *Book) All(p Policy) []Clock {
 	var cs []Clock
 	for id, r := range b.reqs {
 		cs = append(cs, r.clocks(id, p)...)
+	}
+	sortClocks(cs)
+	return cs
+}
+
+// Due lists the alerts owed at now, as Alerts(b.All(p), b.Flags(), now, p) would, but looks
+// only at the requests that can owe new ones: those an event touched since the last call and
+// those with a clock still running; the first call after a restore looks at every request. A
+// request whose clocks have all ended owes a fixed set of alerts, listed once when it ended.
+// The caller holds no write lock: Due may run beside other readers of the book.
+func (b *Book) Due(now time.Time, p Policy) []Alert {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ids := b.changed
+	if ids == nil { // restored: every request once
+		ids = make(map[string]bool, len(b.reqs))
+		for id := range b.reqs {
+			ids[id] = true
+		}
+	}
+	for id := range b.live {
+		ids[id] = true
+	}
+	var clocks []Clock
+	for id := range ids {
+		r := b.reqs[id]
+		if r == nil {
+			continue
+		}
+		cs := r.clocks(id, p)
+		delete(b.live, id)
+		delete(b.open, id)
+		for _, c := range cs {
+			if c.mayOweAfter(now, p) {
+				b.live[id] = true
+			}
+			if c.Open(now, p) {
+				b.open[id] = true
+			}
+		}
+		clocks = append(clocks, cs...)
+	}
+	var flags []Flag
+	for _, f := range b.Flags() {
+		if ids[f.Request] {
+			flags = append(flags, f)
+		}
+	}
+	b.changed = map[string]bool{}
+	return Alerts(clocks, flags, now, p)
+}
+
+// Open lists the clocks still running at now, most urgent first. It reads the requests Due
+// last found open and those touched since, so call Due first (serve does, every tick).
+func (b *Book) Open(now time.Time, p Policy) []Clock {
+	b.mu.Lock()
+	ids := make([]string, 0, len(b.open)+len(b.changed))
+	for id := range b.open {
+		ids = append(ids, id)
+	}
+	for id := range b.changed {
+		if !b.open[id] {
+			ids = append(ids, id)
+		}
+	}
+	all := b.changed == nil
+	b.mu.Unlock()
+	if all {
+		ids = slices.Collect(maps.Keys(b.reqs))
+	}
+	var cs []Clock
+	for _, id := range ids {
+		if r := b.reqs[id]; r != nil {
+			for _, c := range r.clocks(id, p) {
+				if c.Open(now, p) {
+					cs = append(cs, c)
+				}
+			}
+		}
 	}
 	sortClocks(cs)
 	return cs
@@ -296,7 +398,8 @@ func (b *Book) UnmarshalSnapshot(data []byte) error {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return fmt.Errorf("deadline: snapshot: %w", err)
 	}
-	*b = Book{reqs: s.Requests, windows: s.Windows, via: s.Via}
+	// changed nil: the first Due looks at every request.
+	*b = Book{reqs: s.Requests, windows: s.Windows, via: s.Via, live: map[string]bool{}, open: map[string]bool{}}
 	if b.reqs == nil {
 		b.reqs = map[string]*request{}
 	}

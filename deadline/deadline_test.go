@@ -432,3 +432,63 @@ func TestAnAnswerRecordedAfterTheDueTimeIsLate(t *testing.T) {
 		t.Fatalf("%s, want %s (recorded %s after the due time)", got, deadline.MetLate, c.Ended.Sub(c.Due))
 	}
 }
+
+// TestDueListsWhatAlertsListsTickByTick: the incremental Due, called as serve calls it while
+// events arrive and the clock moves (and once more after a snapshot round trip), lists every
+// alert Alerts lists over the whole book, none missing.
+func TestDueListsWhatAlertsListsTickByTick(t *testing.T) {
+	l := newLedger(t)
+	p := deadline.DefaultPolicy()
+	b := deadline.NewBook()
+	var applied uint64
+	feed := func() {
+		for rec, err := range l.s.Read(testCtx(t), applied+1) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := projections.Feed(rec, b); err != nil {
+				t.Fatal(err)
+			}
+			applied = rec.Sequence
+		}
+	}
+	seen := map[string]bool{}
+	tick := func() {
+		feed()
+		for _, a := range b.Due(l.clock.Now(), p) {
+			seen[a.Subject()] = true
+		}
+		for _, a := range deadline.Alerts(b.All(p), b.Flags(), l.clock.Now(), p) {
+			if !seen[a.Subject()] {
+				t.Errorf("at %s: Due never listed %s", l.clock.Now(), a.Subject())
+			}
+		}
+	}
+	urgent := l.receive(events.InstrumentEPOC, true, nil)
+	l.receive(events.InstrumentEPOC, false, nil)
+	tick()
+	l.clock.Advance(7 * time.Hour)
+	tick()
+	forged := l.receive(events.InstrumentCourtOrder, false, nil)
+	l.disclosed(forged)
+	l.do(forged, &aggregates.ConfirmFraud{Reason: "forged"})
+	l.do(urgent, &aggregates.WithdrawRequest{})
+	tick()
+	data, err := b.MarshalSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = deadline.NewBook()
+	if err := b.UnmarshalSnapshot(data); err != nil {
+		t.Fatal(err)
+	}
+	seen = map[string]bool{}
+	l.clock.Advance(12 * 24 * time.Hour)
+	tick()
+	if len(seen) < 4 {
+		t.Errorf("after a restore Due listed %d alerts: %v", len(seen), seen)
+	}
+	if got := b.Open(l.clock.Now(), p); len(got) != 2 { // the 10-day EPOC and the breach, both missed
+		t.Errorf("open clocks %+v", got)
+	}
+}

@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"slices"
 	"time"
 
 	"github.com/complianceledger/ledger/deadline"
@@ -25,8 +24,7 @@ func DeadlineTable(title string, clocks []deadline.Clock, now time.Time, p deadl
 
 // OpenDeadlines is the workload's "what falls due": every clock still open at now.
 func OpenDeadlines(b *deadline.Book, now time.Time, p deadline.Policy) Table {
-	open := slices.DeleteFunc(b.All(p), func(c deadline.Clock) bool { return !c.Open(now, p) })
-	return DeadlineTable("Open deadlines at "+now.UTC().Format(time.RFC3339), open, now, p)
+	return DeadlineTable("Open deadlines at "+now.UTC().Format(time.RFC3339), b.Open(now, p), now, p)
 }
 
 // RequestDeadlines is a timeline's clocks: those one request's events set, judged at now.

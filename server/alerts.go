@@ -14,7 +14,7 @@ import (
 type AlertSink = deadline.Sink
 
 // DefaultAlertTick is how often Run looks for alerts that fell due.
-const DefaultAlertTick = time.Second
+const DefaultAlertTick = 10 * time.Second
 
 // publishAlerts publishes, every tick, the alerts owed at the server's clock and not sent
 // yet; it waits for the views' first replay, so that it judges the whole history.
@@ -52,11 +52,11 @@ func (s *Server) handlerSource() string {
 	return s.cfg.Source
 }
 
-// dueAlerts lists the alerts the warm clocks owe at now.
+// dueAlerts lists the alerts the warm clocks may newly owe at now (deadline.Book.Due).
 func (s *Server) dueAlerts(now time.Time) []deadline.Alert {
 	s.views.mu.RLock()
 	defer s.views.mu.RUnlock()
-	return deadline.Alerts(s.views.deadlines.All(s.cfg.Deadlines), s.views.deadlines.Flags(), now, s.cfg.Deadlines)
+	return s.views.deadlines.Due(now, s.cfg.Deadlines)
 }
 
 // clockGauges exports the open deadline clocks as Prometheus gauges: how many of each kind
@@ -85,12 +85,9 @@ func (g *clockGauges) Collect(ch chan<- prometheus.Metric) {
 	counts := map[[2]string]int{}
 	next := map[deadline.Kind]time.Time{}
 	s.views.mu.RLock()
-	clocks := s.views.deadlines.All(s.cfg.Deadlines)
+	clocks := s.views.deadlines.Open(now, s.cfg.Deadlines)
 	s.views.mu.RUnlock()
 	for _, c := range clocks {
-		if !c.Open(now, s.cfg.Deadlines) {
-			continue
-		}
 		counts[[2]string{string(c.Kind), string(c.StateAt(now, s.cfg.Deadlines))}]++
 		if n, ok := next[c.Kind]; !ok || c.Due.Before(n) {
 			next[c.Kind] = c.Due
