@@ -95,10 +95,17 @@ type TargetInput struct {
 	IdentifierType events.IdentifierType `json:"identifier_type"`
 }
 
+// VerifyRequester records that the requester was confirmed genuine. Authority and Channel
+// name the registry's authority and the registered channel the check went through; the
+// handler hands the rules the registry's state of that authority (Registry).
 type VerifyRequester struct {
 	Meta
-	Method   events.VerificationMethod `json:"method"`
-	Verifier string                    `json:"verifier"`
+	Method    events.VerificationMethod `json:"method"`
+	Verifier  string                    `json:"verifier"`
+	Authority string                    `json:"authority,omitempty"`
+	Channel   string                    `json:"channel,omitempty"`
+	Auth      string                    `json:"auth,omitempty"`
+	Registry  *Authority                `json:"-"`
 }
 
 type FailVerification struct {

@@ -52,6 +52,15 @@ func Decide(r *Request, c Command) (events.Event, error) {
 			return nil, fmt.Errorf("at %s is before the %s at %s: %w", stamp(m.At), name, stamp(at), ErrBeforeDependency)
 		}
 	}
+	// Fraud comes to light after the fact: it is recorded whatever the request's status.
+	switch c := c.(type) {
+	case *SuspectFraud:
+		return r.suspectFraud(c)
+	case *ConfirmFraud:
+		return r.confirmFraud(c)
+	case *NotifyBreach:
+		return r.notifyBreach(c)
+	}
 	_, review := c.(*CompleteLegalReview)
 	// An emergency disclosure still owes its legal process after the authority withdraws.
 	owedReview := review && r.Status == StatusWithdrawn && r.AwaitingLegalProcess
@@ -124,6 +133,10 @@ func dependsOn(c Command) []string {
 		return []string{"RequesterVerified"}
 	case *ExtendPreservation:
 		return []string{"OrderGivenEffect"}
+	case *ConfirmFraud:
+		return []string{"FraudSuspected"}
+	case *NotifyBreach:
+		return []string{"FraudConfirmed"}
 	}
 	return nil
 }
@@ -160,6 +173,8 @@ func (r *Request) giveEffect(c *GiveEffect) (events.Event, error) {
 		return nil, ErrOrderRefused
 	case r.Verification != Verified:
 		return nil, ErrNotVerified
+	case r.FraudSuspected || r.FraudConfirmed:
+		return nil, ErrFraud
 	}
 	return &events.OrderGivenEffect{Note: c.Note}, nil
 }
@@ -195,7 +210,13 @@ func (r *Request) verify(c *VerifyRequester) (events.Event, error) {
 	case VerificationFailed:
 		return nil, ErrVerificationFailed
 	}
-	return &events.RequesterVerified{Method: c.Method, Verifier: c.Verifier}, nil
+	if r.FraudSuspected || r.FraudConfirmed {
+		return nil, ErrFraud
+	}
+	if err := checkChannel(c.Registry, c); err != nil {
+		return nil, err
+	}
+	return &events.RequesterVerified{Method: c.Method, Verifier: c.Verifier, Authority: c.Authority, Channel: c.Channel, Auth: c.Auth}, nil
 }
 
 func (r *Request) decide(c *RecordDecision) (events.Event, error) {
@@ -229,6 +250,8 @@ func (r *Request) disclose(c *DiscloseData) (events.Event, error) {
 	switch {
 	case r.Verification != Verified:
 		return nil, ErrNotVerified
+	case r.FraudSuspected || r.FraudConfirmed:
+		return nil, ErrFraud
 	case len(r.Approved) == 0:
 		return nil, ErrNotApproved
 	case c.Actor == r.IntakeActor:
@@ -317,6 +340,9 @@ var reliedOn = map[string][]string{
 }
 
 func (r *Request) extendPreservation(c *ExtendPreservation) (events.Event, error) {
+	if r.Instrument == events.InstrumentPreservation {
+		return r.renewPreservation(c)
+	}
 	switch {
 	case r.Instrument != events.InstrumentEPOCPR:
 		return nil, fmt.Errorf("instrument %s: %w", r.Instrument, ErrNotPreservation)
@@ -326,8 +352,55 @@ func (r *Request) extendPreservation(c *ExtendPreservation) (events.Event, error
 		return nil, fmt.Errorf("a production request holds the data: %w", ErrPreservationEnded)
 	case c.Now.After(r.PreservedUntil) || c.At.After(r.PreservedUntil):
 		return nil, fmt.Errorf("preserved until %s; server clock %s, at %s: %w", stamp(r.PreservedUntil), stamp(c.Now), stamp(c.At), ErrPreservationEnded)
+	case c.Extension == events.Renewed90Days:
+		return nil, events.Invalid("extension", "%s renews a US preservation; an EPOC-PR is %s or %s", c.Extension, events.ExtendedBy30Days, events.ProductionRequested)
 	case c.Extension == events.ExtendedBy30Days && r.Extended:
 		return nil, ErrAlreadyExtended
 	}
 	return &events.PreservationExtended{Extension: c.Extension}, nil
+}
+
+// renewPreservation: a US preservation lasts 90 days from delivery and is renewed once, before
+// it ends by the server's clock and by the stated time.
+func (r *Request) renewPreservation(c *ExtendPreservation) (events.Event, error) {
+	until := r.DeliveredAt.Add(events.USPreservationPeriod)
+	switch {
+	case c.Extension != events.Renewed90Days:
+		return nil, events.Invalid("extension", "a US preservation is renewed (%s), not %s", events.Renewed90Days, c.Extension)
+	case r.Renewed:
+		return nil, ErrAlreadyExtended
+	case c.Now.After(until) || c.At.After(until):
+		return nil, fmt.Errorf("preserved until %s; server clock %s, at %s: %w", stamp(until), stamp(c.Now), stamp(c.At), ErrPreservationEnded)
+	}
+	return &events.PreservationExtended{Extension: c.Extension}, nil
+}
+
+func (r *Request) suspectFraud(c *SuspectFraud) (events.Event, error) {
+	switch {
+	case r.FraudConfirmed:
+		return nil, ErrFraudConfirmed
+	case r.FraudSuspected:
+		return nil, ErrAlreadySuspected
+	}
+	return &events.FraudSuspected{Reason: c.Reason}, nil
+}
+
+// confirmFraud: data already sent to the impostor (disclosed, or an information or production
+// order given effect) make the forgery a personal-data breach with its own deadline.
+func (r *Request) confirmFraud(c *ConfirmFraud) (events.Event, error) {
+	if r.FraudConfirmed {
+		return nil, ErrFraudConfirmed
+	}
+	produced := r.GivenEffect && (r.Instrument == events.InstrumentEPOC || r.Instrument == events.InstrumentDSAArt10)
+	return &events.FraudConfirmed{Reason: c.Reason, Disclosed: len(r.Disclosed) > 0 || produced}, nil
+}
+
+func (r *Request) notifyBreach(c *NotifyBreach) (events.Event, error) {
+	switch {
+	case !r.Breach:
+		return nil, ErrNoBreach
+	case r.BreachNotified:
+		return nil, ErrBreachNotified
+	}
+	return &events.BreachNotified{Supervisor: c.Supervisor, Reference: c.Reference}, nil
 }

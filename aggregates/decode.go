@@ -28,6 +28,13 @@ var commandTypes = map[string]func() Command{
 	"extend_preservation":        func() Command { return new(ExtendPreservation) },
 	"refuse_order":               func() Command { return new(RefuseOrder) },
 	"notify_enforcing_authority": func() Command { return new(NotifyEnforcingAuthority) },
+	"suspect_fraud":              func() Command { return new(SuspectFraud) },
+	"confirm_fraud":              func() Command { return new(ConfirmFraud) },
+	"notify_breach":              func() Command { return new(NotifyBreach) },
+	"register_authority":         func() Command { return new(RegisterAuthority) },
+	"register_channel":           func() Command { return new(RegisterChannel) },
+	"set_authority_status":       func() Command { return new(SetAuthorityStatus) },
+	"set_channel_status":         func() Command { return new(SetChannelStatus) },
 }
 
 // CommandNames lists the accepted values of the "command" field.

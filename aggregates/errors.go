@@ -36,10 +36,19 @@ var (
 	ErrOrderRefused         = rule("request: order already refused; a refused order is not given effect or refused again")
 	ErrAlreadyNotified      = rule("request: enforcing authority already notified")
 	ErrEnforcingIsIssuing   = rule("request: the enforcing state is another Member State than the issuing one")
-	ErrNotPreservation      = rule("request: only a preservation order (EPOC-PR) is extended")
+	ErrNotPreservation      = rule("request: only a preservation (EPOC-PR, or a US preservation) is extended")
 	ErrNotPreserved         = rule("request: a preservation is extended only once the data are preserved (given effect)")
 	ErrPreservationEnded    = rule("request: the preservation has ended (its period ran out, or a production request took over)")
-	ErrAlreadyExtended      = rule("request: a preservation is extended by 30 days once")
+	ErrAlreadyExtended      = rule("request: a preservation is extended by 30 days (EPOC-PR) or renewed (US) once")
+	// Fraud and the registry.
+	ErrFraud               = rule("request: a request suspected or confirmed forged is neither verified nor given data or effect")
+	ErrAlreadySuspected    = rule("request: fraud already suspected")
+	ErrFraudConfirmed      = rule("request: fraud already confirmed")
+	ErrNoBreach            = rule("request: a breach is notified only for a confirmed forgery to which data were disclosed")
+	ErrBreachNotified      = rule("request: breach already notified")
+	ErrUnregisteredChannel = rule("request: a requester is verified only through a channel of the authority registered in the registry")
+	ErrChannelKind         = rule("request: the verification method does not go through that kind of channel (callback: number, mail: domain, portal: account)")
+	ErrChannelNotSound     = rule("request: a requester is not verified through a channel, or of an authority, that is suspended or compromised at the time")
 )
 
 // RuleError is a rule of the request that a command broke; every Err above is one, so the
@@ -50,5 +59,8 @@ func rule(text string) error { return &RuleError{text} }
 
 func (e *RuleError) Error() string { return e.text }
 
-// Rule is the rule's text without the package's prefix.
-func (e *RuleError) Rule() string { return strings.TrimPrefix(e.text, "request: ") }
+// Rule is the rule's text without the aggregate's prefix.
+func (e *RuleError) Rule() string {
+	_, text, _ := strings.Cut(e.text, ": ")
+	return text
+}

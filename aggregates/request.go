@@ -65,6 +65,13 @@ type Request struct {
 	PreservedUntil    time.Time
 	Extended          bool
 	HeldForProduction bool
+	// A US preservation is renewed once for another 90 days.
+	Renewed bool
+	// Fraud: suspected, confirmed, and the breach notified when data had gone to the impostor.
+	FraudSuspected bool
+	FraudConfirmed bool
+	Breach         bool // confirmed after data were disclosed: a breach incident is open
+	BreachNotified bool
 
 	entries  map[string]string // ids of this request's events → event names, for corrections
 	facts    map[string]*fact  // event name → when and by whom such facts were recorded
@@ -169,11 +176,19 @@ func (r *Request) Apply(rec events.Recorded, e events.Event) {
 			r.PreservedUntil = r.PreservedUntil.Add(events.PreservationExtension30)
 		case events.ProductionRequested:
 			r.HeldForProduction = true
+		case events.Renewed90Days:
+			r.Renewed = true
 		}
 	case *events.OrderRefused:
 		r.Refused = true
 	case *events.EnforcingAuthorityNotified:
 		r.EnforcingState = e.State
+	case *events.FraudSuspected:
+		r.FraudSuspected = true
+	case *events.FraudConfirmed:
+		r.FraudConfirmed, r.Breach = true, e.Disclosed
+	case *events.BreachNotified:
+		r.BreachNotified = true
 	}
 }
 

@@ -538,6 +538,14 @@ func TestEverySentinelErrorHasARule(t *testing.T) {
 		"ErrBeforeDependency":     aggregates.ErrBeforeDependency,
 		"ErrSeparation":           aggregates.ErrSeparation,
 		"ErrReliedOn":             aggregates.ErrReliedOn,
+		"ErrFraud":                aggregates.ErrFraud,
+		"ErrAlreadySuspected":     aggregates.ErrAlreadySuspected,
+		"ErrFraudConfirmed":       aggregates.ErrFraudConfirmed,
+		"ErrNoBreach":             aggregates.ErrNoBreach,
+		"ErrBreachNotified":       aggregates.ErrBreachNotified,
+		"ErrUnregisteredChannel":  aggregates.ErrUnregisteredChannel,
+		"ErrChannelKind":          aggregates.ErrChannelKind,
+		"ErrChannelNotSound":      aggregates.ErrChannelNotSound,
 	}
 
 	f, err := parser.ParseFile(token.NewFileSet(), "errors.go", nil, 0)
@@ -562,7 +570,7 @@ func TestEverySentinelErrorHasARule(t *testing.T) {
 	all := slices.Concat(receiptRules(), endRules(), duplicateRules(), deliveryRules(), verificationRules(),
 		onceRules(), reviewRules(), fourEyesRules(), decisionScopeRules(), verifiedDisclosureRules(),
 		approvalRules(), disclosureScopeRules(), notificationRules(), closeRules(), correctionRules(), orderRules(),
-		timeRules(), separationRules(), reliedOnRules())
+		timeRules(), separationRules(), reliedOnRules(), channelRules(), fraudRules())
 	for name, sentinel := range sentinels {
 		if !slices.Contains(declared, name) {
 			t.Errorf("%s is no longer declared in errors.go", name)

@@ -33,18 +33,15 @@ func TestEventsOnTheWireAreCloudEvents(t *testing.T) {
 	}
 
 	w := newWriter(t, s)
-	request, report := uuid.NewString(), uuid.NewString()
+	request, report, authority := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	ids := map[string]string{events.AggregateRequest: request, events.AggregateReport: report, events.AggregateAuthority: authority}
 	var sent []events.Kind
 	for _, p := range samples() {
 		k, err := events.KindOf(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		id := request
-		if k.Aggregate == events.AggregateReport {
-			id = report
-		}
-		w.append(id, p)
+		w.append(ids[k.Aggregate], p)
 		sent = append(sent, k)
 	}
 	if len(sent) != len(events.Catalogue()) {
@@ -66,10 +63,7 @@ func TestEventsOnTheWireAreCloudEvents(t *testing.T) {
 		if err := ce.Validate(); err != nil {
 			t.Errorf("%s: not a valid CloudEvent: %v", k.Name, err)
 		}
-		wantSubject := request
-		if k.Aggregate == events.AggregateReport {
-			wantSubject = report
-		}
+		wantSubject := ids[k.Aggregate]
 		if ce.SpecVersion() != "1.0" || ce.Type() != k.Type || ce.Source() != "ledger-test" || ce.Subject() != wantSubject ||
 			ce.DataContentType() != "application/json" || !ce.Time().Equal(time.Date(2024, 11, 5, 9, 30, 0, 0, time.UTC)) {
 			t.Errorf("%s: attributes %s", k.Name, ce.String())

@@ -77,6 +77,13 @@ func samples() []events.Event {
 		&events.RequestWithdrawn{Reason: "withdrawn"},
 		&events.RequestClosed{Reason: "done"},
 		&events.EntryCorrected{Entry: uuid.NewString(), Field: "reference", Value: json.RawMessage(`"REF-2"`), Reason: "typo"},
+		&events.FraudSuspected{Reason: "look-alike domain"},
+		&events.FraudConfirmed{Reason: "denied", Disclosed: true},
+		&events.BreachNotified{Supervisor: "CNIL"},
+		&events.AuthorityRegistered{Name: "Police nationale", Kind: events.AuthorityPolice, Country: "FR"},
+		&events.ChannelRegistered{Channel: "mail", Kind: events.ChannelEmailDomain, Address: "interieur.gouv.fr", SourcedVia: "directory", SourcedAt: due},
+		&events.AuthorityStatusChanged{Status: events.StatusSuspended, Reason: "accounts taken over"},
+		&events.ChannelStatusChanged{Channel: "mail", Status: events.StatusCompromised, From: due, Reason: "hijacked"},
 		&events.ReportPublished{Parameters: events.ReportParameters{View: "transparency", Period: "2024-Q4", Format: "csv"}, AsOf: 12, SHA256: "00"},
 	}
 }

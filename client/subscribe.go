@@ -35,15 +35,35 @@ type Handler func(ctx context.Context, ev Event) error
 // remembered or acknowledged, and a handler error stops it. Service users may not create
 // those (their consumers are named for them); tools on the ledger's own connection may.
 func (c *Client) Subscribe(ctx context.Context, opts Options, handler Handler) error {
+	subjects, err := FilterSubjects(opts)
+	if err != nil {
+		return err
+	}
+	return c.consume(ctx, StreamName, subjects, opts, func(ctx context.Context, m jetstream.Msg) (uint64, uint64, error, error) {
+		ev, err := decode(m)
+		if err != nil {
+			return 0, 0, err, nil
+		}
+		return ev.Sequence, ev.Pending, nil, handler(ctx, ev)
+	})
+}
+
+// deliver decodes one message and hands it to a handler: it returns the message's stream
+// sequence and pending count, a decoding error (the message stays unacknowledged) or the
+// handler's error.
+type deliver func(ctx context.Context, m jetstream.Msg) (seq, pending uint64, decodeErr, handlerErr error)
+
+// consume is Subscribe's delivery loop on any of the ledger's streams (events, alerts).
+func (c *Client) consume(ctx context.Context, stream string, subjects []string, opts Options, handle deliver) error {
 	durable := opts.Durable != ""
 	var (
 		cons jetstream.Consumer
 		err  error
 	)
 	if durable {
-		cons, err = c.durable(ctx, opts)
+		cons, err = c.durable(ctx, stream, subjects, opts)
 	} else {
-		cons, err = c.temporary(ctx, opts)
+		cons, err = c.temporary(ctx, stream, subjects, opts)
 	}
 	if err != nil {
 		return err
@@ -54,7 +74,7 @@ func (c *Client) Subscribe(ctx context.Context, opts Options, handler Handler) e
 			// after temporaryIdle.
 			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			_ = c.js.DeleteConsumer(dctx, StreamName, cons.CachedInfo().Name)
+			_ = c.js.DeleteConsumer(dctx, stream, cons.CachedInfo().Name)
 		}()
 	}
 	if info := cons.CachedInfo(); opts.StopWhenCaughtUp && info.NumPending == 0 && info.NumAckPending == 0 {
@@ -83,35 +103,34 @@ func (c *Client) Subscribe(ctx context.Context, opts Options, handler Handler) e
 			}
 			return fmt.Errorf("client: consume %s: %w", name, err)
 		}
-		ev, err := decode(m)
-		if err != nil {
+		seq, pending, derr, err := handle(ctx, m)
+		if derr != nil {
 			if durable {
 				_ = m.Nak() // not acked: a newer (or fixed) client gets it again
 			}
-			return err
+			return derr
 		}
-		err = handler(ctx, ev)
 		switch {
 		case err != nil && !durable:
 			return err
 		case err != nil:
 			if nerr := m.NakWithDelay(retry); nerr != nil && ctx.Err() == nil {
-				return fmt.Errorf("client: nak sequence %d: %w", ev.Sequence, nerr)
+				return fmt.Errorf("client: nak sequence %d: %w", seq, nerr)
 			}
 			continue
 		case durable && inFlight > 1:
 			if err := m.Ack(); err != nil {
-				return fmt.Errorf("client: ack sequence %d: %w", ev.Sequence, err)
+				return fmt.Errorf("client: ack sequence %d: %w", seq, err)
 			}
 		case durable:
 			if err := m.DoubleAck(ctx); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				return fmt.Errorf("client: ack sequence %d: %w", ev.Sequence, err)
+				return fmt.Errorf("client: ack sequence %d: %w", seq, err)
 			}
 		}
-		if opts.StopWhenCaughtUp && ev.Pending == 0 {
+		if opts.StopWhenCaughtUp && pending == 0 {
 			return nil
 		}
 	}
@@ -121,11 +140,7 @@ func (c *Client) Subscribe(ctx context.Context, opts Options, handler Handler) e
 const temporaryIdle = time.Minute
 
 // temporary makes a consumer for one Subscribe call without a durable.
-func (c *Client) temporary(ctx context.Context, opts Options) (jetstream.Consumer, error) {
-	subjects, err := FilterSubjects(opts)
-	if err != nil {
-		return nil, err
-	}
+func (c *Client) temporary(ctx context.Context, stream string, subjects []string, opts Options) (jetstream.Consumer, error) {
 	cfg := jetstream.ConsumerConfig{
 		Description:       "ledger client, temporary",
 		FilterSubjects:    subjects,
@@ -136,7 +151,7 @@ func (c *Client) temporary(ctx context.Context, opts Options) (jetstream.Consume
 	if opts.FromSequence > 1 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, opts.FromSequence
 	}
-	cons, err := c.js.CreateConsumer(ctx, StreamName, cfg)
+	cons, err := c.js.CreateConsumer(ctx, stream, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("client: temporary consumer: %w", err)
 	}
@@ -145,13 +160,9 @@ func (c *Client) temporary(ctx context.Context, opts Options) (jetstream.Consume
 
 // durable returns the service's consumer, creating it on first use. An existing one is
 // checked against opts, so that a changed filter is an error rather than a silent gap.
-func (c *Client) durable(ctx context.Context, opts Options) (jetstream.Consumer, error) {
+func (c *Client) durable(ctx context.Context, stream string, subjects []string, opts Options) (jetstream.Consumer, error) {
 	if !validToken(opts.Durable) {
 		return nil, fmt.Errorf("%w: Durable must be a consumer name, got %q", ErrOptions, opts.Durable)
-	}
-	subjects, err := FilterSubjects(opts)
-	if err != nil {
-		return nil, err
 	}
 	want := jetstream.ConsumerConfig{
 		Durable:        opts.Durable,
@@ -169,11 +180,11 @@ func (c *Client) durable(ctx context.Context, opts Options) (jetstream.Consumer,
 		want.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		want.OptStartSeq = opts.FromSequence
 	}
-	cons, err := c.js.Consumer(ctx, StreamName, opts.Durable)
+	cons, err := c.js.Consumer(ctx, stream, opts.Durable)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		cons, err = c.js.CreateConsumer(ctx, StreamName, want)
+		cons, err = c.js.CreateConsumer(ctx, stream, want)
 		if errors.Is(err, jetstream.ErrConsumerExists) { // another instance made it first
-			cons, err = c.js.Consumer(ctx, StreamName, opts.Durable)
+			cons, err = c.js.Consumer(ctx, stream, opts.Durable)
 		}
 	}
 	if err != nil {
@@ -190,7 +201,7 @@ func (c *Client) durable(ctx context.Context, opts Options) (jetstream.Consumer,
 	if got.MaxAckPending != want.MaxAckPending || got.AckWait != want.AckWait {
 		// Both may change on a live consumer; nothing is skipped by it.
 		got.MaxAckPending, got.AckWait = want.MaxAckPending, want.AckWait
-		if cons, err = c.js.UpdateConsumer(ctx, StreamName, got); err != nil {
+		if cons, err = c.js.UpdateConsumer(ctx, stream, got); err != nil {
 			return nil, fmt.Errorf("client: consumer %s: %w", opts.Durable, err)
 		}
 	}

@@ -28,7 +28,8 @@ type Item struct {
 func (h *Handler) HandleBatch(ctx context.Context, items []Item) ([]Result, []error) {
 	results, errs := make([]Result, len(items)), make([]error, len(items))
 	batcher, ok := h.store.(BatchAppender)
-	if !ok || len(items) == 1 {
+	registry := slices.ContainsFunc(items, func(it Item) bool { _, ok := it.Command.(aggregates.RegistryCommand); return ok })
+	if !ok || len(items) == 1 || registry { // the registry's commands go one by one
 		for i, it := range items {
 			results[i], errs[i] = h.Handle(ctx, it.Caller, it.Command)
 		}

@@ -30,9 +30,11 @@ type Result struct {
 	Command   string `json:"command"`
 	CommandID string `json:"command_id"`
 	RequestID string `json:"request_id"`
-	EventID   string `json:"event_id,omitempty"`
-	Event     string `json:"event,omitempty"`
-	Sequence  uint64 `json:"sequence"`
+	// AuthorityID names the registry's authority a registry command recorded for.
+	AuthorityID string `json:"authority_id,omitempty"`
+	EventID     string `json:"event_id,omitempty"`
+	Event       string `json:"event,omitempty"`
+	Sequence    uint64 `json:"sequence"`
 	// Duplicate: the command had been recorded before; nothing new was written.
 	Duplicate bool `json:"duplicate,omitempty"`
 }
@@ -119,6 +121,9 @@ func (h *Handler) prepare(caller Caller, c aggregates.Command) error {
 	if _, ok := c.(*aggregates.ReceiveRequest); ok && m.RequestID == "" {
 		m.RequestID = h.opts.NewID().String()
 	}
+	if rc, ok := c.(aggregates.RegistryCommand); ok {
+		h.prepareRegistry(rc)
+	}
 	// The rules judge time by the server's clock, read here once per command. In-process code
 	// that replays a history as it happened (the demo) may set it; JSON cannot.
 	if m.Now.IsZero() {
@@ -139,6 +144,13 @@ func (h *Handler) Handle(ctx context.Context, caller Caller, c aggregates.Comman
 	m := c.Header()
 	if err := h.prepare(caller, c); err != nil {
 		return Result{Command: m.Command, CommandID: m.CommandID, RequestID: m.RequestID}, fmt.Errorf("%s: %w", m.Command, err)
+	}
+	if rc, ok := c.(aggregates.RegistryCommand); ok {
+		res, err := h.handleRegistry(ctx, rc)
+		if err != nil {
+			err = fmt.Errorf("%s %s: %w", m.Command, rc.Authority(), err)
+		}
+		return res, err
 	}
 	res, err := h.handle(ctx, c)
 	wrap(c, &err)
@@ -184,6 +196,9 @@ func (h *Handler) decide(ctx context.Context, c aggregates.Command, attempt int)
 	_, receiving := c.(*aggregates.ReceiveRequest)
 	state, cached, err := h.state(ctx, m.RequestID, receiving && attempt == 0)
 	if err != nil {
+		return nil, res, err
+	}
+	if err := h.registry(ctx, c); err != nil {
 		return nil, res, err
 	}
 	e, err := aggregates.Decide(state, c)

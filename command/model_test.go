@@ -66,7 +66,8 @@ func TestRulesHoldForRandomCommandSequences(t *testing.T) {
 	// A generator that stopped reaching the guarded facts would pass without testing them.
 	t.Logf("events recorded: %v", reached)
 	for _, name := range []string{"DecisionRecorded", "DataDisclosed", "UserNotified", "RequestClosed", "EntryCorrected",
-		"LegalReviewCompleted", "OrderGivenEffect", "PreservationExtended"} {
+		"LegalReviewCompleted", "OrderGivenEffect", "PreservationExtended", "FraudSuspected", "FraudConfirmed", "BreachNotified",
+		"ChannelStatusChanged"} {
 		if *modelSeed == 0 && reached[name] == 0 {
 			t.Errorf("no %s in %d seeds: the generator no longer reaches it", name, len(runs))
 		}
@@ -115,7 +116,11 @@ type model struct {
 	clock    *clocktest.Clock
 	rng      *rand.Rand
 	requests []string // every request received
-	open     []string // those not closed or withdrawn
+	police   string   // the registry's one authority, with a mail domain and a callback number
+	// disclosed are requests with data disclosed, forged those of them later confirmed forged:
+	// the fraud commands aim at them now and then, or a breach would hardly ever be reached.
+	disclosed, forged []string
+	open              []string // those not closed or withdrawn
 	// clockAt is the server's clock at which each stream sequence was recorded: the events
 	// keep the business time, the test keeps the clock it gave the handler.
 	clockAt  map[uint64]time.Time
@@ -127,10 +132,31 @@ type model struct {
 
 func newModel(t *testing.T, s *countingStore, seed uint64) *model {
 	clock := clocktest.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	return &model{
+	m := &model{
 		t: t, s: s, clock: clock, rng: rand.New(rand.NewPCG(seed, 10)),
 		h:       command.NewHandler(s, pseudonymizer(t), command.Options{Source: "urn:test:model", Now: clock.Now}),
 		clockAt: map[uint64]time.Time{}, events: map[string]int{},
+	}
+	m.register()
+	return m
+}
+
+// register enters the model's authority with its two channels.
+func (m *model) register() {
+	caller := command.Caller{Name: "tess", Role: command.TrustSafety}
+	res, err := m.h.Handle(testCtx(m.t), caller, &aggregates.RegisterAuthority{Name: "Police", Kind: events.AuthorityPolice, Country: "DE"})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	m.police = res.AuthorityID
+	for _, c := range []*aggregates.RegisterChannel{
+		{Channel: "mail", Kind: events.ChannelEmailDomain, Address: "polizei.de", SourcedVia: "directory"},
+		{Channel: "switchboard", Kind: events.ChannelCallbackNumber, Address: "+49 30 0000", SourcedVia: "directory"},
+	} {
+		c.AuthorityID, c.SourcedAt = m.police, m.clock.Now().Add(-time.Hour)
+		if _, err := m.h.Handle(testCtx(m.t), caller, c); err != nil {
+			m.t.Fatal(err)
+		}
 	}
 }
 
@@ -177,12 +203,21 @@ func (m *model) step(n int) {
 	}
 	m.clockAt[res.Sequence] = m.clock.Now()
 	m.cmdIDs = append(m.cmdIDs, res.CommandID)
+	if res.AuthorityID != "" {
+		return // the registry: its rule is checked on the verifications that read it
+	}
 	switch res.Event {
 	case "RequestReceived":
 		m.requests = append(m.requests, res.RequestID)
 		m.open = append(m.open, res.RequestID)
 	case "RequestClosed", "RequestWithdrawn":
 		m.open = slices.DeleteFunc(m.open, func(id string) bool { return id == res.RequestID })
+	case "DataDisclosed":
+		m.disclosed = append(m.disclosed, res.RequestID)
+	case "FraudConfirmed":
+		if slices.Contains(m.disclosed, res.RequestID) {
+			m.forged = append(m.forged, res.RequestID)
+		}
 	}
 	m.check(n, res.RequestID)
 }
@@ -202,7 +237,14 @@ func (m *model) command() aggregates.Command {
 		c = m.receive()
 	} else {
 		verify := func() aggregates.Command {
-			return &aggregates.VerifyRequester{Method: "callback_known_number", Verifier: "vera"}
+			v := &aggregates.VerifyRequester{Method: "callback_known_number", Verifier: "vera"}
+			switch r.IntN(10) {
+			case 0:
+				v.Authority, v.Channel, v.Method = m.police, "mail", "signed_email"
+			case 1:
+				v.Authority, v.Channel = m.police, pick(r, "switchboard", "fax")
+			}
+			return v
 		}
 		review := func() aggregates.Command {
 			return &aggregates.CompleteLegalReview{Outcome: pick(r, events.ReviewValid, events.ReviewDefective)}
@@ -216,7 +258,7 @@ func (m *model) command() aggregates.Command {
 		c = pick(r,
 			verify, verify, verify, review, review, review, m.decision, m.decision, m.decision,
 			m.disclosure, m.disclosure, m.disclosure, m.notificationDecision, m.notificationDecision, m.notice, m.notice,
-			closing, closing, m.correction, m.correction, giveEffect, giveEffect, extend, extend,
+			closing, closing, m.correction, m.correction, giveEffect, giveEffect, giveEffect, extend, extend, extend,
 			func() aggregates.Command {
 				return &aggregates.FailVerification{Method: "callback_known_number", Verifier: "vera", Reason: "forged"}
 			},
@@ -226,14 +268,35 @@ func (m *model) command() aggregates.Command {
 			func() aggregates.Command {
 				return &aggregates.NotifyEnforcingAuthority{State: pick[events.Country](r, "FR", "DE", "AT")}
 			},
+			m.trustAndSafety,
 		)()
+		if _, ok := c.(aggregates.RegistryCommand); ok {
+			return m.timed(c)
+		}
 		// Mostly one of the latest two open requests; now and then any, ended ones included.
 		id := pick(r, m.open[max(0, len(m.open)-2):]...)
 		if r.IntN(10) == 0 {
 			id = pick(r, m.requests...)
 		}
+		switch c.(type) {
+		case *aggregates.ConfirmFraud:
+			if unconfirmed := slices.DeleteFunc(slices.Clone(m.disclosed), func(id string) bool { return slices.Contains(m.forged, id) }); len(unconfirmed) > 0 && r.IntN(4) > 0 {
+				id = pick(r, unconfirmed...)
+			}
+		case *aggregates.NotifyBreach:
+			if len(m.forged) > 0 && r.IntN(4) > 0 {
+				id = pick(r, m.forged...)
+			}
+		}
 		c.Header().RequestID = id
 	}
+	return m.timed(c)
+}
+
+// timed gives a command its business time: usually now, now and then an odd one (far
+// past, just past, within and beyond the skew, far future, or none).
+func (m *model) timed(c aggregates.Command) aggregates.Command {
+	r := m.rng
 	h := c.Header()
 	if r.IntN(3) > 0 {
 		h.At = m.clock.Now()
@@ -294,6 +357,34 @@ func (m *model) boundary(c aggregates.Command) {
 		m.clock.Advance(edge.Sub(now) + time.Minute) // a minute after the end
 		c.Header().At = edge.Add(-time.Hour)
 	}
+}
+
+// trustAndSafety is a change of the mail channel's standing or a fraud command; a breach
+// notice is frequent because only a disclosed forgery takes it.
+func (m *model) trustAndSafety() aggregates.Command {
+	switch m.rng.IntN(8) {
+	case 0, 1, 2:
+		return m.channelStatus()
+	case 3:
+		return &aggregates.SuspectFraud{Reason: "look-alike domain"}
+	case 4, 5:
+		return &aggregates.ConfirmFraud{Reason: "denied by the police"}
+	}
+	return &aggregates.NotifyBreach{Supervisor: "BfDI"}
+}
+
+// channelStatus marks the mail domain compromised (or suspended, or sound) for a window
+// around now: the window may have begun before requests already verified through it.
+func (m *model) channelStatus() aggregates.Command {
+	r := m.rng
+	from := m.clock.Now().Add(pick(r, -30*24*time.Hour, -time.Hour, 0, time.Hour))
+	c := &aggregates.SetChannelStatus{RegistryMeta: aggregates.RegistryMeta{AuthorityID: m.police}, Channel: "mail",
+		Status: pick(r, events.StatusCompromised, events.StatusCompromised, events.StatusSuspended, events.StatusActive), From: from, Reason: "model"}
+	if r.IntN(2) == 0 {
+		until := from.Add(pick(r, time.Hour, 24*time.Hour, 60*24*time.Hour))
+		c.Until = &until
+	}
+	return c
 }
 
 func (m *model) receive() aggregates.Command {
@@ -388,6 +479,7 @@ func (m *model) check(n int, id string) {
 		notice                                       *events.UserNotificationDecided
 		delivered, preservedUntil                    time.Time
 		given                                        bool
+		suspected, forged, breach, disclosed         bool
 	)
 	for i, rec := range mustLoad(t, m.s, id) {
 		e, err := rec.Payload()
@@ -398,11 +490,15 @@ func (m *model) check(n int, id string) {
 		fail := func(format string, args ...any) {
 			t.Errorf("step %d: request %s, event %d %s by %s: %s", n, id, i, name, rec.Actor, fmt.Sprintf(format, args...))
 		}
-		if closed && name != "EntryCorrected" {
+		afterwards := name == "EntryCorrected" || name == "FraudSuspected" || name == "FraudConfirmed" || name == "BreachNotified"
+		if closed && !afterwards {
 			fail("recorded after the request was closed")
 		}
-		if ended && !closed && name != "EntryCorrected" && name != "LegalReviewCompleted" {
+		if ended && !closed && !afterwards && name != "LegalReviewCompleted" {
 			fail("recorded after the request was withdrawn")
+		}
+		if (suspected || forged) && (name == "RequesterVerified" || name == "DataDisclosed" || name == "OrderGivenEffect") {
+			fail("recorded on a request suspected or confirmed forged")
 		}
 		switch e := e.(type) {
 		case *events.RequestReceived:
@@ -416,6 +512,21 @@ func (m *model) check(n int, id string) {
 			}
 		case *events.RequesterVerified:
 			verified = true
+			if e.Channel != "" {
+				m.checkChannel(fail, rec, e)
+			}
+		case *events.FraudSuspected:
+			suspected = true
+		case *events.FraudConfirmed:
+			forged = true
+			breach = e.Disclosed
+			if e.Disclosed != disclosed && !given {
+				fail("confirmed with disclosed=%v after %v disclosures", e.Disclosed, disclosed)
+			}
+		case *events.BreachNotified:
+			if !breach {
+				fail("a breach notified without a forgery to which data went")
+			}
 		case *events.LegalReviewCompleted:
 			if rec.Actor == intakeActor || slices.Contains(disclosers, rec.Actor) {
 				fail("reviewed by the intake officer or by one who disclosed")
@@ -450,6 +561,7 @@ func (m *model) check(n int, id string) {
 				fail("disclosed by the intake officer or the decider")
 			}
 			disclosers = append(disclosers, rec.Actor)
+			disclosed = true
 		case *events.UserNotificationDecided:
 			notice = e
 		case *events.UserNotified:
@@ -488,4 +600,61 @@ func (m *model) check(n int, id string) {
 	if decidedUnreviewed && !emergency {
 		t.Errorf("step %d: request %s was decided before review and reads now as no emergency", n, id)
 	}
+}
+
+// checkChannel folds the registry's events recorded before a verification, independently of
+// the aggregate, and fails when the channel was unregistered, of another kind, or not sound
+// at the server's clock or the stated time.
+func (m *model) checkChannel(fail func(string, ...any), rec events.Recorded, v *events.RequesterVerified) {
+	kinds := map[string]events.ChannelKind{}
+	type window struct {
+		status      events.RegistryStatus
+		from, until time.Time
+	}
+	var windows []window
+	for _, a := range mustLoadAuthority(m.t, m.s, m.police) {
+		if a.Sequence > rec.Sequence {
+			break
+		}
+		e, err := a.Payload()
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		switch e := e.(type) {
+		case *events.ChannelRegistered:
+			kinds[e.Channel] = e.Kind
+		case *events.ChannelStatusChanged:
+			if e.Channel == v.Channel {
+				w := window{status: e.Status, from: e.From}
+				if e.Until != nil {
+					w.until = *e.Until
+				}
+				windows = append(windows, w)
+			}
+		}
+	}
+	want, _ := events.ChannelKindFor(v.Method)
+	if k, ok := kinds[v.Channel]; !ok || k != want {
+		fail("verified through channel %s (%s), registered %v as %s", v.Channel, v.Method, ok, k)
+	}
+	for _, t := range []time.Time{m.clockAt[rec.Sequence], rec.Time} {
+		status := events.StatusActive
+		for _, w := range windows {
+			if !t.Before(w.from) && (w.until.IsZero() || t.Before(w.until)) {
+				status = w.status
+			}
+		}
+		if status != events.StatusActive {
+			fail("verified through channel %s while it was %s at %s", v.Channel, status, t)
+		}
+	}
+}
+
+func mustLoadAuthority(t *testing.T, s *countingStore, id string) []events.Recorded {
+	t.Helper()
+	recs, err := s.Load(testCtx(t), events.AggregateAuthority, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
 }

@@ -19,10 +19,12 @@ const (
 	Auditor    Role = "auditor"    // reads everything, records nothing
 	Regulator  Role = "regulator"  // aggregated reports only, optionally for named countries
 	Service    Role = "service"    // downstream services: subscribe over NATS, scrape metrics
+	// TrustSafety keeps the authority registry and records suspected and confirmed fraud.
+	TrustSafety Role = "trust_safety"
 )
 
 // Roles lists every role.
-var Roles = []Role{Intake, Legal, Disclosure, Auditor, Regulator, Service}
+var Roles = []Role{Intake, Legal, Disclosure, Auditor, Regulator, Service, TrustSafety}
 
 // ErrForbidden: the caller's role does not record this command.
 var ErrForbidden = errors.New("command: the caller's role may not record this command")
@@ -57,6 +59,15 @@ var commandRoles = map[string]Role{
 	"notify_enforcing_authority": Legal,
 	"extend_preservation":        Legal,
 	"give_effect":                Disclosure,
+	// The registry and fraud are trust and safety's; notifying the supervisory authority of a
+	// breach is a legal act (the data protection officer's).
+	"register_authority":   TrustSafety,
+	"register_channel":     TrustSafety,
+	"set_authority_status": TrustSafety,
+	"set_channel_status":   TrustSafety,
+	"suspect_fraud":        TrustSafety,
+	"confirm_fraud":        TrustSafety,
+	"notify_breach":        Legal,
 }
 
 // RoleOf returns the role that records the named command ("" for none).

@@ -33,10 +33,17 @@ func History(plan iter.Seq[Lifecycle]) iter.Seq2[events.Recorded, error] {
 		var seq uint64
 		for lc := range plan {
 			state := aggregates.NewRequest(lc.RequestID)
+			authority := aggregates.NewAuthority(lc.RequestID)
 			for _, s := range lc.Steps {
 				c := s.Command
 				c.Header().Actor = s.Caller.Name
-				rec, err := decide(state, c, pseudo, seq+1)
+				var rec events.Recorded
+				var err error
+				if rc, ok := c.(aggregates.RegistryCommand); ok {
+					rec, err = decideRegistry(authority, rc, seq+1)
+				} else {
+					rec, err = decide(state, c, pseudo, seq+1)
+				}
 				if err != nil {
 					yield(events.Recorded{}, fmt.Errorf("demo: request %s, %s: %w", lc.RequestID, c.Header().Command, err))
 					return
@@ -50,6 +57,32 @@ func History(plan iter.Seq[Lifecycle]) iter.Seq2[events.Recorded, error] {
 	}
 }
 
+// decideRegistry records one registry command on the authority's state as event number seq.
+func decideRegistry(state *aggregates.Authority, c aggregates.RegistryCommand, seq uint64) (events.Recorded, error) {
+	e, err := aggregates.DecideAuthority(state, c)
+	if err != nil {
+		return events.Recorded{}, err
+	}
+	rec, err := record(e, c.Header(), state.ID, state.Version+1, seq)
+	if err == nil {
+		state.Apply(rec, e)
+	}
+	return rec, err
+}
+
+// record wraps an event as the stream would hold it, its ids and times derived from the plan.
+func record(e events.Event, m *aggregates.Meta, id string, version, seq uint64) (events.Recorded, error) {
+	env, err := events.NewEnvelope(e, events.Meta{
+		ID:     uuid.NewSHA1(namespace, fmt.Appendf(nil, "event:%s:%d", id, version)),
+		Source: "urn:ledger:demo", AggregateID: id, AggregateVersion: version,
+		Time: m.At, Actor: m.Actor, CommandID: m.CommandID,
+	})
+	if err != nil {
+		return events.Recorded{}, err
+	}
+	return events.Recorded{Envelope: env, Sequence: seq, RecordedAt: HistoryStart.Add(time.Duration(seq-1) * time.Second)}, nil
+}
+
 // decide records one command on the request's state as event number seq.
 func decide(state *aggregates.Request, c aggregates.Command, pseudo *events.Pseudonymizer, seq uint64) (events.Recorded, error) {
 	if err := aggregates.Resolve(c, pseudo); err != nil {
@@ -59,17 +92,9 @@ func decide(state *aggregates.Request, c aggregates.Command, pseudo *events.Pseu
 	if err != nil {
 		return events.Recorded{}, err
 	}
-	m := c.Header()
-	version := state.Version + 1
-	env, err := events.NewEnvelope(e, events.Meta{
-		ID:     uuid.NewSHA1(namespace, fmt.Appendf(nil, "event:%s:%d", m.RequestID, version)),
-		Source: "urn:ledger:demo", AggregateID: m.RequestID, AggregateVersion: version,
-		Time: m.At, Actor: m.Actor, CommandID: m.CommandID,
-	})
-	if err != nil {
-		return events.Recorded{}, err
+	rec, err := record(e, c.Header(), state.ID, state.Version+1, seq)
+	if err == nil {
+		state.Apply(rec, e)
 	}
-	rec := events.Recorded{Envelope: env, Sequence: seq, RecordedAt: HistoryStart.Add(time.Duration(seq-1) * time.Second)}
-	state.Apply(rec, e)
-	return rec, nil
+	return rec, err
 }

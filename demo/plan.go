@@ -57,7 +57,8 @@ const (
 // Plan builds the demo history: for every country and quarter of the published figures,
 // requests fulfilled so as to reproduce them exactly, and requests that must not count
 // (rejected, withdrawn, no data, forged emergency requests, subscriber data only, pending);
-// then orders of EU Member States under the DSA and e-Evidence (orders.go).
+// then orders of EU Member States under the DSA and e-Evidence (orders.go), and the forged
+// requests of a hijacked police mailbox (forgeries.go).
 // Lifecycles are made as they are consumed, so a run never holds the whole history. Given
 // countries, only theirs are made.
 func Plan(countries ...events.Country) (iter.Seq[Lifecycle], error) {
@@ -82,7 +83,9 @@ func Plan(countries ...events.Country) (iter.Seq[Lifecycle], error) {
 				}
 			}
 		}
-		memberStateOrders(countries, yield)
+		if memberStateOrders(countries, yield) {
+			forgeries(countries, yield)
+		}
 	}, nil
 }
 
@@ -243,6 +246,10 @@ func (b *builder) add(actor string, at time.Time, c aggregates.Command) {
 	m := c.Header()
 	m.Command = aggregates.CommandName(c)
 	m.RequestID = b.id
+	if rc, ok := c.(aggregates.RegistryCommand); ok { // a registry lifecycle's id is its authority's
+		aggregates.SetAuthorityID(rc, b.id)
+		m.RequestID = ""
+	}
 	m.CommandID = uuid.NewSHA1(namespace, fmt.Appendf(nil, "%s/%d", b.id, len(b.steps))).String()
 	// The history is recorded as it happened: each fact is decided under the clock of its own
 	// day, as a ledger running then would have (a preservation extended within its period, a

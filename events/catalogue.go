@@ -39,9 +39,16 @@ type RequestReceived struct {
 }
 
 // RequesterVerified: the requester was confirmed to be the authority it claims to be.
+// Authority and Channel, when present, name the registry's authority and the registered
+// channel the check went through (absent in verifications recorded before the registry).
 type RequesterVerified struct {
-	Method   VerificationMethod `json:"method"`
-	Verifier string             `json:"verifier"`
+	Method    VerificationMethod `json:"method"`
+	Verifier  string             `json:"verifier"`
+	Authority string             `json:"authority,omitempty"`
+	Channel   string             `json:"channel,omitempty"`
+	// Auth is what the check rests on, where the method has it: the mail's authentication
+	// results (SPF, DKIM, DMARC), the portal's second factor.
+	Auth string `json:"auth,omitempty"`
 }
 
 // RequesterVerificationFailed: the requester could not be confirmed (a forged request, for example).
@@ -189,7 +196,8 @@ func (PreservationExtended) EventName() string        { return "PreservationExte
 func (EntryCorrected) EventName() string              { return "EntryCorrected" }
 func (ReportPublished) EventName() string             { return "ReportPublished" }
 
-// Aggregate types: a request from an authority, and a published report.
+// Aggregate types: a request from an authority, and a published report (the registry's
+// authority is AggregateAuthority).
 const (
 	AggregateRequest = "request"
 	AggregateReport  = "report"
@@ -235,6 +243,13 @@ var catalogue = []Kind{
 	kind[PreservationExtended](AggregateRequest, "request.preservation_extended.v1"),
 	kind[EntryCorrected](AggregateRequest, "request.entry_corrected.v1"),
 	kind[ReportPublished](AggregateReport, "report.published.v2"),
+	kind[FraudSuspected](AggregateRequest, "request.fraud_suspected.v1"),
+	kind[FraudConfirmed](AggregateRequest, "request.fraud_confirmed.v1"),
+	kind[BreachNotified](AggregateRequest, "request.breach_notified.v1"),
+	kind[AuthorityRegistered](AggregateAuthority, "authority.registered.v1"),
+	kind[ChannelRegistered](AggregateAuthority, "authority.channel_registered.v1"),
+	kind[AuthorityStatusChanged](AggregateAuthority, "authority.status_changed.v1"),
+	kind[ChannelStatusChanged](AggregateAuthority, "authority.channel_status_changed.v1"),
 }
 
 var (

@@ -11,6 +11,8 @@ const (
 	EPOCEmergencyDeadline   = 8 * time.Hour
 	PreservationPeriod      = 60 * 24 * time.Hour
 	PreservationExtension30 = 30 * 24 * time.Hour
+	// A US preservation (18 U.S.C. § 2703(f)(2)) lasts 90 days and is renewed once for 90 more.
+	USPreservationPeriod = 90 * 24 * time.Hour
 )
 
 // EEvidenceData is a category of data of Regulation (EU) 2023/1543, Art. 3(9)-(12): the
@@ -75,10 +77,13 @@ type PreservationExtension string
 const (
 	ExtendedBy30Days    PreservationExtension = "extended_30_days"
 	ProductionRequested PreservationExtension = "production_requested"
+	// Renewed90Days: a US preservation (18 U.S.C. § 2703(f)) renewed by the authority for
+	// another 90 days, once.
+	Renewed90Days PreservationExtension = "renewed_90_days"
 )
 
 // PreservationExtensions lists every PreservationExtension.
-var PreservationExtensions = OneOf[PreservationExtension]{ExtendedBy30Days, ProductionRequested}
+var PreservationExtensions = OneOf[PreservationExtension]{ExtendedBy30Days, ProductionRequested, Renewed90Days}
 
 func (v PreservationExtension) Validate(field string) error {
 	return PreservationExtensions.validate(field, v)

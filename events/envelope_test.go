@@ -40,7 +40,8 @@ var samples = map[string]events.Event{
 		DSA:        &events.DSAOrder{Category: "STATEMENT_CATEGORY_SCAMS_AND_FRAUD", Keyword: events.DSAKeywordOther, OtherDescription: "fake \"charity\", raising funds", Items: 3},
 		EEvidence:  &events.EEvidenceOrder{DataCategory: events.EEvidenceTraffic},
 	},
-	"RequesterVerified":           &events.RequesterVerified{Method: "callback_known_number", Verifier: "vera"},
+	"RequesterVerified": &events.RequesterVerified{Method: "callback_known_number", Verifier: "vera",
+		Authority: "0193f6a4-7c1e-7000-8000-0000000000a1", Channel: "switchboard", Auth: "called back the registered number"},
 	"RequesterVerificationFailed": &events.RequesterVerificationFailed{Method: "signed_email", Verifier: "vera", Reason: "forged"},
 	"ReceiptAcknowledged":         &events.ReceiptAcknowledged{Automated: true},
 	"LegalReviewCompleted":        &events.LegalReviewCompleted{Outcome: events.ReviewOverbroad, Grounds: "asks for too much"},
@@ -64,6 +65,15 @@ var samples = map[string]events.Event{
 	"EntryCorrected": &events.EntryCorrected{
 		Entry: "0193f6a4-7c1e-7000-8000-0000000000aa", Field: "authority.country", Value: json.RawMessage(`"BE"`), Reason: "typo",
 	},
+	"FraudSuspected":      &events.FraudSuspected{Reason: "mail from a look-alike domain"},
+	"FraudConfirmed":      &events.FraudConfirmed{Reason: "the police force denies sending it", Disclosed: true},
+	"BreachNotified":      &events.BreachNotified{Supervisor: "CNIL", Reference: "CNIL-2025-17"},
+	"AuthorityRegistered": &events.AuthorityRegistered{Name: "Police nationale", Kind: events.AuthorityPolice, Country: "FR", Jurisdiction: "Paris"},
+	"ChannelRegistered": &events.ChannelRegistered{Channel: "switchboard", Kind: events.ChannelCallbackNumber, Address: "+33 1 00 00 00 00",
+		SourcedVia: "official directory", SourcedAt: time.Date(2025, 1, 2, 9, 0, 0, 0, time.UTC)},
+	"AuthorityStatusChanged": &events.AuthorityStatusChanged{Status: events.StatusSuspended, Reason: "account takeover reported"},
+	"ChannelStatusChanged": &events.ChannelStatusChanged{Channel: "mail", Status: events.StatusCompromised,
+		From: time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC), Until: &until, Reason: "mailbox hijacked"},
 	"ReportPublished": &events.ReportPublished{
 		Parameters: events.ReportParameters{View: "dsa", Period: "2024-Q4", Format: "csv", Service: "Example"},
 		AsOf:       1500,
@@ -100,7 +110,7 @@ func TestCatalogueIsConsistent(t *testing.T) {
 		}
 		types[k.Type] = true
 		// A type names its aggregate first and its version last: "request.received.v2".
-		if (k.Aggregate != events.AggregateRequest && k.Aggregate != events.AggregateReport) ||
+		if (k.Aggregate != events.AggregateRequest && k.Aggregate != events.AggregateReport && k.Aggregate != events.AggregateAuthority) ||
 			!strings.HasPrefix(k.Type, k.Aggregate+".") || !versionSuffix.MatchString(k.Type) || !k.Current() {
 			t.Errorf("kind %+v", k)
 		}

@@ -40,6 +40,16 @@ var Limits = []Limit{
 	{Field: "package_sha256", Max: 64, Syntax: SyntaxSHA256},
 	{Field: "entry", Max: 36, Syntax: SyntaxUUID},
 	{Field: "field", Max: 64, Syntax: SyntaxID},
+	// The authority registry and fraud.
+	{Field: "authority_id", Max: 36, Syntax: SyntaxUUID},
+	{Field: "authority", Max: 36, Syntax: SyntaxUUID},
+	{Field: "name", Max: 200, Syntax: SyntaxLine},
+	{Field: "jurisdiction", Max: 200, Syntax: SyntaxLine},
+	{Field: "channel", Max: 64, Syntax: SyntaxID},
+	{Field: "address", Max: 256, Syntax: SyntaxLine},
+	{Field: "sourced_via", Max: 500, Syntax: SyntaxLine},
+	{Field: "auth", Max: 500, Syntax: SyntaxLine},
+	{Field: "supervisor", Max: 200, Syntax: SyntaxLine},
 }
 
 // Limit bounds one field: at most Max characters (Unicode code points, as JSON Schema's

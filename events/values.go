@@ -136,6 +136,21 @@ type VerificationMethod string
 // VerificationMethods lists every VerificationMethod.
 var VerificationMethods = OneOf[VerificationMethod]{"law_enforcement_portal", "callback_known_number", "digital_signature", "signed_email", "in_person", "other"}
 
+// ChannelKindFor is the kind of registered channel a verification method goes through, if
+// the method goes through one: a callback to a registered number, mail from a registered
+// domain, a portal account.
+func ChannelKindFor(m VerificationMethod) (ChannelKind, bool) {
+	switch m {
+	case "callback_known_number":
+		return ChannelCallbackNumber, true
+	case "signed_email":
+		return ChannelEmailDomain, true
+	case "law_enforcement_portal":
+		return ChannelPortalAccount, true
+	}
+	return "", false
+}
+
 func (v VerificationMethod) Validate(field string) error {
 	return VerificationMethods.validate(field, v)
 }

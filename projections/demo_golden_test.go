@@ -21,7 +21,7 @@ var demoFull = flag.Bool("demo.full", false, "check the reports of the whole dem
 // Telegram's recurring accounts (GB), quarterly and cumulative rows (NL, BR), the US legal
 // process groups (US), and Member States whose DSA and e-Evidence orders fill both EU views
 // (AT, FR, GR, the last printed as EL).
-var demoSample = []events.Country{"AT", "BR", "FR", "GB", "GR", "NL", "US"}
+var demoSample = []events.Country{"AT", "BR", "DE", "FR", "GB", "GR", "NL", "US"}
 
 // TestDemoReportsKeepTheirBytes pins every report of the demo history: each view, in csv
 // and json, for several periods and a country, at the end of the history, at a sequence

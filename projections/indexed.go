@@ -13,9 +13,9 @@ import (
 // Snapshot versions of the views. Bump a view's version whenever its Apply or its columns
 // change meaning; the runner then ignores the old snapshots and rebuilds the view.
 const (
-	telegramVersion     = "telegram.v2"
-	requestsVersion     = "requests.v2"
-	transparencyVersion = "transparency.v2"
+	telegramVersion     = "telegram.v3"
+	requestsVersion     = "requests.v3"
+	transparencyVersion = "transparency.v3"
 	workloadVersion     = "workload.v2"
 	dsaVersion          = "dsa.v2"
 	eevidenceVersion    = "eevidence.v3"

@@ -8,11 +8,11 @@ import (
 	"github.com/complianceledger/ledger/projections"
 )
 
-func TestRequestsHandlesOnlyDeliveriesDisclosuresAndCorrections(t *testing.T) {
+func TestRequestsHandlesOnlyDeliveriesDisclosuresCorrectionsAndForgeries(t *testing.T) {
 	t.Parallel()
 	v := projections.NewRequests()
 	for _, k := range events.Catalogue() {
-		want := k.Name == "RequestReceived" || k.Name == "DataDisclosed" || k.Name == "EntryCorrected"
+		want := k.Name == "RequestReceived" || k.Name == "DataDisclosed" || k.Name == "EntryCorrected" || k.Name == "FraudConfirmed"
 		if got := v.Handles(k.Name); got != want {
 			t.Errorf("Handles(%q) = %v, want %v", k.Name, got, want)
 		}

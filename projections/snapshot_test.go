@@ -68,7 +68,7 @@ func runAll(t *testing.T, src projections.Source, snaps projections.SnapshotStor
 // renamedVersion is a view whose code changed: same state, another version.
 type renamedVersion struct{ *projections.Telegram }
 
-func (renamedVersion) SnapshotVersion() string { return "telegram.v2-test" }
+func (renamedVersion) SnapshotVersion() string { return "telegram.v3-test" }
 
 func TestASnapshotOfAnotherCodeVersionIsIgnoredAndTheViewRebuilt(t *testing.T) {
 	t.Parallel()
@@ -87,7 +87,7 @@ func TestASnapshotOfAnotherCodeVersionIsIgnoredAndTheViewRebuilt(t *testing.T) {
 	if stats.Restored["telegram"] != 0 || stats.Read != 120 {
 		t.Errorf("restored from %d and read %d events; want 0 and all 120", stats.Restored["telegram"], stats.Read)
 	}
-	if !strings.Contains(log.String(), "ignoring snapshots of another code version") || !strings.Contains(log.String(), "version=telegram.v2") {
+	if !strings.Contains(log.String(), "ignoring snapshots of another code version") || !strings.Contains(log.String(), "version=telegram.v3") {
 		t.Errorf("no log line names the ignored version:\n%s", log.String())
 	}
 	i := slices.IndexFunc(want, func(n projections.Named) bool { return n.Name == "telegram" })

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 
 	"github.com/complianceledger/ledger/events"
@@ -24,10 +25,14 @@ import (
 //     country whose requests were all rejected shows zeros;
 //   - national-security requests (NSL, FISA) count in a row of their own per country,
 //     published in bands (nsband.go), and not in the country's other row; an account named
-//     by both kinds counts in both rows.
+//     by both kinds counts in both rows;
+//   - a request confirmed forged is neither fulfilled nor are its accounts affected users: it
+//     counts as forged after disclosure in the period its fulfilment would have counted in
+//     (its first disclosure), a column that appears only in a report that has one.
 type Telegram struct {
 	base
 	fulfilled []int64 // by request: its first qualifying disclosure (Unix ns), or facts.NoTime
+	forged    []bool  // by request: confirmed forged
 	// Every account whose IP address or phone number was disclosed, in order of recording:
 	// the request, the business time and the account's number in the index.
 	affectedRequest []uint32
@@ -39,13 +44,19 @@ type Telegram struct {
 func NewTelegram() *Telegram { return &Telegram{base: newBase()} }
 
 func (*Telegram) Handles(name string) bool {
-	return name == "RequestReceived" || name == "DataDisclosed" || name == "EntryCorrected"
+	return name == "RequestReceived" || name == "DataDisclosed" || name == "EntryCorrected" || name == "FraudConfirmed"
 }
 
 func (v *Telegram) Apply(rec events.Recorded, e events.Event) {
 	if id, ok := v.received(rec, e); ok {
 		if int(id) >= len(v.fulfilled) {
-			v.fulfilled = grow(v.fulfilled, id, facts.NoTime)
+			v.fulfilled, v.forged = grow(v.fulfilled, id, facts.NoTime), grow(v.forged, id, false)
+		}
+		return
+	}
+	if _, ok := e.(*events.FraudConfirmed); ok {
+		if id, ok := v.row(rec, len(v.forged)); ok {
+			v.forged[id] = true
 		}
 		return
 	}
@@ -91,6 +102,8 @@ type TelegramRow struct {
 	NationalSecurity bool
 	Requests         int
 	Users            int
+	// Forged requests that had been fulfilled (not counted in Requests or Users).
+	Forged int
 }
 
 // Report returns the figures for a period, one row per country (and one more for a
@@ -114,7 +127,10 @@ func (v *Telegram) Report(period Range) []TelegramRow {
 		if in.contains(v.ix.Delivered(id)) {
 			row(keys[i])
 		}
-		if in.contains(first) {
+		switch {
+		case in.contains(first) && v.forged[i]:
+			row(keys[i]).Forged++
+		case in.contains(first):
 			row(keys[i]).Requests++
 		}
 	}
@@ -124,7 +140,7 @@ func (v *Telegram) Report(period Range) []TelegramRow {
 	}
 	seen := map[rowAccount]bool{}
 	for i, at := range v.affectedAt {
-		if !in.contains(at) {
+		if !in.contains(at) || v.forged[v.affectedRequest[i]] {
 			continue
 		}
 		k := rowAccount{keys[v.affectedRequest[i]], v.affectedAccount[i]}
@@ -148,7 +164,7 @@ func (v *Telegram) rows() int { return len(v.fulfilled) }
 func (*Telegram) SnapshotVersion() string { return telegramVersion }
 
 func (v *Telegram) columns() []any {
-	return []any{&v.fulfilled, &v.affectedRequest, &v.affectedAt, &v.affectedAccount}
+	return []any{&v.fulfilled, &v.affectedRequest, &v.affectedAt, &v.affectedAccount, &v.forged}
 }
 
 func (v *Telegram) MarshalSnapshot() ([]byte, error) {
@@ -161,6 +177,9 @@ func (v *Telegram) UnmarshalSnapshot(data []byte) error {
 		return []int{len(fresh.affectedRequest), len(fresh.affectedAt), len(fresh.affectedAccount)}
 	}); err != nil {
 		return err
+	}
+	if len(fresh.forged) != len(fresh.fulfilled) {
+		return fmt.Errorf("%w: telegram: columns of unequal lengths", ErrSnapshotCorrupt)
 	}
 	*v = *fresh
 	return nil
@@ -189,12 +208,22 @@ func (v *Telegram) Table(period Range) Table {
 		Title:   "Telegram-style transparency report, " + period.String(),
 		Columns: []string{"country", "country_name", "fulfilled_requests", "affected_users"},
 	}
-	for _, r := range v.Report(period) {
+	rows := v.Report(period)
+	forged := slices.ContainsFunc(rows, func(r TelegramRow) bool { return r.Forged > 0 })
+	if forged {
+		t.Columns = append(t.Columns, "forged_after_disclosure")
+	}
+	for _, r := range rows {
+		row := []any{string(r.Country), r.Country.Name(), r.Requests, r.Users}
 		if r.NationalSecurity {
-			t.Rows = append(t.Rows, []any{string(r.Country), r.Country.Name() + " (national security)", v.nsBand.of(r.Requests), v.nsBand.of(r.Users)})
-			continue
+			row = []any{string(r.Country), r.Country.Name() + " (national security)", v.nsBand.of(r.Requests), v.nsBand.of(r.Users)}
 		}
-		t.Rows = append(t.Rows, []any{string(r.Country), r.Country.Name(), r.Requests, r.Users})
+		if forged && r.NationalSecurity {
+			row = append(row, v.nsBand.of(r.Forged))
+		} else if forged {
+			row = append(row, r.Forged)
+		}
+		t.Rows = append(t.Rows, row)
 	}
 	return t
 }

@@ -25,11 +25,11 @@ func checkTelegram(t *testing.T, v *projections.Telegram, p string, want []proje
 	}
 }
 
-func TestTelegramHandlesOnlyDeliveriesDisclosuresAndCorrections(t *testing.T) {
+func TestTelegramHandlesOnlyDeliveriesDisclosuresCorrectionsAndForgeries(t *testing.T) {
 	t.Parallel()
 	v := projections.NewTelegram()
 	for _, k := range events.Catalogue() {
-		want := k.Name == "RequestReceived" || k.Name == "DataDisclosed" || k.Name == "EntryCorrected"
+		want := k.Name == "RequestReceived" || k.Name == "DataDisclosed" || k.Name == "EntryCorrected" || k.Name == "FraudConfirmed"
 		if got := v.Handles(k.Name); got != want {
 			t.Errorf("Handles(%q) = %v, want %v", k.Name, got, want)
 		}

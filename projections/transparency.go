@@ -26,7 +26,11 @@ import (
 //   - preservation requests (preservation, epoc_pr) and the accounts they preserved (approved
 //     targets) are reported apart and are not in the totals;
 //   - DSA orders to act against illegal content (dsa_art9) ask for no user data and are left
-//     out; the dsa view reports them.
+//     out; the dsa view reports them;
+//   - a request confirmed forged (FraudConfirmed) leaves every other figure and counts, in the
+//     period of its delivery like any request, as forged before disclosure (nothing had been
+//     produced) or forged after disclosure (data had gone to the impostor). The two columns
+//     appear only in a report that has a forgery.
 type Transparency struct {
 	base
 	state    []uint8 // by request: the transparency* bits below
@@ -41,13 +45,14 @@ const (
 	transparencyWithdrawn
 	transparencyProduced
 	transparencyContent
+	transparencyForged
 )
 
 func NewTransparency() *Transparency { return &Transparency{base: newBase()} }
 
 func (*Transparency) Handles(name string) bool {
 	switch name {
-	case "RequestReceived", "DecisionRecorded", "DataDisclosed", "RequestWithdrawn", "EntryCorrected":
+	case "RequestReceived", "DecisionRecorded", "DataDisclosed", "RequestWithdrawn", "EntryCorrected", "FraudConfirmed":
 		return true
 	}
 	return false
@@ -83,6 +88,8 @@ func (v *Transparency) Apply(rec events.Recorded, e events.Event) {
 		}
 	case *events.RequestWithdrawn:
 		v.state[id] |= transparencyWithdrawn
+	case *events.FraudConfirmed:
+		v.state[id] |= transparencyForged
 	}
 }
 
@@ -164,6 +171,10 @@ type TransparencyRow struct {
 	Rejected       int
 	NoData         int
 	AccountsKept   int // preservation: accounts preserved
+	// Requests confirmed forged, counted in no other figure: before any data was produced,
+	// and after (data went to an impostor).
+	ForgedBeforeDisclosure int
+	ForgedAfterDisclosure  int
 }
 
 // Share is the fraction of requests for which some data was produced, in [0,1].
@@ -188,7 +199,8 @@ func (v *Transparency) Report(period Range) []TransparencyRow {
 			continue
 		}
 		f := &transparencyFacts{Request: v.ix.Request(id), state: state, approved: int(v.approved[id])}
-		if !f.settled() {
+		forged := f.is(transparencyForged)
+		if !forged && !f.settled() {
 			continue
 		}
 		k := key{f.Country, f.group()}
@@ -196,6 +208,14 @@ func (v *Transparency) Report(period Range) []TransparencyRow {
 		if r == nil {
 			r = &TransparencyRow{Country: k.country, Group: k.group}
 			rows[k] = r
+		}
+		switch {
+		case forged && f.is(transparencyProduced):
+			r.ForgedAfterDisclosure++
+			continue
+		case forged:
+			r.ForgedBeforeDisclosure++
+			continue
 		}
 		r.Requests++
 		if k.group == GroupPreservation {
@@ -233,14 +253,20 @@ func (v *Transparency) withNSBand(width int) ReportView {
 }
 
 // Table renders the report; national-security figures appear only as bands, and
-// preservation rows only with requests and accounts preserved.
+// preservation rows only with requests and accounts preserved. The forged columns appear
+// only when the period has a forgery, so that reports without one keep their bytes.
 func (v *Transparency) Table(period Range) Table {
 	t := Table{
 		Title: "Transparency report, " + period.String(),
 		Columns: []string{"country", "group", "requests", "accounts_specified", "requests_with_data", "share_with_data",
 			"content", "non_content_only", "rejected", "no_data", "accounts_preserved"},
 	}
-	for _, r := range v.Report(period) {
+	rows := v.Report(period)
+	forged := slices.ContainsFunc(rows, func(r TransparencyRow) bool { return r.ForgedBeforeDisclosure+r.ForgedAfterDisclosure > 0 })
+	if forged {
+		t.Columns = append(t.Columns, "forged_before_disclosure", "forged_after_disclosure")
+	}
+	for _, r := range rows {
 		switch r.Group {
 		case GroupNationalSecurity:
 			t.Rows = append(t.Rows, []any{string(r.Country), r.Group, v.nsBand.of(r.Requests), v.nsBand.of(r.Accounts), "", "", "", "", "", "", ""})
@@ -249,6 +275,15 @@ func (v *Transparency) Table(period Range) Table {
 		default:
 			t.Rows = append(t.Rows, []any{string(r.Country), r.Group, r.Requests, r.Accounts, r.Produced, r.Share(),
 				r.Content, r.NonContentOnly, r.Rejected, r.NoData, ""})
+		}
+	}
+	if forged {
+		for i, r := range rows {
+			before, after := any(r.ForgedBeforeDisclosure), any(r.ForgedAfterDisclosure)
+			if r.Group == GroupNationalSecurity {
+				before, after = v.nsBand.of(r.ForgedBeforeDisclosure), v.nsBand.of(r.ForgedAfterDisclosure)
+			}
+			t.Rows[i] = append(t.Rows[i], before, after)
 		}
 	}
 	return t

@@ -70,6 +70,9 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, caller auth
 	if _, ok := c.(*aggregates.ReceiveRequest); ok && m.RequestID == "" && m.CommandID != "" {
 		m.RequestID = uuid.NewSHA1(requestNamespace, []byte(caller.Name+"\x00"+m.CommandID)).String()
 	}
+	if ra, ok := c.(*aggregates.RegisterAuthority); ok && ra.AuthorityID == "" && m.CommandID != "" {
+		ra.AuthorityID = uuid.NewSHA1(requestNamespace, []byte("authority\x00"+caller.Name+"\x00"+m.CommandID)).String()
+	}
 
 	// Check the role and every field before any I/O, so bad input never reaches the store.
 	if err := s.handler.Prepare(caller.Caller(), c); err != nil {

@@ -39,12 +39,10 @@ type fixture struct {
 	key    proof.Key         // signs checkpoints
 }
 
-func newFixture(t testing.TB) *fixture {
-	t.Helper()
-	return newFixtureWith(t, nil)
-}
+func newFixture(t testing.TB) *fixture { return newFixtureWith(t, nil) }
 
-// newFixtureWith is newFixture with the server's configuration changed by edit first.
+// newFixtureWith is newFixture with the server's configuration changed by edit first (its
+// clock, its witnesses).
 func newFixtureWith(t testing.TB, edit func(*server.Config)) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -173,6 +173,8 @@ func closedSets() map[reflect.Type]object {
 		reflect.TypeFor[events.EEvidenceData]():         str(enum(events.EEvidenceDataCategories)),
 		reflect.TypeFor[events.RefusalGround]():         str(enum(events.RefusalGrounds)),
 		reflect.TypeFor[events.PreservationExtension](): str(enum(events.PreservationExtensions)),
+		reflect.TypeFor[events.ChannelKind]():           str(enum(events.ChannelKinds)),
+		reflect.TypeFor[events.RegistryStatus]():        str(enum(events.RegistryStatuses)),
 		reflect.TypeFor[events.DSACategory]():           str(categories),
 		reflect.TypeFor[events.DSAKeyword]():            str(keywords),
 		reflect.TypeFor[events.Country]():               {{"type", "string"}, {"pattern", "^[A-Z]{2}$"}, {"description", "ISO 3166-1 alpha-2"}},

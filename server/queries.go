@@ -199,7 +199,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, caller auth.Toke
 // timeline answers GET /v1/requests/{id}/timeline: every event of one request, optionally as
 // the ledger knew it at as_of.
 func (s *Server) timeline(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
-	q, err := query(r, "format", "as_of")
+	q, err := query(r, "format", "as_of", "deadlines")
 	if err != nil {
 		return err
 	}
@@ -235,6 +235,17 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 		return &apiError{Status: http.StatusNotFound, Code: "not_found", Field: "id", Rule: "no such request in the ledger" + strings.TrimSuffix(" "+at.String(), " ")}
 	}
 	last = recs[len(recs)-1].Sequence
+	clocks, err := boolParam(q, "deadlines")
+	if err != nil {
+		return err
+	}
+	if clocks {
+		t, err := projections.RequestDeadlines(id, recs, s.cfg.Now(), s.cfg.Deadlines)
+		if err != nil {
+			return err
+		}
+		return writeTable(w, t, f, last)
+	}
 	t, err := projections.Timeline(id, recs)
 	if err != nil {
 		return err
@@ -242,9 +253,22 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 	return writeTable(w, t, f, last)
 }
 
+// boolParam reads an optional true/false query parameter.
+func boolParam(q url.Values, name string) (bool, error) {
+	v := q.Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, invalid(name, "%q: want true or false", v)
+	}
+	return b, nil
+}
+
 // workload answers GET /v1/workload from the warm views.
 func (s *Server) workload(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
-	q, err := query(r, "at", "by_officer", "format")
+	q, err := query(r, "at", "by_officer", "format", "deadlines")
 	if err != nil {
 		return err
 	}
@@ -252,25 +276,30 @@ func (s *Server) workload(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := s.cfg.Now()
 	if v := q.Get("at"); v != "" {
 		if now, err = time.Parse(time.RFC3339, v); err != nil {
 			return invalid("at", "%q: want an RFC 3339 time such as 2025-01-15T09:00:00Z", v)
 		}
 	}
-	byOfficer := false
-	if v := q.Get("by_officer"); v != "" {
-		if byOfficer, err = strconv.ParseBool(v); err != nil {
-			return invalid("by_officer", "%q: want true or false", v)
-		}
+	byOfficer, err := boolParam(q, "by_officer")
+	if err != nil {
+		return err
+	}
+	clocks, err := boolParam(q, "deadlines")
+	if err != nil {
+		return err
 	}
 	var t projections.Table
 	var last uint64
 	err = s.views.current(r.Context(), func(applied uint64) {
 		last = applied
-		if byOfficer {
+		switch {
+		case clocks: // what falls due: every open clock, most urgent first
+			t = projections.OpenDeadlines(s.views.deadlines, now, s.cfg.Deadlines)
+		case byOfficer:
 			t = s.views.workload.OfficerTable(now)
-		} else {
+		default:
 			t = s.views.workload.Table(now)
 		}
 	})

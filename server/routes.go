@@ -21,9 +21,9 @@ type Route struct {
 }
 
 var (
-	staff     = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure}
-	readers   = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure, auth.Auditor}
-	reporters = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure, auth.Auditor, auth.Regulator}
+	staff     = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure, auth.TrustSafety}
+	readers   = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure, auth.TrustSafety, auth.Auditor}
+	reporters = []auth.Role{auth.Intake, auth.Legal, auth.Disclosure, auth.TrustSafety, auth.Auditor, auth.Regulator}
 	everyone  = auth.Roles
 
 	proofReaders = []auth.Role{auth.Auditor, auth.Regulator}

@@ -61,6 +61,9 @@ func TestEveryRouteAdmitsExactlyItsRoles(t *testing.T) {
 						i = 1
 					}
 					body = steps[i].Body
+					if caller == string(auth.TrustSafety) {
+						body = fmt.Appendf(nil, `{"command":"suspect_fraud","request_id":"%s","at":"2025-02-03T10:00:00Z","reason":"look-alike domain"}`, id)
+					}
 				}
 				before := f.last()
 				r := f.do(rt.Method, path, caller, body)
@@ -155,6 +158,20 @@ func commandSamples(id string) []sample {
 	}
 	for name, body := range extra {
 		out = append(out, sample{name, fmt.Appendf(nil, body, id)})
+	}
+	// The registry's commands name an authority, registered or not: the owner gets past
+	// authorisation to a 409 (or records a new authority).
+	const authority = `"authority_id":"0193f3b4-5d6e-7c1a-9b2f-6c65646765a1","at":"2025-02-03T10:00:00Z"`
+	for name, body := range map[string]string{
+		"register_authority":   `{"command":"register_authority",` + authority + `,"name":"Police nationale","kind":"police","country":"FR"}`,
+		"register_channel":     `{"command":"register_channel",` + authority + `,"channel":"mail","kind":"email_domain","address":"interieur.gouv.fr","sourced_via":"directory","sourced_at":"2025-01-01T00:00:00Z"}`,
+		"set_authority_status": `{"command":"set_authority_status",` + authority + `,"status":"suspended","reason":"accounts taken over"}`,
+		"set_channel_status":   `{"command":"set_channel_status",` + authority + `,"channel":"mail","status":"compromised","from":"2025-01-15T00:00:00Z","reason":"hijacked"}`,
+		"suspect_fraud":        fmt.Sprintf(`{"command":"suspect_fraud","request_id":"%s","at":"2025-02-03T10:00:00Z","reason":"look-alike domain"}`, id),
+		"confirm_fraud":        fmt.Sprintf(`{"command":"confirm_fraud","request_id":"%s","at":"2025-02-03T10:00:00Z","reason":"denied"}`, id),
+		"notify_breach":        fmt.Sprintf(`{"command":"notify_breach","request_id":"%s","at":"2025-02-03T10:00:00Z","supervisor":"CNIL"}`, id),
+	} {
+		out = append(out, sample{name, []byte(body)})
 	}
 	return out
 }

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/complianceledger/ledger/command"
+	"github.com/complianceledger/ledger/deadline"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/proof"
@@ -78,6 +79,14 @@ type Config struct {
 	// with --log-format text, so that JSON logs stay lines of JSON). Whatever it is, the end
 	// of that replay is logged with its count and rate.
 	StartProgress func(applied uint64, finished bool)
+	// Deadlines is the platform's deadline policy: its emergency target and how long before a
+	// due time a clock approaches; zero: deadline.DefaultPolicy().
+	Deadlines deadline.Policy
+	// AlertTick is how often Run publishes the alerts that fell due, when the store has an
+	// alert stream (AlertSink); 0: DefaultAlertTick; negative: no alerts.
+	AlertTick time.Duration
+	// Now is the server's clock: the rules', the deadline clocks' and the alerts'; nil: time.Now.
+	Now func() time.Time
 }
 
 // Server serves the API. Start its views with Run (or Serve, which does both).
@@ -109,10 +118,19 @@ func New(cfg Config) *Server {
 	if cfg.Verifier == nil && cfg.Key != nil {
 		cfg.Verifier = cfg.Key.Verifier
 	}
+	if cfg.Deadlines.Warn == nil {
+		cfg.Deadlines = deadline.DefaultPolicy()
+	}
+	if cfg.AlertTick == 0 {
+		cfg.AlertTick = DefaultAlertTick
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		handler: command.NewHandler(cfg.Store, cfg.Pseudonymizer, command.Options{Source: cfg.Source, MaxSkew: cfg.MaxSkew}),
+		handler: command.NewHandler(cfg.Store, cfg.Pseudonymizer, command.Options{Source: cfg.Source, MaxSkew: cfg.MaxSkew, Now: cfg.Now}),
 		mux:     http.NewServeMux(),
 	}
 	s.views = newViews(cfg.Store, s.runner(), cfg.Poll, cfg.Logger)
@@ -125,6 +143,7 @@ func New(cfg Config) *Server {
 		due.OnWitness = s.metrics.witnessed
 		s.checkpointer = proof.NewCheckpointer(cfg.Proofs, cfg.Proofs, *cfg.Key, due)
 	}
+	s.metrics.registry.MustRegister(newClockGauges(s))
 	for _, rt := range routes {
 		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
 	}
@@ -192,6 +211,9 @@ func (s *Server) run(ctx context.Context) error {
 				s.log.Error("checkpoints stopped", "err", err)
 			}
 		})
+	}
+	if sink, ok := s.cfg.Store.(AlertSink); ok && s.cfg.AlertTick > 0 {
+		signing.Go(func() { s.publishAlerts(ctx, sink) })
 	}
 	err := s.views.run(ctx)
 	signing.Wait() // the store may close once Run returns

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/complianceledger/ledger/deadline"
 	"github.com/complianceledger/ledger/projections"
 )
 
@@ -27,8 +28,10 @@ type views struct {
 	mu       sync.RWMutex // guards the views below while an event is applied
 	reports  map[string]projections.ReportView
 	workload *projections.Workload
-	pos      projections.Position // where the views stand (guarded by mu)
-	saved    uint64               // the position of their last snapshot (guarded by mu)
+	// deadlines holds the deadline clocks and fraud flags (package deadline).
+	deadlines *deadline.Book
+	pos       projections.Position // where the views stand (guarded by mu)
+	saved     uint64               // the position of their last snapshot (guarded by mu)
 
 	applied atomic.Uint64 // last sequence applied
 	known   atomic.Uint64 // highest stream sequence known to exist
@@ -60,6 +63,7 @@ func (v *views) reset() {
 		v.reports[name], _ = projections.NewReportView(name)
 	}
 	v.workload = projections.NewWorkload()
+	v.deadlines = deadline.NewBook()
 	projections.ShareIndex(v.named()...) // snapshotted together, they read one fact index
 	v.pos, v.saved = projections.Position{}, 0
 	v.applied.Store(0)
@@ -67,7 +71,7 @@ func (v *views) reset() {
 
 // named lists the views under their snapshot names.
 func (v *views) named() []projections.Named {
-	named := []projections.Named{{Name: "workload", View: v.workload}}
+	named := []projections.Named{{Name: "workload", View: v.workload}, {Name: "deadlines", View: v.deadlines}}
 	for name, r := range v.reports {
 		named = append(named, projections.Named{Name: name, View: r})
 	}
@@ -182,7 +186,7 @@ func (v *views) catchUp(ctx context.Context) error {
 	for _, r := range v.reports {
 		all = append(all, r)
 	}
-	all = append(all, v.workload)
+	all = append(all, v.workload, v.deadlines)
 	for rec, err := range v.src.Read(ctx, v.applied.Load()+1) {
 		if err != nil {
 			return err

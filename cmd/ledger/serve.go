@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/complianceledger/ledger/command"
+	"github.com/complianceledger/ledger/deadline"
 	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/server"
 	"github.com/complianceledger/ledger/server/auth"
@@ -27,6 +28,8 @@ func newServe(g *globals) *cobra.Command {
 		maxBody                     int64
 		shutdownTimeout, poll       time.Duration
 		checkpointTick, maxSkew     time.Duration
+		alertTick                   time.Duration
+		policy                      = deadline.DefaultPolicy()
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -82,6 +85,7 @@ closes the store.`,
 			cfg := server.Config{
 				Store: l.store, Pseudonymizer: l.pseudo, Tokens: tokens, Logger: log,
 				MaxBody: maxBody, MaxSkew: maxSkew, Poll: poll, Snapshots: l.snapshots(), CheckpointTick: checkpointTick,
+				Deadlines: policy, AlertTick: alertTick,
 			}
 			if logFormat == "text" {
 				// The first replay's meter, on a terminal only (a person watching). With JSON
@@ -118,6 +122,8 @@ closes the store.`,
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
 	cmd.Flags().DurationVar(&checkpointTick, "checkpoint-tick", 10*time.Second, "how often to look whether a checkpoint is due (1,000 new events, or new events and a minute) and sign it; 0: only on publish, POST /v1/checkpoints and stop")
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "how often views look for events written by other processes")
+	cmd.Flags().DurationVar(&policy.EmergencyTarget, "emergency-target", policy.EmergencyTarget, "the platform's target for answering an emergency request (a deadline clock and its alerts)")
+	cmd.Flags().DurationVar(&alertTick, "alert-tick", server.DefaultAlertTick, "how often to publish the alerts that fell due onto LEDGER_ALERTS (ledger-alerts.>); negative: none")
 	cmd.Flags().StringVar(&natsListen, "nats-listen", jetstream.DefaultClientListen, "embedded server only: address where downstream services connect over NATS (empty: none)")
 	cmd.Flags().StringVar(&natsUsers, "nats-users", "", "embedded server only: JSON file of extra NATS service users with bcrypt passwords (tokens of role service are users already)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "json", "log format on stderr: json or text (text on a terminal also shows the first replay's progress)")

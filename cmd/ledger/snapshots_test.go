@@ -147,9 +147,9 @@ func TestRebuildEqualsIncrementalAndReportsAsOfUseSnapshots(t *testing.T) {
 	}
 	// The snapshot at 150, or an older one if a busy machine timed a write or a read out
 	// (logged, and the figures the same).
-	if !strings.Contains(log, "resuming from snapshot") || !strings.Contains(log, "transparency/transparency.v2@") {
+	if !strings.Contains(log, "resuming from snapshot") || !strings.Contains(log, "transparency/transparency.v3@") {
 		t.Errorf("the report as of 170 did not start from a snapshot:\n%s", log)
-	} else if !strings.Contains(log, "transparency/transparency.v2@150") {
+	} else if !strings.Contains(log, "transparency/transparency.v3@150") {
 		t.Logf("the report as of 170 started from an older snapshot than 150:\n%s", log)
 	}
 	// A second rebuild finds the snapshots the first one saved, drops and replays again.
@@ -203,7 +203,7 @@ func TestADamagedSnapshotInTheBucketIsSkippedWithALogLine(t *testing.T) {
 	if stats.Restored["telegram"] != 100 || stats.Restored["requests"] != 100 {
 		t.Errorf("restored from %v; want every view from 100 (the position before the damaged snapshot)", stats.Restored)
 	}
-	if !strings.Contains(log.String(), "ignoring unreadable snapshot") || !strings.Contains(log.String(), "telegram/telegram.v2@120") {
+	if !strings.Contains(log.String(), "ignoring unreadable snapshot") || !strings.Contains(log.String(), "telegram/telegram.v3@120") {
 		t.Errorf("no log line names the damaged snapshot:\n%s", log.String())
 	}
 	if !bytes.Equal(projectiontest.Render(got), projectiontest.Render(want)) {

@@ -24,7 +24,7 @@ func newTail(g *globals) *cobra.Command {
 		user, password, durable, aggregate, format string
 		types                                      []string
 		from                                       uint64
-		follow                                     bool
+		follow, alerts                             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "tail",
@@ -37,7 +37,10 @@ event it prints, so that the next run goes on where this one stopped.
 
 Without --nats-url it opens the data folder's embedded store directly (not while
 'ledger serve' runs on it: use --nats-url then) and reads through a temporary consumer,
-or through --durable if given.`,
+or through --durable if given.
+
+--alerts prints the alerts instead (LEDGER_ALERTS, "ledger-alerts.>": deadline.approaching,
+deadline.missed, nondisclosure.expiring, fraud.flagged), which --type then selects.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "json" && format != "text" {
@@ -47,7 +50,11 @@ or through --durable if given.`,
 				Durable: durable, Types: types, Aggregate: aggregate, FromSequence: from,
 				StopWhenCaughtUp: !follow,
 			}
-			if _, err := client.FilterSubjects(opts); err != nil {
+			filter := client.FilterSubjects
+			if alerts {
+				filter = client.AlertSubjects
+			}
+			if _, err := filter(opts); err != nil {
 				return err
 			}
 			if g.natsURL != "" && user != "" && durable == "" {
@@ -63,9 +70,15 @@ or through --durable if given.`,
 			}
 			defer done()
 			out := cmd.OutOrStdout()
-			err = c.Subscribe(ctx, opts, func(_ context.Context, ev client.Event) error {
-				return printEvent(out, format, ev)
-			})
+			if alerts {
+				err = c.SubscribeAlerts(ctx, opts, func(_ context.Context, a client.Alert) error {
+					return printAlert(out, format, a)
+				})
+			} else {
+				err = c.Subscribe(ctx, opts, func(_ context.Context, ev client.Event) error {
+					return printEvent(out, format, ev)
+				})
+			}
 			if errors.Is(err, context.Canceled) {
 				return nil // Ctrl-C while following
 			}
@@ -80,6 +93,7 @@ or through --durable if given.`,
 	f.StringVar(&aggregate, "aggregate", "", "only events of this aggregate type (request, report)")
 	f.Uint64Var(&from, "from", 0, "start at this stream sequence (a new durable only; an existing one resumes where it stopped)")
 	f.BoolVarP(&follow, "follow", "f", false, "keep printing new events until interrupted")
+	f.BoolVar(&alerts, "alerts", false, "print the alerts (deadlines, fraud flags) instead of the events")
 	f.StringVar(&format, "format", "text", "output: text (one line per event) or json (one object per line)")
 	return cmd
 }
@@ -131,6 +145,29 @@ func printEvent(w io.Writer, format string, ev client.Event) error {
 		ev.Sequence, ev.RecordedAt.UTC().Format(time.RFC3339Nano), ev.Type,
 		ev.AggregateType, ev.Subject, ev.AggregateVersion, ev.Actor, ev.Time.UTC().Format(time.RFC3339))
 	return err
+}
+
+// printAlert prints one alert: as its CloudEvent (json) or one line (text).
+func printAlert(w io.Writer, format string, a client.Alert) error {
+	if format == "json" {
+		b, err := json.Marshal(a.CloudEvent)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	d := a.Data
+	_, err := fmt.Fprintf(w, "%d\t%s\t%s\trequest=%s\tkind=%s\tdue=%s\tchannel=%s\n", a.Sequence, a.Time.UTC().Format(time.RFC3339Nano), a.Type,
+		d.Request, d.Kind, formatTime(d.Due), d.Channel)
+	return err
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // tailOwner follows the server that owns the folder as a downstream service does: over its

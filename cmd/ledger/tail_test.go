@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/complianceledger/ledger/deadline"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/store/jetstream"
@@ -178,5 +181,33 @@ func TestTailBesideAServerFollowsItOverNATS(t *testing.T) {
 	}
 	if err := srv.stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTailPrintsTheAlerts: `ledger tail --alerts` prints the alert stream, and --type selects
+// an alert type.
+func TestTailPrintsTheAlerts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := jetstream.Open(t.Context(), jetstream.Config{DataDir: filepath.Join(dir, "jetstream"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC)
+	clock := deadline.Clock{Request: uuid.NewString(), Kind: deadline.KindEPOCEmergency, Start: due.Add(-8 * time.Hour), Due: due}
+	pub, err := deadline.NewPublisher(t.Context(), s, "urn:test", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil {
+		_, err = pub.Publish(t.Context(), deadline.Alerts([]deadline.Clock{clock}, nil, due.Add(time.Hour), deadline.DefaultPolicy()))
+	}
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := tailLines(t, dir, "--alerts", "--nats-url=")
+	if len(lines) != 2 || !strings.Contains(lines[0], "deadline.approaching.v1") || !strings.Contains(lines[1], "deadline.missed.v1\trequest="+clock.Request+"\tkind=epoc_emergency\tdue=2026-03-02T17:00:00Z") {
+		t.Fatalf("tail --alerts:\n%s", strings.Join(lines, "\n"))
+	}
+	if lines := tailLines(t, dir, "--alerts", "--type", "deadline.missed", "--nats-url="); len(lines) != 1 {
+		t.Fatalf("tail --alerts --type deadline.missed: %v", lines)
 	}
 }

@@ -2,17 +2,23 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/complianceledger/ledger/deadline"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/projections"
 )
 
 func newTimeline(g *globals) *cobra.Command {
-	var format string
+	var (
+		format    string
+		deadlines bool
+	)
 	cmd := &cobra.Command{
 		Use:   "timeline <request-id>",
 		Short: "Show every event of one request, with actor, business and recorded time",
@@ -28,7 +34,7 @@ func newTimeline(g *globals) *cobra.Command {
 			}
 			l, err := g.open(cmd.Context(), 0)
 			if r := g.remoteOf(err); r != nil {
-				return r.get(cmd.Context(), cmd.OutOrStdout(), "/v1/requests/"+id+"/timeline", values("format", format))
+				return r.get(cmd.Context(), cmd.OutOrStdout(), "/v1/requests/"+id+"/timeline", values("format", format, "deadlines", strconv.FormatBool(deadlines)))
 			}
 			if err != nil {
 				return err
@@ -42,6 +48,9 @@ func newTimeline(g *globals) *cobra.Command {
 				return fmt.Errorf("request %s: no such request in the ledger", id)
 			}
 			t, err := projections.Timeline(id, recs)
+			if deadlines {
+				t, err = projections.RequestDeadlines(id, recs, time.Now(), deadline.DefaultPolicy())
+			}
 			if err != nil {
 				return err
 			}
@@ -49,5 +58,6 @@ func newTimeline(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output: "+strings.Join(projections.Formats, ", "))
+	cmd.Flags().BoolVar(&deadlines, "deadlines", false, "show the request's deadline clocks and where each stands now, instead of its events")
 	return cmd
 }

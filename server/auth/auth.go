@@ -33,12 +33,13 @@ import (
 type Role = command.Role
 
 const (
-	Intake     = command.Intake
-	Legal      = command.Legal
-	Disclosure = command.Disclosure
-	Auditor    = command.Auditor
-	Regulator  = command.Regulator
-	Service    = command.Service
+	Intake      = command.Intake
+	Legal       = command.Legal
+	Disclosure  = command.Disclosure
+	Auditor     = command.Auditor
+	Regulator   = command.Regulator
+	Service     = command.Service
+	TrustSafety = command.TrustSafety
 )
 
 // Roles lists every role.

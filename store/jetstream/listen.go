@@ -36,6 +36,30 @@ type ServiceUser struct {
 	// named after the user. NATS permissions match whole subject tokens, so ownership is an
 	// exact list of names rather than a prefix.
 	Consumers []string `json:"consumers,omitempty"`
+	// Streams says what the service reads: "events" (LEDGER, "ledger.>") and "alerts"
+	// (LEDGER_ALERTS, "ledger-alerts.>"); empty means events only. A service granted alerts
+	// alone sees no event.
+	Streams []string `json:"streams,omitempty"`
+}
+
+// What a service user may read (ServiceUser.Streams).
+const (
+	ReadEvents = "events"
+	ReadAlerts = "alerts"
+)
+
+// readable maps ServiceUser.Streams to the streams and subjects they grant.
+var readable = map[string]struct{ stream, subjects string }{
+	ReadEvents: {StreamName, subjectRoot + ".>"},
+	ReadAlerts: {AlertStreamName, alertRoot + ".>"},
+}
+
+// streams is what u reads.
+func (u ServiceUser) streams() []string {
+	if len(u.Streams) == 0 {
+		return []string{ReadEvents}
+	}
+	return u.Streams
 }
 
 // ReadServiceUsers reads a JSON array of ServiceUser, as a `serve` flag would name it:
@@ -78,6 +102,11 @@ func checkServiceUsers(users []ServiceUser) error {
 			return fmt.Errorf("%w %q: name used twice or reserved", ErrServiceUser, u.Name)
 		}
 		seen[u.Name] = true
+		for _, st := range u.Streams {
+			if _, ok := readable[st]; !ok {
+				return fmt.Errorf("%w %q: streams: %q is not %s or %s", ErrServiceUser, u.Name, st, ReadEvents, ReadAlerts)
+			}
+		}
 		if u.Password == "" {
 			return fmt.Errorf("%w %q: no password", ErrServiceUser, u.Name)
 		}
@@ -115,20 +144,26 @@ const LedgerUserName = "ledger"
 // (deny wins in NATS).
 func servicePermissions(u ServiceUser) *server.Permissions {
 	const api = "$JS.API."
-	pub := []string{
-		api + "STREAM.INFO." + StreamName,    // stream config and state (last sequence)
-		api + "DIRECT.GET." + StreamName,     // one message by sequence (nats.go Stream.GetMsg)
-		api + "STREAM.MSG.GET." + StreamName, // the same, the way `nats stream get` asks
-	}
-	for _, c := range u.consumerNames() {
+	var pub []string
+	sub := []string{ServiceInboxPrefix(u.Name) + ".>"}
+	for _, name := range u.streams() {
+		st := readable[name]
+		sub = append(sub, st.subjects)
 		pub = append(pub,
-			api+"CONSUMER.CREATE."+StreamName+"."+c,      // create or update, several filters
-			api+"CONSUMER.CREATE."+StreamName+"."+c+".>", // create or update, one filter
-			api+"CONSUMER.INFO."+StreamName+"."+c,        // resume: does it exist, where is it
-			api+"CONSUMER.DELETE."+StreamName+"."+c,      // start over
-			api+"CONSUMER.MSG.NEXT."+StreamName+"."+c,    // pull
-			"$JS.ACK."+StreamName+"."+c+".>",             // ack, nak, in progress, term
+			api+"STREAM.INFO."+st.stream,    // stream config and state (last sequence)
+			api+"DIRECT.GET."+st.stream,     // one message by sequence (nats.go Stream.GetMsg)
+			api+"STREAM.MSG.GET."+st.stream, // the same, the way `nats stream get` asks
 		)
+		for _, c := range u.consumerNames() {
+			pub = append(pub,
+				api+"CONSUMER.CREATE."+st.stream+"."+c,      // create or update, several filters
+				api+"CONSUMER.CREATE."+st.stream+"."+c+".>", // create or update, one filter
+				api+"CONSUMER.INFO."+st.stream+"."+c,        // resume: does it exist, where is it
+				api+"CONSUMER.DELETE."+st.stream+"."+c,      // start over
+				api+"CONSUMER.MSG.NEXT."+st.stream+"."+c,    // pull
+				"$JS.ACK."+st.stream+"."+c+".>",             // ack, nak, in progress, term
+			)
+		}
 	}
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{
@@ -136,6 +171,7 @@ func servicePermissions(u ServiceUser) *server.Permissions {
 			Deny: []string{
 				subjectRoot + ".>",
 				checkpointRoot + ".>",
+				alertRoot + ".>",
 				api + "STREAM.CREATE.>",
 				api + "STREAM.UPDATE.>",
 				api + "STREAM.DELETE.>",
@@ -143,18 +179,10 @@ func servicePermissions(u ServiceUser) *server.Permissions {
 				api + "STREAM.MSG.DELETE.>",
 			},
 		},
-		Subscribe: &server.SubjectPermission{
-			// Live events, and replies to the requests above in an inbox of its own, so
-			// that no service watches another's replies (client.Dial sets the prefix;
-			// `nats --inbox-prefix`).
-			Allow: []string{subjectRoot + ".>", ServiceInboxPrefix(u.Name) + ".>"},
-		},
+		Subscribe: &server.SubjectPermission{Allow: sub},
 	}
 }
 
-// clientAuth is how the embedded server authenticates when it listens: service users by
-// password, and the ledger's own in-process connection by an nkey made for this run only,
-// accepted on in-process connections only.
 type clientAuth struct {
 	users []*server.User
 	nkeys []*server.NkeyUser
