@@ -256,7 +256,8 @@ func TestRevokedTokenEndsItsSessionWithinASecond(t *testing.T) {
 // TestEachPageOpensForItsRolesOnly: every role against every page of the console, as the
 // README's table of roles says; each page opens for the roles of the API route it reads.
 func TestEachPageOpensForItsRolesOnly(t *testing.T) {
-	officers := []auth.Role{auth.Intake, auth.Legal, auth.Disclosure}
+	// Trust and safety works requests as the officers do (suspect_fraud, confirm_fraud).
+	officers := []auth.Role{auth.Intake, auth.Legal, auth.Disclosure, auth.TrustSafety}
 	want := map[string][]auth.Role{
 		"GET /dashboard":      append(slices.Clone(officers), auth.Auditor, auth.Regulator),
 		"GET /download":       append(slices.Clone(officers), auth.Auditor, auth.Regulator),
