@@ -247,7 +247,8 @@ func accountFields[T any](items []T, path string, account func(*T) *Account) []A
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-func (m *Meta) validate() error {
+// validateHeader checks what every command carries, whatever it is about.
+func (m *Meta) validateHeader() error {
 	switch {
 	case m.CommandID == "":
 		return events.Invalid("command_id", "is required")
@@ -255,6 +256,13 @@ func (m *Meta) validate() error {
 		return events.Invalid("actor", "is required (the authenticated caller)")
 	case m.At.IsZero():
 		return events.Invalid("at", "is required (RFC 3339 business time)")
+	}
+	return nil
+}
+
+func (m *Meta) validate() error {
+	if err := m.validateHeader(); err != nil {
+		return err
 	}
 	if id, err := uuid.Parse(m.RequestID); err != nil || id.String() != m.RequestID {
 		return events.Invalid("request_id", "must be a UUID in lowercase hyphenated form")

@@ -100,14 +100,10 @@ func (*NotifyBreach) AccountFields() []AccountField       { return nil }
 // validateRegistry checks the header of a registry command: an authority id instead of a
 // request id.
 func validateRegistry(m *Meta, r *RegistryMeta) error {
-	switch {
-	case m.CommandID == "":
-		return events.Invalid("command_id", "is required")
-	case m.Actor == "":
-		return events.Invalid("actor", "is required (the authenticated caller)")
-	case m.At.IsZero():
-		return events.Invalid("at", "is required (RFC 3339 business time)")
-	case m.RequestID != "":
+	if err := m.validateHeader(); err != nil {
+		return err
+	}
+	if m.RequestID != "" {
 		return events.Invalid("request_id", "must be empty: a registry command names an authority (authority_id)")
 	}
 	if id, err := uuid.Parse(r.AuthorityID); err != nil || id.String() != r.AuthorityID {
