@@ -35,13 +35,23 @@ func (s *Server) publishedReport(r *http.Request) (string, *events.ReportPublish
 	return id, p, err
 }
 
+// publishedTo is publishedReport for caller: a regulator gets only the reports it is
+// entitled to (see entitled).
+func (s *Server) publishedTo(r *http.Request, caller auth.Token) (string, *events.ReportPublished, error) {
+	id, p, err := s.publishedReport(r)
+	if err == nil && caller.Role == auth.Regulator && !entitled(caller, p) {
+		return "", nil, forbidden("id", "a regulator gets the published aggregated reports of its own countries only")
+	}
+	return id, p, err
+}
+
 // published answers GET /v1/published/{id}: the published report's exact bytes, rebuilt from
 // the events it was computed from and checked against its SHA-256.
-func (s *Server) published(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
+func (s *Server) published(w http.ResponseWriter, r *http.Request, caller auth.Token) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	_, p, err := s.publishedReport(r)
+	_, p, err := s.publishedTo(r, caller)
 	if err != nil {
 		return err
 	}
@@ -129,10 +139,10 @@ type TypeLoader interface {
 	LoadType(ctx context.Context, aggregateType string) ([]events.Recorded, error)
 }
 
-// publishedList answers GET /v1/published: every published report, oldest first, with its
-// parameters, SHA-256, the position it was computed at, who published it and when, and the
-// signed checkpoint published with it.
-func (s *Server) publishedList(w http.ResponseWriter, r *http.Request, _ auth.Token) error {
+// publishedList answers GET /v1/published: every published report, oldest first (for a
+// regulator, those it is entitled to), with its parameters, SHA-256, the position it was
+// computed at, who published it and when, and the signed checkpoint published with it.
+func (s *Server) publishedList(w http.ResponseWriter, r *http.Request, caller auth.Token) error {
 	q, err := query(r, "format")
 	if err != nil {
 		return err
@@ -163,6 +173,9 @@ func (s *Server) publishedList(w http.ResponseWriter, r *http.Request, _ auth.To
 		p, ok := e.(*events.ReportPublished)
 		if !ok {
 			continue // a report's later events, if it ever has any
+		}
+		if caller.Role == auth.Regulator && !entitled(caller, p) {
+			continue
 		}
 		pp := p.Parameters
 		if pp.NSBand == 0 { // the event omits the default

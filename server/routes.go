@@ -50,8 +50,10 @@ var routes = []Route{
 	{Method: "GET", Path: "/v1/reports/{view}", Roles: reporters, handle: (*Server).report},
 	{Method: "GET", Path: "/v1/requests/{id}/timeline", Roles: readers, handle: (*Server).timeline},
 	{Method: "GET", Path: "/v1/workload", Roles: readers, handle: (*Server).workload},
-	{Method: "GET", Path: "/v1/published", Roles: readers, handle: (*Server).publishedList},
-	{Method: "GET", Path: "/v1/published/{id}", Roles: readers, handle: (*Server).published},
+	// A regulator lists and reads the published aggregated reports of its countries (not
+	// their restatements, which name the events that changed a figure).
+	{Method: "GET", Path: "/v1/published", Roles: reporters, handle: (*Server).publishedList},
+	{Method: "GET", Path: "/v1/published/{id}", Roles: reporters, handle: (*Server).published},
 	{Method: "GET", Path: "/v1/published/{id}/restatement", Roles: readers, handle: (*Server).restatement},
 	// A published report's evidence bundle: its bytes and the proofs that tie them to the
 	// log; a regulator gets the bundles of its countries' reports (entitled).

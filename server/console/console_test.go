@@ -106,7 +106,8 @@ func hasOrders(r map[string]any) bool {
 }
 
 // TestFranceRegulatorSeesOnlyFrance: a regulator limited to FR gets FR's rows on every
-// view, is refused DE as the API refuses it, and opens none of the officers' pages.
+// view, is refused DE as the API refuses it, opens none of the officers' pages, and sees
+// the published reports of FR only.
 func TestFranceRegulatorSeesOnlyFrance(t *testing.T) {
 	f := newFixture(t)
 	open := f.history()
@@ -134,10 +135,23 @@ func TestFranceRegulatorSeesOnlyFrance(t *testing.T) {
 			t.Errorf("%s DE download: %d, want 403", view, p.status)
 		}
 	}
-	for _, path := range []string{"/desk", "/requests/" + open, "/published", "/intake"} {
+	for _, path := range []string{"/desk", "/requests/" + open, "/intake"} {
 		if p := b.get(path); p.status != http.StatusForbidden {
 			t.Errorf("%s: %d, want 403", path, p.status)
 		}
+	}
+	// Published reports: FR's, not DE's nor one of every country (it holds DE's figures).
+	ids := map[string]string{}
+	for _, country := range []string{"FR", "DE", ""} {
+		status, h, body := f.api("POST", "/v1/reports/requests/publish?period=2025&format=csv&country="+country, "legal", nil, "Idempotency-Key", "publish-"+country)
+		if status != http.StatusCreated || h.Get("Ledger-Report-Id") == "" {
+			t.Fatalf("publish %q: %d %s", country, status, body)
+		}
+		ids[country] = h.Get("Ledger-Report-Id")
+	}
+	p := b.get("/published")
+	if p.status != http.StatusOK || !strings.Contains(p.body, ids["FR"]) || strings.Contains(p.body, ids["DE"]) || strings.Contains(p.body, ids[""]) {
+		t.Errorf("/published for FR: %d, want FR's report %s only:\n%.2000s", p.status, ids["FR"], p.body)
 	}
 }
 
@@ -261,7 +275,7 @@ func TestEachPageOpensForItsRolesOnly(t *testing.T) {
 	want := map[string][]auth.Role{
 		"GET /dashboard":      append(slices.Clone(officers), auth.Auditor, auth.Regulator),
 		"GET /download":       append(slices.Clone(officers), auth.Auditor, auth.Regulator),
-		"GET /published":      append(slices.Clone(officers), auth.Auditor),
+		"GET /published":      append(slices.Clone(officers), auth.Auditor, auth.Regulator),
 		"POST /publish":       {auth.Legal},
 		"GET /desk":           append(slices.Clone(officers), auth.Auditor),
 		"GET /intake":         {auth.Intake},
