@@ -88,8 +88,10 @@ const (
 // Counting rules:
 //   - an order counts in the period holding its delivery (business time of RequestReceived);
 //     orders to act are instrument dsa_art9, orders to provide information dsa_art10;
-//   - an order whose requester failed verification is not an order of an authority (a
-//     forged one) and is left out; a withdrawn order was still received and counts;
+//   - an order whose requester failed verification, or that trust and safety confirmed
+//     forged (FraudConfirmed), is not an order of an authority and is left out, from the
+//     period of its delivery, whenever the forgery comes to light (an as-of before the
+//     confirmation still counts it); a withdrawn order was still received and counts;
 //   - an order counts in the TOTAL row, in its category's row and, if it names one, in its
 //     keyword's row; an order recorded before request.received.v2 (no DSA block) counts as
 //     STATEMENT_CATEGORY_NOT_SPECIFIED_ORDER with one item per account it names, until a
@@ -135,7 +137,7 @@ func (v *DSA) forService(service string) *DSA {
 
 func (*DSA) Handles(name string) bool {
 	switch name {
-	case "RequestReceived", "EntryCorrected", "ReceiptAcknowledged", "OrderGivenEffect", "RequesterVerificationFailed":
+	case "RequestReceived", "EntryCorrected", "ReceiptAcknowledged", "OrderGivenEffect", "RequesterVerificationFailed", "FraudConfirmed":
 		return true
 	}
 	return false
@@ -157,7 +159,7 @@ func (v *DSA) Apply(rec events.Recorded, e events.Event) {
 		v.acknowledged[id], v.automated[id] = rec.Time.UnixNano(), e.Automated
 	case *events.OrderGivenEffect:
 		v.givenEffect[id] = rec.Time.UnixNano()
-	case *events.RequesterVerificationFailed:
+	case *events.RequesterVerificationFailed, *events.FraudConfirmed:
 		v.forged[id] = true
 	}
 }

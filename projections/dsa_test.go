@@ -154,9 +154,13 @@ func TestDSACSVGolden(t *testing.T) {
 	h.add("i2", t0.Add(10*time.Hour+15*time.Minute), effect)
 	// i3 DE, to provide information, not specified: no receipt or effect yet.
 	h.add("i3", d(6, 30, 23, 59), dsaOrder("DE", events.InstrumentDSAArt10, &events.DSAOrder{Category: events.DSANotSpecified, Items: 1}, acct(9)))
-	// Left out: a forged order, one delivered before the period, one after, a court order.
+	// Left out: forged orders, one delivered before the period, one after, a court order.
 	h.add("f1", d(2, 1, 12, 0), dsaOrder("FR", events.InstrumentDSAArt9, &events.DSAOrder{Category: violence, Items: 9}, acct(10)))
 	h.add("f1", d(2, 1, 13, 0), &events.RequesterVerificationFailed{Method: "signed_email", Verifier: "vera", Reason: "forged"})
+	// ... and one given effect, then confirmed forged by trust and safety.
+	h.add("f2", d(3, 2, 9, 0), dsaOrder("FR", events.InstrumentDSAArt9, &events.DSAOrder{Category: violence, Items: 4}, acct(14)))
+	h.add("f2", d(3, 2, 10, 0), effect)
+	h.add("f2", d(3, 9, 9, 0), &events.FraudConfirmed{Reason: "the mailbox was compromised", Disclosed: true})
 	h.add("o1", time.Date(2024, 12, 31, 23, 59, 0, 0, time.UTC), dsaOrder("FR", events.InstrumentDSAArt9, &events.DSAOrder{Category: violence, Items: 9}, acct(11)))
 	h.add("o2", d(7, 1, 0, 0), dsaOrder("AT", events.InstrumentDSAArt9, &events.DSAOrder{Category: violence, Items: 9}, acct(12)))
 	h.add("x1", d(2, 1, 12, 0), received("FR", events.InstrumentCourtOrder, acct(13)))

@@ -17,7 +17,7 @@ import (
 //
 // Counting rules:
 //   - an order counts in the period holding its delivery; forged ones (requester
-//     verification failed) are left out;
+//     verification failed, or fraud confirmed) are left out;
 //   - deadline met: an EPOC given effect at most 10 days (8 hours in an emergency) after
 //     delivery, both ends included, and recorded in the ledger by then; missed: given effect
 //     later; recorded late: given effect in time by its stated time, but recorded after the
@@ -49,7 +49,7 @@ func NewEEvidence() *EEvidence { return &EEvidence{base: newBase()} }
 func (*EEvidence) Handles(name string) bool {
 	switch name {
 	case "RequestReceived", "EntryCorrected", "OrderGivenEffect", "OrderRefused", "EnforcingAuthorityNotified", "RequesterVerificationFailed",
-		"PreservationExtended":
+		"FraudConfirmed", "PreservationExtended":
 		return true
 	}
 	return false
@@ -75,7 +75,7 @@ func (v *EEvidence) Apply(rec events.Recorded, e events.Event) {
 		v.refused[id] = enumOf(events.RefusalGrounds, e.Ground)
 	case *events.EnforcingAuthorityNotified:
 		v.notified[id] = true
-	case *events.RequesterVerificationFailed:
+	case *events.RequesterVerificationFailed, *events.FraudConfirmed:
 		v.forged[id] = true
 	case *events.PreservationExtended:
 		v.extension[id] = enumOf(events.PreservationExtensions, e.Extension)

@@ -71,9 +71,12 @@ func TestEEvidenceDeadlinesAtTheirBoundaries(t *testing.T) {
 	h.add("pr6", time.Date(2025, 1, 5, 0, 0, 0, 0, time.UTC), epoc("FR", events.InstrumentEPOCPR, events.EEvidenceContent, false, 19))
 	h.add("pr6", time.Date(2025, 1, 5, 1, 0, 0, 0, time.UTC), effect)
 	h.add("pr6", time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC), &events.PreservationExtended{Extension: events.ProductionRequested})
-	// Left out: a forged order, an order of another period, a court order.
+	// Left out: forged orders (verification failed; fraud confirmed), an order of another
+	// period, a court order.
 	order("f1", "DE", events.InstrumentEPOC, events.EEvidenceTraffic, false, 15, time.Hour)
 	h.add("f1", t0.Add(time.Minute), &events.RequesterVerificationFailed{Method: "signed_email", Verifier: "vera", Reason: "forged"})
+	order("f2", "DE", events.InstrumentEPOC, events.EEvidenceTraffic, false, 18, time.Hour)
+	h.add("f2", t0.Add(2*time.Hour), &events.FraudConfirmed{Reason: "the mailbox was compromised", Disclosed: true})
 	h.add("o1", time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC), epoc("DE", events.InstrumentEPOC, events.EEvidenceTraffic, false, 16))
 	h.add("x1", t0, received("DE", events.InstrumentCourtOrder, acct(17)))
 

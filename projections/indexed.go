@@ -17,8 +17,8 @@ const (
 	requestsVersion     = "requests.v3"
 	transparencyVersion = "transparency.v3"
 	workloadVersion     = "workload.v2"
-	dsaVersion          = "dsa.v2"
-	eevidenceVersion    = "eevidence.v3"
+	dsaVersion          = "dsa.v3"
+	eevidenceVersion    = "eevidence.v4"
 )
 
 // IndexName is the name the fact index's snapshots are kept under, beside the views'.
