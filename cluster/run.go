@@ -38,6 +38,7 @@ func FindServer(path string) (string, error) {
 type Cluster struct {
 	Dir   string
 	Plan  Plan
+	url   string // the ledger's URL (LedgerURL)
 	bin   string
 	nodes []*node
 }
@@ -60,7 +61,11 @@ func Start(ctx context.Context, dir, bin string, detach bool) (*Cluster, error) 
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Dir: dir, Plan: p, bin: bin, nodes: make([]*node, p.Nodes())}
+	url, err := LedgerURL(dir)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Dir: dir, Plan: p, url: url, bin: bin, nodes: make([]*node, p.Nodes())}
 	for i := range c.nodes {
 		if err := c.startNode(i, detach); err != nil {
 			c.Close()
@@ -99,13 +104,7 @@ func (c *Cluster) startNode(i int, detach bool) error {
 }
 
 // URL is the ledger's URL for this cluster (every node, with the ledger's password).
-func (c *Cluster) URL() string {
-	u, err := LedgerURL(c.Dir)
-	if err != nil {
-		panic(err) // Start read the folder already
-	}
-	return u
-}
+func (c *Cluster) URL() string { return c.url }
 
 // ClientURL is node i's address without credentials, for any other user.
 func (c *Cluster) ClientURL(i int) string {
