@@ -192,12 +192,14 @@ func (s *Store) scan(ctx context.Context, stream string, filter []string, from u
 	if err != nil {
 		return fmt.Errorf("jetstream: stream %s: %w", stream, err)
 	}
-	state := st.CachedInfo().State
-	last := state.LastSeq
-	if state.Msgs == 0 || last < from {
+	last, err := lastHeld(ctx, st, filter[0])
+	if err != nil {
+		return err
+	}
+	if last < from {
 		return nil
 	}
-	if from > state.FirstSeq {
+	if from > st.CachedInfo().State.FirstSeq {
 		// Messages may all lie before from (the tail deleted); a consumer would then wait
 		// forever for the first one.
 		if _, err := st.GetMsg(ctx, from, natsjs.WithGetMsgSubject(filter[0])); errors.Is(err, natsjs.ErrMsgNotFound) {
@@ -222,27 +224,27 @@ func (s *Store) scan(ctx context.Context, stream string, filter []string, from u
 		msgs.Stop()
 		s.dropConsumerOf(ctx, stream, cons)
 	}()
-	for {
-		if err := ctx.Err(); err != nil { // Next prefers a buffered message over a cancelled ctx
-			return err
+	for seen := from - 1; ; {
+		m, err := next(ctx, st, filter[0], msgs, seen)
+		if errors.Is(err, errEnd) {
+			return nil
 		}
-		m, err := msgs.Next(natsjs.NextContext(ctx))
 		if err != nil {
-			return fmt.Errorf("jetstream: %s: next message: %w", stream, err)
+			return fmt.Errorf("jetstream: %s: %w", stream, err)
 		}
 		meta, err := m.Metadata()
 		if err != nil {
 			return fmt.Errorf("jetstream: %s: message metadata: %w", stream, err)
 		}
-		seq := meta.Sequence.Stream
-		if seq > last {
+		seen = meta.Sequence.Stream
+		if seen > last {
 			return nil
 		}
-		if err := fn(seq, m.Subject(), meta.Timestamp, m.Data()); err != nil {
+		if err := fn(seen, m.Subject(), meta.Timestamp, m.Data()); err != nil {
 			return err
 		}
 		// NumPending 0: the messages after this one were deleted, last among them.
-		if seq == last || meta.NumPending == 0 {
+		if seen == last || meta.NumPending == 0 {
 			return nil
 		}
 	}
