@@ -205,6 +205,9 @@ func (s *Store) LoadSnapshot(ctx context.Context, info SnapshotRef) ([]byte, err
 		return nil, err
 	}
 	data, err := obs.GetBytes(ctx, snapshotName(info))
+	if errors.Is(err, natsjs.ErrObjectNotFound) {
+		data, err = obs.GetBytes(ctx, legacyName(info))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: load snapshot %s: %w", info, err)
 	}

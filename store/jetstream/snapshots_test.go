@@ -71,7 +71,7 @@ func TestSnapshotsAreSavedListedLoadedAndDeleted(t *testing.T) {
 
 // TestSnapshotsSavedUnderOldNamesAreListedAndDeleted: an object named as before names said
 // everything ("<view>/<version>/<sequence>", its time and last event in its metadata) is
-// still listed from its metadata, and deleted by its info.
+// still listed from its metadata, loaded and deleted by its info.
 func TestSnapshotsSavedUnderOldNamesAreListedAndDeleted(t *testing.T) {
 	t.Parallel()
 	s := openStore(t)
@@ -97,6 +97,9 @@ func TestSnapshotsSavedUnderOldNamesAreListedAndDeleted(t *testing.T) {
 	got, err := s.ListSnapshots(ctx, "telegram")
 	if err != nil || len(got) != 2 || !slices.Contains(got, old) || !slices.Contains(got, current) {
 		t.Fatalf("listed %v, %v; want %v and %v", got, err, old, current)
+	}
+	if data, err := s.LoadSnapshot(ctx, old); err != nil || string(data) != "old" {
+		t.Fatalf("load %s: %q, %v", old, data, err)
 	}
 	if err := s.DeleteSnapshot(ctx, old); err != nil {
 		t.Fatal(err)
