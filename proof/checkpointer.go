@@ -39,7 +39,8 @@ type CheckpointerOptions struct {
 // in between) it recomputes the tree from the stream and checks it against the newest
 // stored checkpoint: a ledger whose past no longer matches what was signed gets no new
 // signature (ErrTampered), so a rewritten history is never blessed. That check reads the
-// whole stream once per Checkpointer, i.e. once per process.
+// whole stream once per Checkpointer, i.e. once per process, and only once there is a new
+// event to sign.
 //
 // It is safe for concurrent use; Run calls Tick on a timer.
 type Checkpointer struct {
@@ -169,6 +170,14 @@ func (c *Checkpointer) sync(ctx context.Context) error {
 		// Checkpoint records do not go away on their own: the stream was deleted or rewritten.
 		return fmt.Errorf("%w: the newest stored checkpoint has size %d, this process stored one of size %d", ErrTampered, last.Size, c.last.Size)
 	}
+	if note != nil {
+		if fresh, err := c.recordedAfter(ctx, last.Size); err != nil || !fresh {
+			// Nothing to sign, so no need to read the whole stream now (a server stopped
+			// soon after its start, say): the check waits for the first new event.
+			c.last, c.note, c.lastAt, c.after, c.pending = last, note, at, after, nil
+			return err
+		}
+	}
 	c.tree, c.pending = NewTree(), nil
 	err = scanLeaves(ctx, c.log, last.Size, func(_ uint64, _, hash []byte) error {
 		return c.tree.Append(hash)
@@ -188,6 +197,19 @@ func (c *Checkpointer) sync(ctx context.Context) error {
 	}
 	c.synced = true
 	return nil
+}
+
+// recordedAfter reports whether the stream holds an event after sequence size.
+func (c *Checkpointer) recordedAfter(ctx context.Context, size uint64) (bool, error) {
+	found := false
+	err := c.log.Scan(ctx, size+1, func(uint64, []byte) error {
+		found = true
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return false, fmt.Errorf("proof: events after checkpoint of size %d: %w", size, err)
+	}
+	return found, nil
 }
 
 // extend appends the events after the tree's end to the tree and to pending.
