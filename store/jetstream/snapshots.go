@@ -153,17 +153,28 @@ func (s *Store) ListSnapshots(ctx context.Context, view string) ([]SnapshotRef, 
 		return nil, fmt.Errorf("jetstream: list snapshots: %w", err)
 	}
 	var out []SnapshotRef
+	var legacy []string
+	current := map[string]bool{} // the old names of the snapshots listed under new ones
 	for subject := range info.State.Subjects {
 		raw, err := base64.URLEncoding.DecodeString(strings.TrimPrefix(subject, snapshotMeta))
 		name := string(raw)
 		if err != nil || !strings.HasPrefix(name, view+"/") {
 			continue
 		}
-		ref, ok := parseSnapshotName(name)
-		if !ok {
-			if ref, ok, err = s.legacySnapshot(ctx, obs, name); err != nil {
-				return nil, err
-			}
+		if ref, ok := parseSnapshotName(name); ok {
+			out = append(out, ref)
+			current[legacyName(ref)] = true
+		} else {
+			legacy = append(legacy, name)
+		}
+	}
+	for _, name := range legacy {
+		if current[name] { // saved again under its new name: listed once
+			continue
+		}
+		ref, ok, err := s.legacySnapshot(ctx, obs, name)
+		if err != nil {
+			return nil, err
 		}
 		if ok && ref.View == view {
 			out = append(out, ref)

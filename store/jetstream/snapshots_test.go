@@ -71,7 +71,8 @@ func TestSnapshotsAreSavedListedLoadedAndDeleted(t *testing.T) {
 
 // TestSnapshotsSavedUnderOldNamesAreListedAndDeleted: an object named as before names said
 // everything ("<view>/<version>/<sequence>", its time and last event in its metadata) is
-// still listed from its metadata, loaded and deleted by its info.
+// still listed from its metadata (once, if saved again under its new name), loaded and
+// deleted by its info.
 func TestSnapshotsSavedUnderOldNamesAreListedAndDeleted(t *testing.T) {
 	t.Parallel()
 	s := openStore(t)
@@ -100,6 +101,13 @@ func TestSnapshotsSavedUnderOldNamesAreListedAndDeleted(t *testing.T) {
 	}
 	if data, err := s.LoadSnapshot(ctx, old); err != nil || string(data) != "old" {
 		t.Fatalf("load %s: %q, %v", old, data, err)
+	}
+	// Saved again under its new name, it is listed once.
+	if err := s.SaveSnapshot(ctx, old, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ListSnapshots(ctx, "telegram"); err != nil || len(got) != 2 {
+		t.Fatalf("saved again under its new name, listed %v, %v", got, err)
 	}
 	if err := s.DeleteSnapshot(ctx, old); err != nil {
 		t.Fatal(err)
