@@ -35,8 +35,19 @@ func (s *Store) Load(ctx context.Context, aggregateType, id string) ([]events.Re
 	return recs, nil
 }
 
+// loadTimeout bounds a Load whose context has no deadline of its own.
+const loadTimeout = 30 * time.Second
+
 // load reads every message matching filter with direct batch gets.
+//
+// A batch whose answers do not all arrive before the context's deadline (or, without one,
+// the connection's 2 s request timeout) ends its iteration silently, as if the aggregate
+// had no more events: so load sets a deadline of its own and, once a batch ends, asks its
+// context whether that deadline ended it. (A busy machine once turned a request's history
+// into an empty one that way: "nothing can happen to a request before it is received".)
 func (s *Store) load(ctx context.Context, filter string) ([]events.Recorded, error) {
+	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	defer cancel()
 	var out []events.Recorded
 	next := uint64(1)
 	for {
@@ -64,6 +75,9 @@ func (s *Store) load(ctx context.Context, filter string) ([]events.Recorded, err
 			// also end early on the server's byte limit, so this decides, not the count.
 			np, _ := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
 			more = np > 0
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("direct get after %d events: %w", len(out), err)
 		}
 		if got == 0 || !more {
 			return out, nil
