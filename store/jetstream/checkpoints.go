@@ -208,11 +208,7 @@ func (s *Store) scan(ctx context.Context, stream string, filter []string, from u
 			return fmt.Errorf("jetstream: %s: message at or after %d: %w", stream, from, err)
 		}
 	}
-	cons, err := s.js.OrderedConsumer(ctx, stream, natsjs.OrderedConsumerConfig{
-		FilterSubjects: filter,
-		DeliverPolicy:  natsjs.DeliverByStartSequencePolicy,
-		OptStartSeq:    from,
-	})
+	cons, err := s.js.OrderedConsumer(ctx, stream, replayConfig(st, filter, from))
 	if err != nil {
 		return fmt.Errorf("jetstream: %s: ordered consumer: %w", stream, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -75,11 +76,7 @@ func (s *Store) read(ctx context.Context, from uint64, yield func(events.Recorde
 	if last < from {
 		return nil
 	}
-	cons, err := s.js.OrderedConsumer(ctx, StreamName, natsjs.OrderedConsumerConfig{
-		FilterSubjects: allSubjects,
-		DeliverPolicy:  natsjs.DeliverByStartSequencePolicy,
-		OptStartSeq:    from,
-	})
+	cons, err := s.js.OrderedConsumer(ctx, StreamName, replayConfig(st, allSubjects, from))
 	if err != nil {
 		return fmt.Errorf("ordered consumer: %w", err)
 	}
@@ -134,6 +131,23 @@ func (s *Store) read(ctx context.Context, from uint64, yield func(events.Recorde
 	}
 	// fetch also ends early, without a chunk, when ctx is cancelled.
 	return ctx.Err()
+}
+
+// replayConfig is an ordered consumer of stream st's messages on filter from sequence from.
+// A filter that is the stream's own subjects is left out: the messages are the same, but
+// the server counts a filtered consumer's pending messages block by block from the start
+// sequence (an as-of query 35% into 1M events spent a quarter of its CPU there), an
+// unfiltered one from the stream's state alone.
+func replayConfig(st natsjs.Stream, filter []string, from uint64) natsjs.OrderedConsumerConfig {
+	cfg := natsjs.OrderedConsumerConfig{
+		FilterSubjects: filter,
+		DeliverPolicy:  natsjs.DeliverByStartSequencePolicy,
+		OptStartSeq:    from,
+	}
+	if slices.Equal(filter, st.CachedInfo().Config.Subjects) {
+		cfg.FilterSubjects = nil
+	}
+	return cfg
 }
 
 // fetch pulls messages from sequence from up to sequence last, or to the last the stream
