@@ -39,8 +39,8 @@ type CheckpointerOptions struct {
 // in between) it recomputes the tree from the stream and checks it against the newest
 // stored checkpoint: a ledger whose past no longer matches what was signed gets no new
 // signature (ErrTampered), so a rewritten history is never blessed. That check reads the
-// whole stream once per Checkpointer, i.e. once per process, and only once there is a new
-// event to sign.
+// whole stream once per Checkpointer, i.e. once per process; Tick and CheckpointNew only
+// once there is a new event to sign.
 //
 // It is safe for concurrent use; Run calls Tick on a timer.
 type Checkpointer struct {
@@ -86,12 +86,20 @@ type Signed struct {
 // returns the newest checkpoint (ErrNoCheckpoint for an empty ledger); written says
 // whether it is new.
 func (c *Checkpointer) Checkpoint(ctx context.Context) (cp Signed, written bool, err error) {
-	return c.run(ctx, true)
+	return c.run(ctx, true, false)
 }
 
-// Tick writes a checkpoint if one is due (see CheckpointerOptions).
+// CheckpointNew is Checkpoint, except that when nothing was recorded after the newest stored
+// checkpoint it returns that one without checking the stream against it first (a server's
+// stop: with nothing to sign, the check, a read of the whole stream, can wait).
+func (c *Checkpointer) CheckpointNew(ctx context.Context) (cp Signed, written bool, err error) {
+	return c.run(ctx, true, true)
+}
+
+// Tick writes a checkpoint if one is due (see CheckpointerOptions). Like CheckpointNew it
+// reads the whole stream only once there is something to sign.
 func (c *Checkpointer) Tick(ctx context.Context) (cp Signed, written bool, err error) {
-	return c.run(ctx, false)
+	return c.run(ctx, false, true)
 }
 
 // Run calls Tick every period until ctx ends. It stops at once on ErrTampered,
@@ -119,10 +127,10 @@ func (c *Checkpointer) Run(ctx context.Context, period time.Duration) error {
 	}
 }
 
-func (c *Checkpointer) run(ctx context.Context, force bool) (Signed, bool, error) {
+func (c *Checkpointer) run(ctx context.Context, force, lazy bool) (Signed, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.sync(ctx); err != nil {
+	if err := c.sync(ctx, lazy); err != nil {
 		c.synced = false
 		return Signed{}, false, err
 	}
@@ -150,8 +158,9 @@ func (c *Checkpointer) run(ctx context.Context, force bool) (Signed, bool, error
 }
 
 // sync brings the tree up to the stream's end. After another writer's checkpoint (or on
-// first use) it rebuilds the tree from sequence 1 and checks it against that checkpoint.
-func (c *Checkpointer) sync(ctx context.Context) error {
+// first use) it rebuilds the tree from sequence 1 and checks it against that checkpoint;
+// lazy, only if the stream holds an event after it.
+func (c *Checkpointer) sync(ctx context.Context, lazy bool) error {
 	note, at, after, err := c.store.LastCheckpoint(ctx)
 	if err != nil {
 		return fmt.Errorf("proof: last checkpoint: %w", err)
@@ -170,7 +179,7 @@ func (c *Checkpointer) sync(ctx context.Context) error {
 		// Checkpoint records do not go away on their own: the stream was deleted or rewritten.
 		return fmt.Errorf("%w: the newest stored checkpoint has size %d, this process stored one of size %d", ErrTampered, last.Size, c.last.Size)
 	}
-	if note != nil {
+	if note != nil && lazy {
 		if fresh, err := c.recordedAfter(ctx, last.Size); err != nil || !fresh {
 			// Nothing to sign, so no need to read the whole stream now (a server stopped
 			// soon after its start, say): the check waits for the first new event.

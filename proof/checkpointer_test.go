@@ -1,6 +1,7 @@
 package proof_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
@@ -172,9 +173,10 @@ func TestCheckpointerRefusesWhenCheckpointsVanish(t *testing.T) {
 }
 
 // TestCheckpointerReadsNothingWhileEverythingIsSigned: a Checkpointer started over a ledger
-// whose every event is signed (a server restarted, then stopped) answers with the stored
-// checkpoint without reading the stream from its start; the first new event makes it check
-// the whole stream against that checkpoint before it signs again.
+// whose every event is signed (a server restarted, then stopped) answers Tick and
+// CheckpointNew with the stored checkpoint without reading the stream from its start; the
+// first new event makes it check the whole stream against that checkpoint before it signs
+// again. Checkpoint (`ledger checkpoint`) checks the stream whatever is new.
 func TestCheckpointerReadsNothingWhileEverythingIsSigned(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -190,17 +192,22 @@ func TestCheckpointerReadsNothingWhileEverythingIsSigned(t *testing.T) {
 	})
 	c := proof.NewCheckpointer(log, s, key, proof.CheckpointerOptions{Logger: quiet()})
 	ctx := testCtx(t)
-	for range 2 {
-		cp, written, err := c.Checkpoint(ctx)
+	for _, call := range []func(context.Context) (proof.Signed, bool, error){c.Tick, c.CheckpointNew, c.Tick} {
+		cp, written, err := call(ctx)
 		if err != nil || written || cp.Size != 9 {
-			t.Fatalf("Checkpoint: size %d written %v err %v, want the stored 9", cp.Size, written, err)
+			t.Fatalf("Tick or CheckpointNew: size %d written %v err %v, want the stored 9", cp.Size, written, err)
 		}
 	}
 	if len(read) != 0 {
 		t.Errorf("with every event signed, the checkpointer read sequences %v", read)
 	}
+	cp, written, err := proof.NewCheckpointer(log, s, key, proof.CheckpointerOptions{Logger: quiet()}).Checkpoint(ctx)
+	if err != nil || written || cp.Size != 9 || len(read) != 9 {
+		t.Fatalf("Checkpoint with nothing new: size %d written %v err %v after reading %v; want the stored 9 after reading 1 to 9", cp.Size, written, err, read)
+	}
+	read = nil
 	record(t, s, 1)
-	cp, written, err := c.Checkpoint(ctx)
+	cp, written, err = c.CheckpointNew(ctx)
 	if err != nil || !written || cp.Size != 10 {
 		t.Fatalf("Checkpoint after a new event: size %d written %v err %v", cp.Size, written, err)
 	}
