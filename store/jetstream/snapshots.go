@@ -225,8 +225,18 @@ func (s *Store) LoadSnapshot(ctx context.Context, info SnapshotRef) ([]byte, err
 	return data, nil
 }
 
+// deleteTimeout bounds a DeleteSnapshot whose context has no deadline of its own: the
+// server purges the object's chunks from compressed blocks, which took longer than the
+// client's default 5 s in a bucket of gigabytes (5M events).
+const deleteTimeout = 2 * time.Minute
+
 // DeleteSnapshot removes one snapshot.
 func (s *Store) DeleteSnapshot(ctx context.Context, info SnapshotRef) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, deleteTimeout)
+		defer cancel()
+	}
 	obs, err := s.snapshots(ctx)
 	if err != nil {
 		return err
