@@ -52,7 +52,8 @@ type CheckpointerOptions struct {
 // in between) it recomputes the tree from the stream and checks it against the newest
 // stored checkpoint: a ledger whose past no longer matches what was signed gets no new
 // signature (ErrTampered), so a rewritten history is never blessed. That check reads the
-// whole stream once per Checkpointer, i.e. once per process.
+// whole stream once per Checkpointer, i.e. once per process; Tick and CheckpointNew only
+// once there is a new event to sign.
 //
 // When the store is also a TileStore, every checkpoint's tiles are written after it is
 // stored; on first use the Checkpointer checks the tiles of the newest checkpoint against
@@ -114,12 +115,20 @@ type Signed struct {
 // whether it is new. With nothing new, witnesses whose cosignature the newest checkpoint
 // lacks are asked again (see recosign).
 func (c *Checkpointer) Checkpoint(ctx context.Context) (cp Signed, written bool, err error) {
-	return c.run(ctx, true)
+	return c.run(ctx, true, false)
 }
 
-// Tick writes a checkpoint if one is due (see CheckpointerOptions).
+// CheckpointNew is Checkpoint, except that when nothing was recorded after the newest stored
+// checkpoint it returns that one without checking the stream against it first (a server's
+// stop: with nothing to sign, the check, a read of the whole stream, can wait).
+func (c *Checkpointer) CheckpointNew(ctx context.Context) (cp Signed, written bool, err error) {
+	return c.run(ctx, true, true)
+}
+
+// Tick writes a checkpoint if one is due (see CheckpointerOptions). Like CheckpointNew it
+// reads the whole stream only once there is something to sign.
 func (c *Checkpointer) Tick(ctx context.Context) (cp Signed, written bool, err error) {
-	return c.run(ctx, false)
+	return c.run(ctx, false, true)
 }
 
 // Run calls Tick every period until ctx ends. It stops at once on ErrTampered,
@@ -151,11 +160,11 @@ func (c *Checkpointer) Run(ctx context.Context, period time.Duration) error {
 // another writer: each loss means the other signed, so the chain grew meanwhile.
 const conflictAttempts = 3
 
-func (c *Checkpointer) run(ctx context.Context, force bool) (Signed, bool, error) {
+func (c *Checkpointer) run(ctx context.Context, force, lazy bool) (Signed, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for attempt := 1; ; attempt++ {
-		cp, written, err := c.attempt(ctx, force)
+		cp, written, err := c.attempt(ctx, force, lazy)
 		if !errors.Is(err, ErrConflict) || attempt == conflictAttempts {
 			return cp, written, err
 		}
@@ -164,8 +173,8 @@ func (c *Checkpointer) run(ctx context.Context, force bool) (Signed, bool, error
 }
 
 // attempt signs once: bring the tree up to date, and store a checkpoint if one is due.
-func (c *Checkpointer) attempt(ctx context.Context, force bool) (Signed, bool, error) {
-	if err := c.sync(ctx); err != nil {
+func (c *Checkpointer) attempt(ctx context.Context, force, lazy bool) (Signed, bool, error) {
+	if err := c.sync(ctx, lazy); err != nil {
 		c.synced = false
 		return Signed{}, false, err
 	}
@@ -219,8 +228,9 @@ func (c *Checkpointer) dropTiles(err error) {
 }
 
 // sync brings the tree up to the stream's end. After another writer's checkpoint (or on
-// first use) it rebuilds the tree from sequence 1 and checks it against that checkpoint.
-func (c *Checkpointer) sync(ctx context.Context) error {
+// first use) it rebuilds the tree from sequence 1 and checks it against that checkpoint;
+// lazy, only if the stream holds an event after it.
+func (c *Checkpointer) sync(ctx context.Context, lazy bool) error {
 	note, at, after, err := c.store.LastCheckpoint(ctx)
 	if err != nil {
 		return fmt.Errorf("proof: last checkpoint: %w", err)
@@ -238,6 +248,14 @@ func (c *Checkpointer) sync(ctx context.Context) error {
 	if c.note != nil && last.Size < c.last.Size {
 		// Checkpoint records do not go away on their own: the stream was deleted or rewritten.
 		return fmt.Errorf("%w: the newest stored checkpoint has size %d, this process stored one of size %d", ErrTampered, last.Size, c.last.Size)
+	}
+	if note != nil && lazy {
+		if fresh, err := c.recordedAfter(ctx, last.Size); err != nil || !fresh {
+			// Nothing to sign, so no need to read the whole stream now (a server stopped
+			// soon after its start, say): the check waits for the first new event.
+			c.last, c.note, c.lastAt, c.after, c.pending = last, note, at, after, nil
+			return err
+		}
 	}
 	if err := c.readFormats(ctx, last.Size); err != nil {
 		return err
@@ -304,6 +322,19 @@ func (c *Checkpointer) readFormats(ctx context.Context, size uint64) error {
 	c.formats = leafFormats{v2: true, v2From: size}
 	c.switchV2, err = signFormat(c.key.Signer, size)
 	return err
+}
+
+// recordedAfter reports whether the stream holds an event after sequence size.
+func (c *Checkpointer) recordedAfter(ctx context.Context, size uint64) (bool, error) {
+	found := false
+	err := c.log.ScanRecorded(ctx, size+1, func(uint64, time.Time, []byte) error {
+		found = true
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return false, fmt.Errorf("proof: events after checkpoint of size %d: %w", size, err)
+	}
+	return found, nil
 }
 
 // extend appends the events after the tree's end to the tree and to pending.

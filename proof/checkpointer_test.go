@@ -1,7 +1,9 @@
 package proof_test
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -168,5 +170,52 @@ func TestCheckpointerRefusesWhenCheckpointsVanish(t *testing.T) {
 	record(t, s, 1)
 	if _, _, err := c.Checkpoint(ctx); !errors.Is(err, proof.ErrTampered) {
 		t.Fatalf("Checkpoint after the checkpoints vanished: %v, want ErrTampered", err)
+	}
+}
+
+// TestCheckpointerReadsNothingWhileEverythingIsSigned: a Checkpointer started over a ledger
+// whose every event is signed (a server restarted, then stopped) answers Tick and
+// CheckpointNew with the stored checkpoint without reading the stream from its start; the
+// first new event makes it check the whole stream against that checkpoint before it signs
+// again. Checkpoint (`ledger checkpoint`) checks the stream whatever is new.
+func TestCheckpointerReadsNothingWhileEverythingIsSigned(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := newKey(t)
+	s := openAt(t, dir)
+	ledgerWithCheckpoints(t, s, key, 4, 9)
+	var mu sync.Mutex
+	var read []uint64
+	log := proof.Watched(s, func(seq uint64) {
+		mu.Lock()
+		defer mu.Unlock()
+		read = append(read, seq)
+	})
+	c := proof.NewCheckpointer(log, s, key, proof.CheckpointerOptions{Logger: quiet()})
+	ctx := testCtx(t)
+	for _, call := range []func(context.Context) (proof.Signed, bool, error){c.Tick, c.CheckpointNew, c.Tick} {
+		cp, written, err := call(ctx)
+		if err != nil || written || cp.Size != 9 {
+			t.Fatalf("Tick or CheckpointNew: size %d written %v err %v, want the stored 9", cp.Size, written, err)
+		}
+	}
+	if len(read) != 0 {
+		t.Errorf("with every event signed, the checkpointer read sequences %v", read)
+	}
+	cp, written, err := proof.NewCheckpointer(log, s, key, proof.CheckpointerOptions{Logger: quiet()}).Checkpoint(ctx)
+	if err != nil || written || cp.Size != 9 || len(read) != 9 {
+		t.Fatalf("Checkpoint with nothing new: size %d written %v err %v after reading %v; want the stored 9 after reading 1 to 9", cp.Size, written, err, read)
+	}
+	read = nil
+	record(t, s, 1)
+	cp, written, err = c.CheckpointNew(ctx)
+	if err != nil || !written || cp.Size != 10 {
+		t.Fatalf("Checkpoint after a new event: size %d written %v err %v", cp.Size, written, err)
+	}
+	if len(read) < 10 || !slices.Equal(read[len(read)-10:], []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}) {
+		t.Errorf("before signing a new event the checkpointer read %v, want the whole stream, 1 to 10", read)
+	}
+	if rep := verify(t, s, key); !rep.OK() || rep.Checkpoints != 3 {
+		t.Fatalf("verify: %d checkpoints\n%s", rep.Checkpoints, lines(rep))
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -182,6 +184,9 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, caller auth.Toke
 			t = projections.ReportTable(s.views.reports[view], period, last, p)
 		})
 	} else {
+		// The view restored for this query and its replay's garbage (several times the
+		// view) leave with the answer: give them back to the system then, not over minutes.
+		defer freeMemoryAfter()
 		var v projections.ReportView
 		if v, last, err = projections.ViewAsOf(r.Context(), s.runner(), view, at); err == nil {
 			t = projections.ReportTable(v, period, last, p)
@@ -194,6 +199,20 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, caller auth.Toke
 		t = projections.OfCountries(t, caller.Countries...)
 	}
 	return writeTable(w, t, f, last)
+}
+
+// freeing is set while freeMemoryAfter's collection runs.
+var freeing atomic.Bool
+
+// freeMemoryAfter returns the heap's free memory to the system on a goroutine of its own
+// (debug.FreeOSMemory: a full collection), one at a time.
+func freeMemoryAfter() {
+	if freeing.CompareAndSwap(false, true) {
+		go func() {
+			defer freeing.Store(false)
+			debug.FreeOSMemory()
+		}()
+	}
 }
 
 // timeline answers GET /v1/requests/{id}/timeline: every event of one request, optionally as

@@ -189,7 +189,7 @@ func (s *Server) signAtStop(ctx context.Context) {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopSigningTimeout)
 	defer cancel()
-	cp, written, err := s.checkpointer.Checkpoint(sctx)
+	cp, written, err := s.checkpointer.CheckpointNew(sctx)
 	switch {
 	case errors.Is(err, proof.ErrNoCheckpoint): // an empty ledger
 	case err != nil:

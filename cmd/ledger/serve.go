@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +27,7 @@ func newServe(g *globals) *cobra.Command {
 	var (
 		listen, logFormat, logLevel string
 		natsListen, natsUsers       string
+		pprofListen                 string
 		maxBody                     int64
 		shutdownTimeout, poll       time.Duration
 		checkpointTick, maxSkew     time.Duration
@@ -81,6 +84,11 @@ closes the store.`,
 			if list, err := tokens.List(); err == nil && len(list) == 0 {
 				log.Warn("no tokens yet: every route but health, readiness and the OpenAPI document answers 401; see 'ledger token create'")
 			}
+			if pprofListen != "" {
+				if err := servePprof(cmd.Context(), pprofListen, log); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ledger serve: listening on http://%s\n", ln.Addr())
 			cfg := server.Config{
 				Store: l.store, Pseudonymizer: l.pseudo, Tokens: tokens, Logger: log,
@@ -126,9 +134,28 @@ closes the store.`,
 	cmd.Flags().DurationVar(&alertTick, "alert-tick", server.DefaultAlertTick, "how often to publish the alerts that fell due onto LEDGER_ALERTS (ledger-alerts.>); negative: none")
 	cmd.Flags().StringVar(&natsListen, "nats-listen", jetstream.DefaultClientListen, "embedded server only: address where downstream services connect over NATS (empty: none)")
 	cmd.Flags().StringVar(&natsUsers, "nats-users", "", "embedded server only: JSON file of extra NATS service users with bcrypt passwords (tokens of role service are users already)")
+	cmd.Flags().StringVar(&pprofListen, "pprof", "", "serve Go's profiles (/debug/pprof/) on this address, apart from the API and without authentication: keep it on 127.0.0.1 (empty: none)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "json", "log format on stderr: json or text (text on a terminal also shows the first replay's progress)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
+}
+
+// servePprof serves net/http/pprof's handlers on addr until ctx ends: heap and CPU
+// profiles of a running server, for the memory and start-time figures of BENCHMARKS.md.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	context.AfterFunc(ctx, func() { hs.Close() })
+	log.Info("profiles on /debug/pprof/", "addr", ln.Addr().String())
+	return nil
 }
 
 func serveLogger(cmd *cobra.Command, format, level string) (*slog.Logger, error) {

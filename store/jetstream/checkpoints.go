@@ -276,9 +276,11 @@ func (s *Store) scan(ctx context.Context, stream string, filter []string, from u
 	if err != nil {
 		return fmt.Errorf("jetstream: stream %s: %w", stream, err)
 	}
-	state := st.CachedInfo().State
-	last := state.LastSeq
-	if state.Msgs == 0 || last < from {
+	last, err := lastHeld(ctx, st, filter[0])
+	if err != nil {
+		return err
+	}
+	if last < from {
 		return nil
 	}
 	if last-from < directTail {
@@ -292,7 +294,7 @@ func (s *Store) scan(ctx context.Context, stream string, filter []string, from u
 			return fn(m.Sequence, m.Subject, m.Time, m.Data)
 		})
 	}
-	if from > state.FirstSeq {
+	if from > st.CachedInfo().State.FirstSeq {
 		// Messages may all lie before from (the tail deleted); a consumer would then wait
 		// forever for the first one.
 		if _, err := st.GetMsg(ctx, from, natsjs.WithGetMsgSubject(filter[0])); errors.Is(err, natsjs.ErrMsgNotFound) {
@@ -301,11 +303,7 @@ func (s *Store) scan(ctx context.Context, stream string, filter []string, from u
 			return fmt.Errorf("jetstream: %s: message at or after %d: %w", stream, from, err)
 		}
 	}
-	cons, err := s.js.OrderedConsumer(ctx, stream, natsjs.OrderedConsumerConfig{
-		FilterSubjects: filter,
-		DeliverPolicy:  natsjs.DeliverByStartSequencePolicy,
-		OptStartSeq:    from,
-	})
+	cons, err := s.js.OrderedConsumer(ctx, stream, replayConfig(st, filter, from))
 	if err != nil {
 		return fmt.Errorf("jetstream: %s: ordered consumer: %w", stream, err)
 	}
@@ -317,27 +315,27 @@ func (s *Store) scan(ctx context.Context, stream string, filter []string, from u
 		msgs.Stop()
 		s.dropConsumerOf(ctx, stream, cons)
 	}()
-	for {
-		if err := ctx.Err(); err != nil { // Next prefers a buffered message over a cancelled ctx
-			return err
+	for seen := from - 1; ; {
+		m, err := next(ctx, st, filter[0], msgs, seen)
+		if errors.Is(err, errEnd) {
+			return nil
 		}
-		m, err := msgs.Next(natsjs.NextContext(ctx))
 		if err != nil {
-			return fmt.Errorf("jetstream: %s: next message: %w", stream, err)
+			return fmt.Errorf("jetstream: %s: %w", stream, err)
 		}
 		meta, err := m.Metadata()
 		if err != nil {
 			return fmt.Errorf("jetstream: %s: message metadata: %w", stream, err)
 		}
-		seq := meta.Sequence.Stream
-		if seq > last {
+		seen = meta.Sequence.Stream
+		if seen > last {
 			return nil
 		}
-		if err := fn(seq, m.Subject(), meta.Timestamp, m.Data()); err != nil {
+		if err := fn(seen, m.Subject(), meta.Timestamp, m.Data()); err != nil {
 			return err
 		}
 		// NumPending 0: the messages after this one were deleted, last among them.
-		if seq == last || meta.NumPending == 0 {
+		if seen == last || meta.NumPending == 0 {
 			return nil
 		}
 	}

@@ -281,7 +281,10 @@ func (s *Store) Conn() *nats.Conn { return s.nc }
 // embedded server listens on no port (Config.ClientListen empty, or an external server).
 func (s *Store) ClientURL() string { return s.clientURL }
 
-// LastSequence returns the stream's last sequence, 0 when it is empty.
+// LastSequence returns the sequence of the last message the stream holds, 0 when it holds
+// none: the stream's last sequence, unless the server lost the messages at its end (a block
+// file torn in a crash, which it then counts as deleted), and then the last it still holds,
+// so that nobody waits for a message that no longer exists.
 func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
 	if s.closed.Load() {
 		return 0, store.ErrClosed
@@ -290,5 +293,25 @@ func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("jetstream: stream info: %w", err)
 	}
-	return st.CachedInfo().State.LastSeq, nil
+	return lastHeld(ctx, st, allSubjects[0])
+}
+
+// lastHeld is the sequence of the stream's last message on subjects filter (0: none), from
+// st's info; one more request only when the stream counts deleted messages.
+func lastHeld(ctx context.Context, st natsjs.Stream, filter string) (uint64, error) {
+	state := st.CachedInfo().State
+	if state.Msgs == 0 {
+		return 0, nil
+	}
+	if state.NumDeleted == 0 {
+		return state.LastSeq, nil
+	}
+	m, err := st.GetLastMsgForSubject(ctx, filter)
+	if errors.Is(err, natsjs.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("jetstream: %s: last message: %w", st.CachedInfo().Config.Name, err)
+	}
+	return m.Sequence, nil
 }

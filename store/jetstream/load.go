@@ -36,8 +36,19 @@ func (s *Store) Load(ctx context.Context, aggregateType, id string) ([]events.Re
 	return recs, nil
 }
 
+// loadTimeout bounds a Load whose context has no deadline of its own.
+const loadTimeout = 30 * time.Second
+
 // load reads every message matching filter with direct batch gets.
+//
+// A batch whose answers do not all arrive before the context's deadline (or, without one,
+// the connection's 2 s request timeout) ends its iteration silently, as if the aggregate
+// had no more events: so load sets a deadline of its own and, once a batch ends, asks its
+// context whether that deadline ended it. (A busy machine once turned a request's history
+// into an empty one that way: "nothing can happen to a request before it is received".)
 func (s *Store) load(ctx context.Context, filter string) ([]events.Recorded, error) {
+	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	defer cancel()
 	var out []events.Recorded
 	err := s.direct(ctx, StreamName, filter, 1, 0, func(m *natsjs.RawStreamMsg) error {
 		rec, err := decode(m.Data, m.Sequence, m.Time)
@@ -103,6 +114,10 @@ func (s *Store) direct(ctx context.Context, stream, filter string, from, upTo ui
 			return err
 		case fnErr != nil:
 			return fnErr
+		case ctx.Err() != nil:
+			// A batch cut short by the deadline ends its iteration silently: say so rather
+			// than pass a cut history for the whole.
+			return fmt.Errorf("direct get: ended at sequence %d: %w", next, ctx.Err())
 		case more:
 			behindSince = time.Time{}
 		case upTo == 0 || next > upTo:

@@ -3,9 +3,11 @@ package jetstream
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,10 +24,19 @@ import (
 // SHA-256 digest on every read. The bucket's stream is S2-compressed.
 const SnapshotBucket = "LEDGER_SNAPSHOTS"
 
+const (
+	// snapshotStream is the bucket's stream, and snapshotMeta the subject prefix of its
+	// objects' metadata messages, one subject per object name (nats.go's object store
+	// layout: "$O.<bucket>.M.<base64url of the name>").
+	snapshotStream = "OBJ_" + SnapshotBucket
+	snapshotMeta   = "$O." + SnapshotBucket + ".M."
+)
+
 // snapshotStore is the bucket, opened (or created) on first use.
 type snapshotStore struct {
-	mu  sync.Mutex
-	obs natsjs.ObjectStore
+	mu     sync.Mutex
+	obs    natsjs.ObjectStore
+	stream natsjs.Stream
 }
 
 // SnapshotRef names one snapshot: the view, the version of the code that built it, the last
@@ -71,14 +82,35 @@ func (s *Store) snapshots(ctx context.Context) (natsjs.ObjectStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: snapshot bucket: %w", err)
 	}
-	s.snaps.obs = obs
+	st, err := s.js.Stream(ctx, snapshotStream)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: snapshot bucket: %w", err)
+	}
+	s.snaps.obs, s.snaps.stream = obs, st
 	return obs, nil
 }
 
-// snapshotName is "<view>/<version>/<sequence, 20 digits>": one object per snapshot, listed
-// in sequence order within a view and version.
+// snapshotName is "<view>/<version>/<sequence, 20 digits>/<recorded at, RFC 3339>/<last
+// event id>": one object per snapshot, and the name says all that a listing needs, so that
+// listing reads only the names (see ListSnapshots).
 func snapshotName(info SnapshotRef) string {
-	return fmt.Sprintf("%s/%s/%020d", info.View, info.Version, info.Sequence)
+	return fmt.Sprintf("%s/%s/%020d/%s/%s", info.View, info.Version, info.Sequence, info.RecordedAt.UTC().Format(time.RFC3339Nano), info.LastEvent)
+}
+
+// parseSnapshotName reads a name snapshotName wrote; ok is false for any other name (one
+// written before names carried the time and last event: see legacySnapshot).
+func parseSnapshotName(name string) (SnapshotRef, bool) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 5 || len(parts[2]) != 20 {
+		return SnapshotRef{}, false
+	}
+	seq, serr := strconv.ParseUint(parts[2], 10, 64)
+	at, terr := time.Parse(time.RFC3339Nano, parts[3])
+	if serr != nil || terr != nil {
+		return SnapshotRef{}, false
+	}
+	ref := SnapshotRef{View: parts[0], Version: parts[1], Sequence: seq, RecordedAt: at, LastEvent: parts[4]}
+	return ref, snapshotName(ref) == name
 }
 
 // SaveSnapshot stores a view's snapshot; the info travels in the object's metadata so that
@@ -104,51 +136,77 @@ func (s *Store) SaveSnapshot(ctx context.Context, info SnapshotRef, data []byte)
 	return nil
 }
 
-// ListSnapshots returns every snapshot of a view, of any version. Objects whose metadata
-// does not read are left out (and logged): they cannot be trusted to say what they hold.
+// ListSnapshots returns every snapshot of a view, of any version. It reads the names of the
+// bucket's objects from the server's index of the stream's subjects (one stream info
+// request, no message read): the object store's own List reads every metadata message
+// through a consumer, whose creation must find the last message of each name among all the
+// compressed chunks; at 10M events, gigabytes of them, that took longer than the API's 5 s
+// and a restart replayed everything. Objects whose metadata does not read are left out (and
+// logged): they cannot be trusted to say what they hold.
 func (s *Store) ListSnapshots(ctx context.Context, view string) ([]SnapshotRef, error) {
 	obs, err := s.snapshots(ctx)
 	if err != nil {
 		return nil, err
 	}
-	objs, err := listObjects(ctx, obs)
-	if errors.Is(err, natsjs.ErrNoObjectsFound) {
-		return nil, nil
-	}
+	info, err := s.snaps.stream.Info(ctx, natsjs.WithSubjectFilter(snapshotMeta+">"))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: list snapshots: %w", err)
 	}
 	var out []SnapshotRef
-	for _, o := range objs {
-		if o.Deleted || o.Metadata["view"] != view {
+	var legacy []string
+	current := map[string]bool{} // the old names of the snapshots listed under new ones
+	for subject := range info.State.Subjects {
+		raw, err := base64.URLEncoding.DecodeString(strings.TrimPrefix(subject, snapshotMeta))
+		name := string(raw)
+		if err != nil || !strings.HasPrefix(name, view+"/") {
 			continue
 		}
-		seq, serr := strconv.ParseUint(o.Metadata["sequence"], 10, 64)
-		at, terr := time.Parse(time.RFC3339Nano, o.Metadata["recorded_at"])
-		info := SnapshotRef{View: view, Version: o.Metadata["version"], Sequence: seq, RecordedAt: at, LastEvent: o.Metadata["last_event"]}
-		if serr != nil || terr != nil || snapshotName(info) != o.Name {
-			s.log.Warn("jetstream: ignoring a snapshot object with unreadable metadata", "object", o.Name)
+		if ref, ok := parseSnapshotName(name); ok {
+			out = append(out, ref)
+			current[legacyName(ref)] = true
+		} else {
+			legacy = append(legacy, name)
+		}
+	}
+	for _, name := range legacy {
+		if current[name] { // saved again under its new name: listed once
 			continue
 		}
-		out = append(out, info)
+		ref, ok, err := s.legacySnapshot(ctx, obs, name)
+		if err != nil {
+			return nil, err
+		}
+		if ok && ref.View == view {
+			out = append(out, ref)
+		}
 	}
 	return out, nil
 }
 
-// listAttempt bounds one object listing: nats.go's List waits, without end, for a first
-// answer that a replicated bucket created a moment ago (no stream leader yet) never sends.
-const listAttempt = 5 * time.Second
+// legacyName is the name of a snapshot saved before names carried the time and last event.
+func legacyName(info SnapshotRef) string {
+	return fmt.Sprintf("%s/%s/%020d", info.View, info.Version, info.Sequence)
+}
 
-// listObjects lists obs, trying again while attempts time out and ctx allows.
-func listObjects(ctx context.Context, obs natsjs.ObjectStore) ([]*natsjs.ObjectInfo, error) {
-	for {
-		attempt, cancel := context.WithTimeout(ctx, listAttempt)
-		objs, err := obs.List(attempt)
-		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-			return objs, err
-		}
+// legacySnapshot reads the metadata of an object named before names carried everything
+// ("<view>/<version>/<sequence>"), or a deleted one's; ok is false for one deleted or
+// unreadable.
+func (s *Store) legacySnapshot(ctx context.Context, obs natsjs.ObjectStore, name string) (SnapshotRef, bool, error) {
+	o, err := obs.GetInfo(ctx, name)
+	if errors.Is(err, natsjs.ErrObjectNotFound) {
+		return SnapshotRef{}, false, nil
 	}
+	if err != nil {
+		return SnapshotRef{}, false, fmt.Errorf("jetstream: list snapshots: %s: %w", name, err)
+	}
+	seq, serr := strconv.ParseUint(o.Metadata["sequence"], 10, 64)
+	at, terr := time.Parse(time.RFC3339Nano, o.Metadata["recorded_at"])
+	ref := SnapshotRef{View: o.Metadata["view"], Version: o.Metadata["version"], Sequence: seq, RecordedAt: at, LastEvent: o.Metadata["last_event"]}
+	if serr != nil || terr != nil || legacyName(ref) != name {
+		s.log.Warn("jetstream: ignoring a snapshot object with unreadable metadata", "object", name)
+		return SnapshotRef{}, false, nil
+	}
+	return ref, true, nil
 }
 
 // LoadSnapshot returns a snapshot's bytes, checked against the digest stored with them.
@@ -158,20 +216,43 @@ func (s *Store) LoadSnapshot(ctx context.Context, info SnapshotRef) ([]byte, err
 		return nil, err
 	}
 	data, err := obs.GetBytes(ctx, snapshotName(info))
+	if errors.Is(err, natsjs.ErrObjectNotFound) {
+		data, err = obs.GetBytes(ctx, legacyName(info))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: load snapshot %s: %w", info, err)
 	}
 	return data, nil
 }
 
+// deleteTimeout bounds a DeleteSnapshot whose context has no deadline of its own: the
+// server purges the object's chunks from compressed blocks, which took longer than the
+// client's default 5 s in a bucket of gigabytes (5M events).
+const deleteTimeout = 2 * time.Minute
+
 // DeleteSnapshot removes one snapshot.
 func (s *Store) DeleteSnapshot(ctx context.Context, info SnapshotRef) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, deleteTimeout)
+		defer cancel()
+	}
 	obs, err := s.snapshots(ctx)
 	if err != nil {
 		return err
 	}
-	if err := obs.Delete(ctx, snapshotName(info)); err != nil && !errors.Is(err, natsjs.ErrObjectNotFound) {
-		return fmt.Errorf("jetstream: delete snapshot %s: %w", info, err)
+	for _, name := range []string{snapshotName(info), legacyName(info)} {
+		if err := obs.Delete(ctx, name); errors.Is(err, natsjs.ErrObjectNotFound) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("jetstream: delete snapshot %s: %w", info, err)
+		}
+		// Delete leaves a marker under the name's subject; without it the name is gone
+		// from listings too.
+		subject := snapshotMeta + base64.URLEncoding.EncodeToString([]byte(name))
+		if err := s.snaps.stream.Purge(ctx, natsjs.WithPurgeSubject(subject)); err != nil {
+			return fmt.Errorf("jetstream: delete snapshot %s: %w", info, err)
+		}
 	}
 	return nil
 }

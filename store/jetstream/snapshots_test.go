@@ -51,15 +51,68 @@ func TestSnapshotsAreSavedListedLoadedAndDeleted(t *testing.T) {
 	if got, _ := s.ListSnapshots(ctx, "telegram"); len(got) != 2 {
 		t.Errorf("after delete, listed %v", got)
 	}
-	if _, err := s.LoadSnapshot(ctx, refs[1]); err == nil {
-		t.Error("a deleted snapshot loads")
-	}
-	// The bucket is compressed and keeps its objects apart from LEDGER.
+	// A deleted snapshot leaves no name behind for a listing to read.
 	st, err := s.JetStream().Stream(ctx, "OBJ_"+SnapshotBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
+	names, err := st.Info(ctx, natsjs.WithSubjectFilter("$O."+SnapshotBucket+".M.>"))
+	if err != nil || len(names.State.Subjects) != len(refs)-1 {
+		t.Errorf("after delete, the bucket holds the names %v (%v), want %d", names.State.Subjects, err, len(refs)-1)
+	}
+	if _, err := s.LoadSnapshot(ctx, refs[1]); err == nil {
+		t.Error("a deleted snapshot loads")
+	}
+	// The bucket is compressed and keeps its objects apart from LEDGER.
 	if c := st.CachedInfo().Config.Compression; c != natsjs.S2Compression {
 		t.Errorf("snapshot bucket compression %v, want s2", c)
+	}
+}
+
+// TestSnapshotsSavedUnderOldNamesAreListedAndDeleted: an object named as before names said
+// everything ("<view>/<version>/<sequence>", its time and last event in its metadata) is
+// still listed from its metadata (once, if saved again under its new name), loaded and
+// deleted by its info.
+func TestSnapshotsSavedUnderOldNamesAreListedAndDeleted(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ctx := testCtx(t)
+	at := time.Date(2025, 1, 15, 9, 30, 0, 123, time.UTC)
+	old := SnapshotRef{View: "telegram", Version: "telegram.v1", Sequence: 100, RecordedAt: at, LastEvent: "e-100"}
+	current := SnapshotRef{View: "telegram", Version: "telegram.v1", Sequence: 200, RecordedAt: at.Add(time.Hour), LastEvent: "e-200"}
+	if err := s.SaveSnapshot(ctx, current, []byte("current")); err != nil {
+		t.Fatal(err)
+	}
+	obs, err := s.JetStream().ObjectStore(ctx, SnapshotBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = obs.Put(ctx, natsjs.ObjectMeta{
+		Name: "telegram/telegram.v1/00000000000000000100",
+		Metadata: map[string]string{"view": "telegram", "version": "telegram.v1", "sequence": "100",
+			"recorded_at": at.Format(time.RFC3339Nano), "last_event": "e-100"},
+	}, bytes.NewReader([]byte("old")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListSnapshots(ctx, "telegram")
+	if err != nil || len(got) != 2 || !slices.Contains(got, old) || !slices.Contains(got, current) {
+		t.Fatalf("listed %v, %v; want %v and %v", got, err, old, current)
+	}
+	if data, err := s.LoadSnapshot(ctx, old); err != nil || string(data) != "old" {
+		t.Fatalf("load %s: %q, %v", old, data, err)
+	}
+	// Saved again under its new name, it is listed once.
+	if err := s.SaveSnapshot(ctx, old, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ListSnapshots(ctx, "telegram"); err != nil || len(got) != 2 {
+		t.Fatalf("saved again under its new name, listed %v, %v", got, err)
+	}
+	if err := s.DeleteSnapshot(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ListSnapshots(ctx, "telegram"); err != nil || len(got) != 1 || got[0] != current {
+		t.Errorf("after deleting the old one, listed %v, %v", got, err)
 	}
 }
