@@ -32,6 +32,7 @@ func newBenchHTTP(g *globals) *cobra.Command {
 	var (
 		requests, concurrency int
 		timeout               time.Duration
+		serveFlags            []string
 	)
 	cmd := &cobra.Command{
 		Use:   "http",
@@ -77,7 +78,7 @@ hold no ledger yet ('ledger cluster up --dir NEW' makes one); the raw stream is 
 					return err
 				}
 			}
-			child, url, err := startServe(ctx, dir, cmd.ErrOrStderr(), onCluster...)
+			child, url, err := startServe(ctx, dir, cmd.ErrOrStderr(), append(onCluster, serveFlags...)...)
 			if err != nil {
 				return err
 			}
@@ -145,6 +146,7 @@ hold no ledger yet ('ledger cluster up --dir NEW' makes one); the raw stream is 
 	cmd.Flags().IntVar(&requests, "requests", 600, "request lifecycles to send (9 commands each)")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 16, "lifecycles in flight")
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "stop sending after this long")
+	cmd.Flags().StringArrayVar(&serveFlags, "serve-flag", nil, "a flag for the served process, such as --serve-flag=--pprof=127.0.0.1:6060 to profile it under the load (repeatable)")
 	return cmd
 }
 
