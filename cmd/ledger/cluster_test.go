@@ -249,11 +249,19 @@ func TestClusterNodeFaultsLoseNothing(t *testing.T) {
 						t.Errorf("%s: not recorded after a minute of retries: %d %s %v", key, status, resp, err)
 						return
 					}
-					time.Sleep(100 * time.Millisecond)
+					select {
+					case <-stop: // the test ended (or failed): a command left unanswered is not acknowledged
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
 				}
 			}
 		})
 	}
+	// However the test ends, the writers stop before it does (a writer's t.Errorf after the
+	// end would take the whole test binary down).
+	stopWriters := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	t.Cleanup(stopWriters)
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	// waitForProgress lets the writers record n more commands (bounded), so that each fault
 	// lands under load and the cluster is shown to write again after it.
@@ -318,8 +326,7 @@ func TestClusterNodeFaultsLoseNothing(t *testing.T) {
 		current.Store(startServeProcess(t, dir, onCluster...))
 		waitForProgress(fmt.Sprintf("serve killed and restarted (round %d, seed %d)", round+1, seed), 20)
 	}
-	close(stop)
-	wg.Wait()
+	stopWriters()
 	srv := current.Load()
 	// The wiped node caught up: every replica current, none lagging.
 	deadline := time.Now().Add(30 * time.Second)

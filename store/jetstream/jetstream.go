@@ -213,17 +213,59 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Bare {
 		return s, nil
 	}
-	if err := ensureStream(ctx, js, replicas, log); err != nil {
-		s.abort()
-		return nil, err
-	}
 	// The checkpoint stream too, now: on a cluster, forming a replicated stream can take
 	// longer than the first checkpoint request may wait.
-	if _, err := s.checkpointStream(ctx, true); err != nil {
+	err = untilAvailable(ctx, log, func(ctx context.Context) error {
+		if err := ensureStream(ctx, js, replicas, log); err != nil {
+			return err
+		}
+		_, err := s.checkpointStream(ctx, true)
+		return err
+	})
+	if err != nil {
 		s.abort()
 		return nil, err
 	}
 	return s, nil
+}
+
+// Bounds of untilAvailable: one attempt, and all of them.
+const (
+	availableAttempt = 5 * time.Second
+	availableWait    = time.Minute
+)
+
+// untilAvailable calls fn until it succeeds or fails for a reason other than a cluster
+// that cannot answer yet: a leader election under way (a node just killed or restarted
+// with an empty store), "JetStream system temporarily unavailable", no responders, an
+// attempt timing out. A single embedded node answers at once; a cluster is given
+// availableWait, so that a `serve` started during an election waits for it instead of
+// exiting.
+func untilAvailable(ctx context.Context, log *slog.Logger, fn func(context.Context) error) error {
+	deadline := time.Now().Add(availableWait)
+	for {
+		attempt, cancel := context.WithTimeout(ctx, availableAttempt)
+		err := fn(attempt)
+		cancel()
+		if err == nil || !unavailable(err) || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		log.Warn("jetstream: the cluster cannot answer yet; trying again", "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// jsClusterNotAvailable is JetStream's "system temporarily unavailable" (no meta leader).
+const jsClusterNotAvailable natsjs.ErrorCode = 10008
+
+func unavailable(err error) bool {
+	var api *natsjs.APIError
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &api) && api.ErrorCode == jsClusterNotAvailable)
 }
 
 // abort undoes a half-finished Open.
