@@ -183,16 +183,23 @@ const formingWait = 10 * time.Second
 // once its replicas have joined its Raft group, and a stream whose every replica is
 // restarting answers none. Any other result, or formingWait, ends the wait.
 func whileForming(ctx context.Context, get func() error) error {
-	deadline := time.Now().Add(formingWait)
+	noResponders := func(err error) bool { return errors.Is(err, nats.ErrNoResponders) }
+	return retryWhile(ctx, formingWait, 50*time.Millisecond, noResponders, get)
+}
+
+// retryWhile calls fn until it returns nil or an error transient does not accept, wait has
+// passed, or ctx ends, pausing between calls; it returns fn's last error.
+func retryWhile(ctx context.Context, wait, pause time.Duration, transient func(error) bool, fn func() error) error {
+	deadline := time.Now().Add(wait)
 	for {
-		err := get()
-		if !errors.Is(err, nats.ErrNoResponders) || time.Now().After(deadline) {
+		err := fn()
+		if err == nil || !transient(err) || time.Now().After(deadline) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(pause):
 		}
 	}
 }

@@ -242,21 +242,18 @@ const (
 // availableWait, so that a `serve` started during an election waits for it instead of
 // exiting.
 func untilAvailable(ctx context.Context, log *slog.Logger, fn func(context.Context) error) error {
-	deadline := time.Now().Add(availableWait)
-	for {
-		attempt, cancel := context.WithTimeout(ctx, availableAttempt)
-		err := fn(attempt)
-		cancel()
-		if err == nil || !unavailable(err) || ctx.Err() != nil || time.Now().After(deadline) {
-			return err
+	transient := func(err error) bool {
+		if !unavailable(err) || ctx.Err() != nil {
+			return false
 		}
 		log.Warn("jetstream: the cluster cannot answer yet; trying again", "err", err)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(250 * time.Millisecond):
-		}
+		return true
 	}
+	return retryWhile(ctx, availableWait, 250*time.Millisecond, transient, func() error {
+		attempt, cancel := context.WithTimeout(ctx, availableAttempt)
+		defer cancel()
+		return fn(attempt)
+	})
 }
 
 // jsClusterNotAvailable is JetStream's "system temporarily unavailable" (no meta leader).
