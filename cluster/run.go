@@ -72,7 +72,7 @@ func Start(ctx context.Context, dir, bin string, detach bool) (*Cluster, error) 
 			return nil, err
 		}
 	}
-	if err := c.Ready(ctx); err != nil {
+	if err := c.awaitReady(ctx); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -81,11 +81,11 @@ func Start(ctx context.Context, dir, bin string, detach bool) (*Cluster, error) 
 
 func pidPath(dir string, i int) string { return filepath.Join(dir, NodeName(i)+".pid") }
 
-// LogPath is where node i's server log goes.
-func LogPath(dir string, i int) string { return filepath.Join(dir, NodeName(i)+".log") }
+// logPath is where node i's server log goes.
+func logPath(dir string, i int) string { return filepath.Join(dir, NodeName(i)+".log") }
 
 func (c *Cluster) startNode(i int, detach bool) error {
-	logFile, err := os.OpenFile(LogPath(c.Dir, i), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logFile, err := os.OpenFile(logPath(c.Dir, i), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
@@ -118,9 +118,9 @@ func (c *Cluster) ClientURL(i int) string {
 // NodeURL is node i alone, as the ledger connects to it.
 func (c *Cluster) NodeURL(i int) string { return strings.Split(c.URL(), ",")[i] }
 
-// Ready waits until the cluster's JetStream answers for the ledger's account. A node that
+// awaitReady waits until the cluster's JetStream answers for the ledger's account. A node that
 // exits meanwhile (a bad config, a port in use) ends the wait with its log's last lines.
-func (c *Cluster) Ready(ctx context.Context) error {
+func (c *Cluster) awaitReady(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	for i, n := range c.nodes {
@@ -130,12 +130,12 @@ func (c *Cluster) Ready(ctx context.Context) error {
 		go func() {
 			select {
 			case <-n.done:
-				cancel(fmt.Errorf("cluster: %s exited: %s", NodeName(i), logTail(LogPath(c.Dir, i))))
+				cancel(fmt.Errorf("cluster: %s exited: %s", NodeName(i), logTail(logPath(c.Dir, i))))
 			case <-ctx.Done():
 			}
 		}()
 	}
-	err := Ready(ctx, c.URL())
+	err := ready(ctx, c.URL())
 	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, ctx.Err()) {
 		return cause
 	}
@@ -149,9 +149,9 @@ func logTail(path string) string {
 	return strings.Join(lines[max(0, len(lines)-5):], "\n")
 }
 
-// Ready waits until JetStream answers at url for the ledger's account: every node is
+// ready waits until JetStream answers at url for the ledger's account: every node is
 // reachable through it and a meta leader is elected.
-func Ready(ctx context.Context, url string) error {
+func ready(ctx context.Context, url string) error {
 	var last error
 	for {
 		if last = jetStreamUp(ctx, url); last == nil {
@@ -183,9 +183,6 @@ func jetStreamUp(ctx context.Context, url string) error {
 
 // Kill ends node i at once (SIGKILL), as a machine that loses power.
 func (c *Cluster) Kill(i int) error { return c.signal(i, syscall.SIGKILL, true) }
-
-// Stop ends node i gracefully (SIGTERM).
-func (c *Cluster) Stop(i int) error { return c.signal(i, syscall.SIGTERM, true) }
 
 // Pause freezes node i (SIGSTOP): to the others it is partitioned away until Resume.
 func (c *Cluster) Pause(i int) error { return c.signal(i, syscall.SIGSTOP, false) }
