@@ -124,6 +124,10 @@ type Options struct {
 	StopWhenCaughtUp bool
 	// RetryDelay is how long a failed event waits before redelivery; 0: 1s.
 	RetryDelay time.Duration
+	// Verify, when set, has Subscribe deliver only events it checked against the log's
+	// signed checkpoints (see Subscribe). Events then wait for a checkpoint that covers
+	// them: keep AckWait well above the ledger's checkpoint interval.
+	Verify *Verify
 }
 
 // Event is one event as the ledger recorded it, with its decoded payload.

@@ -32,8 +32,14 @@ func testCtx(t testing.TB) context.Context {
 // consumers named in consumers.
 func ledgerStore(t testing.TB, consumers ...string) *jetstream.Store {
 	t.Helper()
+	return ledgerStoreAt(t, t.TempDir(), consumers...)
+}
+
+// ledgerStoreAt is ledgerStore on the data folder dir (closed at the end, if still open).
+func ledgerStoreAt(t testing.TB, dir string, consumers ...string) *jetstream.Store {
+	t.Helper()
 	s, err := jetstream.Open(testCtx(t), jetstream.Config{
-		DataDir:      t.TempDir(),
+		DataDir:      dir,
 		ClientListen: "127.0.0.1:0",
 		ServiceUsers: []jetstream.ServiceUser{{Name: serviceUser, Password: servicePassword, Consumers: consumers}},
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),

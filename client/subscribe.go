@@ -34,12 +34,43 @@ type Handler func(ctx context.Context, ev Event) error
 // With no Options.Durable, Subscribe reads through a temporary consumer instead: nothing is
 // remembered or acknowledged, and a handler error stops it. Service users may not create
 // those (their consumers are named for them); tools on the ledger's own connection may.
+//
+// With Options.Verify, Subscribe holds the log to its signed checkpoints, as a client of a
+// transparency log does: it keeps the newest checkpoint it verified in Verify.StateFile,
+// accepts a newer one only if it is signed by Verify.Key and is a consistent extension of
+// the kept one (a consistency proof from the tiles in LEDGER_TILES), and delivers an event
+// only once a verified checkpoint covers its sequence and the event's leaf (its bytes,
+// sequence and recorded time, in the leaf format of its folder at that sequence) is the
+// one signed there. An event therefore waits for the next checkpoint: delivery lags the
+// ledger by at most its checkpoint interval (a second with `ledger serve`). Leaves are
+// checked against whole tiles of 256, so a subscriber catching up pays a hash per event.
+// A fork (ErrFork), a changed event (ErrNotIncluded, naming the sequence), a checkpoint
+// not signed by the key (ErrBadCheckpoint) or damaged tiles (ErrBadTile) stop delivery
+// before the event concerned, which stays unacknowledged. Subject filters change nothing:
+// checking an event needs only the event and the tiles.
 func (c *Client) Subscribe(ctx context.Context, opts Options, handler Handler) error {
 	subjects, err := FilterSubjects(opts)
 	if err != nil {
 		return err
 	}
+	var v *verifier
+	if opts.Verify != nil {
+		if v, err = c.newVerifier(ctx, *opts.Verify); err != nil {
+			return err
+		}
+		defer v.close()
+	}
 	return c.consume(ctx, StreamName, subjects, opts, func(ctx context.Context, m jetstream.Msg) (uint64, uint64, error, error) {
+		if v != nil {
+			// Before decoding: a changed event is named as such even if it no longer decodes.
+			md, err := m.Metadata()
+			if err != nil {
+				return 0, 0, fmt.Errorf("%w: %s: %w", ErrDecode, m.Subject(), err), nil
+			}
+			if err := v.check(ctx, md.Sequence.Stream, md.Timestamp, m.Data()); err != nil {
+				return md.Sequence.Stream, md.NumPending, err, nil
+			}
+		}
 		ev, err := decode(m)
 		if err != nil {
 			return 0, 0, err, nil
@@ -48,10 +79,10 @@ func (c *Client) Subscribe(ctx context.Context, opts Options, handler Handler) e
 	})
 }
 
-// deliver decodes one message and hands it to a handler: it returns the message's stream
-// sequence and pending count, a decoding error (the message stays unacknowledged) or the
-// handler's error.
-type deliver func(ctx context.Context, m jetstream.Msg) (seq, pending uint64, decodeErr, handlerErr error)
+// deliver checks and decodes one message and hands it to a handler: it returns the
+// message's stream sequence and pending count, an error that stops delivery (the message
+// stays unacknowledged: it does not decode, or does not verify) or the handler's error.
+type deliver func(ctx context.Context, m jetstream.Msg) (seq, pending uint64, stopErr, handlerErr error)
 
 // consume is Subscribe's delivery loop on any of the ledger's streams (events, alerts).
 func (c *Client) consume(ctx context.Context, stream string, subjects []string, opts Options, handle deliver) error {
@@ -103,12 +134,12 @@ func (c *Client) consume(ctx context.Context, stream string, subjects []string, 
 			}
 			return fmt.Errorf("client: consume %s: %w", name, err)
 		}
-		seq, pending, derr, err := handle(ctx, m)
-		if derr != nil {
+		seq, pending, serr, err := handle(ctx, m)
+		if serr != nil {
 			if durable {
 				_ = m.Nak() // not acked: a newer (or fixed) client gets it again
 			}
-			return derr
+			return serr
 		}
 		switch {
 		case err != nil && !durable:

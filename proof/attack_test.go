@@ -2,20 +2,13 @@ package proof_test
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/binary"
-	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 
-	"github.com/minio/highwayhash"
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/complianceledger/ledger/internal/blockfile"
 	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
@@ -63,10 +56,7 @@ func TestVerifyNamesAnEventEditedInTheServersFiles(t *testing.T) {
 }
 
 // editOnDisk changes the actor of the event at seq ("alice" to "mlice") in LEDGER's block
-// files, and with fixChecksum recomputes the record's checksum as the server would. Record
-// layout (nats-server filestore): total_len(4, high bit: has headers) seq(8) ts(8)
-// subj_len(2) subj [hdr_len(4) hdr] msg checksum(8); the checksum is HighwayHash-64 keyed
-// with sha256("<stream>-<block index>") over seq, ts, subj, hdr and msg.
+// files, and with fixChecksum recomputes the record's checksum as the server would.
 func editOnDisk(t *testing.T, dir string, seq uint64, fixChecksum bool) {
 	t.Helper()
 	editRecordOnDisk(t, dir, seq, fixChecksum, func(_, msg []byte) {
@@ -78,65 +68,13 @@ func editOnDisk(t *testing.T, dir string, seq uint64, fixChecksum bool) {
 	})
 }
 
-// editRecordOnDisk lets edit change the timestamp (8 bytes, little-endian unix nanoseconds)
-// and the bytes of the record of seq in LEDGER's block files, in place, and with
-// fixChecksum recomputes the record's checksum (see editOnDisk for the layout).
+// editRecordOnDisk lets edit change the timestamp and the bytes of the record of seq in
+// LEDGER's block files (blockfile.Edit).
 func editRecordOnDisk(t *testing.T, dir string, seq uint64, fixChecksum bool, edit func(ts, msg []byte)) {
 	t.Helper()
-	blocks, err := filepath.Glob(filepath.Join(dir, "*", "*", "streams", jetstream.StreamName, "msgs", "*.blk"))
-	if err != nil || len(blocks) == 0 {
-		t.Fatalf("no block files under %s: %v", dir, err)
+	if err := blockfile.Edit(dir, jetstream.StreamName, seq, fixChecksum, edit); err != nil {
+		t.Fatal(err)
 	}
-	le := binary.LittleEndian
-	for _, blk := range blocks {
-		b, err := os.ReadFile(blk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for off := 0; off+22 <= len(b); {
-			rl := int(le.Uint32(b[off:]) &^ (1 << 31))
-			hasHdr := le.Uint32(b[off:])&(1<<31) != 0
-			if rl < 22+8 || off+rl > len(b) {
-				t.Fatalf("%s: bad record at %d", blk, off)
-			}
-			rec := b[off : off+rl]
-			if le.Uint64(rec[4:])&^(3<<62) != seq {
-				off += rl
-				continue
-			}
-			slen := int(le.Uint16(rec[20:]))
-			msgAt := 22 + slen
-			if hasHdr {
-				msgAt += 4 + int(le.Uint32(rec[msgAt:]))
-			}
-			msg := rec[msgAt : rl-8]
-			edit(rec[12:20], msg)
-			if fixChecksum {
-				index, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(blk), ".blk"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				k := sha256.Sum256(fmt.Appendf(nil, "%s-%d", jetstream.StreamName, index))
-				hh, err := highwayhash.New64(k[:])
-				if err != nil {
-					t.Fatal(err)
-				}
-				hh.Write(rec[4:20])         // seq, ts
-				hh.Write(rec[22 : 22+slen]) // subj
-				if hasHdr {                 // hdr, without its length
-					hl := int(le.Uint32(rec[22+slen:]))
-					hh.Write(rec[22+slen+4 : 22+slen+4+hl])
-				}
-				hh.Write(msg)
-				copy(rec[rl-8:], hh.Sum(nil))
-			}
-			if err := os.WriteFile(blk, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
-	t.Fatalf("sequence %d is in no block file", seq)
 }
 
 // An attacker lowers the stream's limits so that the server drops the oldest events, then

@@ -155,10 +155,11 @@ func writeTiles(ctx context.Context, ts TileStore, tiles []tileData) error {
 	return nil
 }
 
-// tileReader reads tiles for x/mod's tlog (see ReadTile).
+// tileReader reads tiles for x/mod's tlog (see ReadTile), through cache when not nil.
 type tileReader struct {
-	ctx context.Context
-	ts  TileStore
+	ctx   context.Context
+	ts    TileSource
+	cache *TileCache
 }
 
 func (tileReader) Height() int { return TileHeight }
@@ -166,6 +167,11 @@ func (tileReader) Height() int { return TileHeight }
 func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
+		if r.cache != nil {
+			if out[i] = r.cache.get(t); out[i] != nil {
+				continue
+			}
+		}
 		d, err := readTile(r.ctx, r.ts, t)
 		if err != nil {
 			return nil, err
@@ -178,7 +184,7 @@ func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 // ReadTile returns the tile at a tlog-tiles path (ErrMalformed for another path): as
 // stored, or for a partial tile not stored, the prefix of the full one, as tlog-tiles
 // clients read it. ErrTileNotFound when neither is stored.
-func ReadTile(ctx context.Context, ts TileStore, path string) ([]byte, error) {
+func ReadTile(ctx context.Context, ts TileSource, path string) ([]byte, error) {
 	t, err := ParseTilePath(path)
 	if err != nil {
 		return nil, err
@@ -186,7 +192,7 @@ func ReadTile(ctx context.Context, ts TileStore, path string) ([]byte, error) {
 	return readTile(ctx, ts, t)
 }
 
-func readTile(ctx context.Context, ts TileStore, t tlog.Tile) ([]byte, error) {
+func readTile(ctx context.Context, ts TileSource, t tlog.Tile) ([]byte, error) {
 	d, err := ts.ReadTile(ctx, TilePath(t))
 	if errors.Is(err, ErrTileNotFound) && t.W < tileWidth {
 		full := t
@@ -204,13 +210,18 @@ func readTile(ctx context.Context, ts TileStore, t tlog.Tile) ([]byte, error) {
 	return d, nil
 }
 
-func (tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
+// SaveTiles keeps the tiles tlog.TileHashReader authenticated, when there is a cache.
+func (r tileReader) SaveTiles(tiles []tlog.Tile, data [][]byte) {
+	if r.cache != nil {
+		r.cache.save(tiles, data)
+	}
+}
 
 // tileHashes reads hashes of cp's tree from tiles; every tile read is checked against cp's
 // root first (tlog.TileHashReader), so a damaged or missing tile is an error, never a
 // wrong hash.
 func tileHashes(ctx context.Context, ts TileStore, cp Checkpoint) tlog.HashReader {
-	return tlog.TileHashReader(tlog.Tree{N: int64(cp.Size), Hash: tlog.Hash(cp.Root)}, tileReader{ctx, ts})
+	return TileHashes(ctx, ts, nil, cp)
 }
 
 // checkTiles reports whether the tiles hold cp's tree: its right edge hashes to cp's root.

@@ -24,8 +24,10 @@ var ErrServiceUser = errors.New("jetstream: service user")
 
 // ServiceUser is a downstream service that may read the ledger over NATS (Config.ClientListen).
 // It may subscribe to "ledger.>", read LEDGER's info and messages, and create, read from, ack
-// and delete the durable consumers named in Consumers; it may not publish events nor change,
-// purge or delete either stream, nor touch any other consumer.
+// and delete the durable consumers named in Consumers; to verify what it reads, it may read
+// the newest checkpoint and the tiles (LEDGER_CHECKPOINTS, LEDGER_TILES). It may not publish
+// events, checkpoints or tiles, nor change, purge or delete any stream, nor touch any other
+// consumer.
 type ServiceUser struct {
 	// Name is the NATS user name.
 	Name string `json:"name"`
@@ -154,6 +156,17 @@ func servicePermissions(u ServiceUser) *server.Permissions {
 			api+"DIRECT.GET."+st.stream,     // one message by sequence (nats.go Stream.GetMsg)
 			api+"STREAM.MSG.GET."+st.stream, // the same, the way `nats stream get` asks
 		)
+		if name == ReadEvents {
+			// What a verifying subscriber reads (client.Verify): the newest checkpoint and the
+			// leaf-format record, announced checkpoints, and tiles; read only (denied below).
+			pub = append(pub,
+				api+"STREAM.INFO."+CheckpointStreamName,
+				api+"DIRECT.GET."+CheckpointStreamName+".>", // last message of a subject
+				api+"STREAM.INFO.KV_"+TileBucket,
+				api+"DIRECT.GET.KV_"+TileBucket+".>", // a tile by key
+			)
+			sub = append(sub, checkpointRoot+"."+KindCheckpoint)
+		}
 		for _, c := range u.consumerNames() {
 			pub = append(pub,
 				api+"CONSUMER.CREATE."+st.stream+"."+c,      // create or update, several filters
@@ -172,6 +185,7 @@ func servicePermissions(u ServiceUser) *server.Permissions {
 				subjectRoot + ".>",
 				checkpointRoot + ".>",
 				alertRoot + ".>",
+				"$KV." + TileBucket + ".>",
 				api + "STREAM.CREATE.>",
 				api + "STREAM.UPDATE.>",
 				api + "STREAM.DELETE.>",
