@@ -15,6 +15,7 @@ import (
 	"github.com/complianceledger/ledger/client"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/owner"
+	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
@@ -22,6 +23,7 @@ import (
 func newTail(g *globals) *cobra.Command {
 	var (
 		user, password, durable, aggregate, format string
+		verifyKey, state                           string
 		types                                      []string
 		from                                       uint64
 		follow, alerts                             bool
@@ -40,7 +42,15 @@ Without --nats-url it opens the data folder's embedded store directly (not while
 or through --durable if given.
 
 --alerts prints the alerts instead (LEDGER_ALERTS, "ledger-alerts.>": deadline.approaching,
-deadline.missed, nondisclosure.expiring, fraud.flagged), which --type then selects.`,
+deadline.missed, nondisclosure.expiring, fraud.flagged), which --type then selects.
+
+--verify KEY (the log's verifier key, as 'ledger keys' prints it, or a file holding it)
+prints only events it checked against the log's signed checkpoints: each new checkpoint must
+be signed by KEY and extend the one kept in --state (default: tail-<durable>.checkpoint, or
+tail.checkpoint without --durable, in the data folder; absent, the first checkpoint read is
+trusted), and each event must be the leaf a verified checkpoint signed at its sequence. An
+event waits for a checkpoint that covers it (within a second under 'ledger serve'). A fork
+or a changed event stops tail with an error that says what diverged, before that event.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "json" && format != "text" {
@@ -49,6 +59,16 @@ deadline.missed, nondisclosure.expiring, fraud.flagged), which --type then selec
 			opts := client.Options{
 				Durable: durable, Types: types, Aggregate: aggregate, FromSequence: from,
 				StopWhenCaughtUp: !follow,
+			}
+			if verifyKey != "" {
+				if alerts {
+					return errors.New("--verify: alerts are not in the signed log; verify events only")
+				}
+				v, err := g.tailVerify(verifyKey, state, durable)
+				if err != nil {
+					return err
+				}
+				opts.Verify = v
 			}
 			filter := client.FilterSubjects
 			if alerts {
@@ -95,7 +115,31 @@ deadline.missed, nondisclosure.expiring, fraud.flagged), which --type then selec
 	f.BoolVarP(&follow, "follow", "f", false, "keep printing new events until interrupted")
 	f.BoolVar(&alerts, "alerts", false, "print the alerts (deadlines, fraud flags) instead of the events")
 	f.StringVar(&format, "format", "text", "output: text (one line per event) or json (one object per line)")
+	f.StringVar(&verifyKey, "verify", "", "print only events checked against the checkpoints signed by this verifier key (the key, or a file holding it)")
+	f.StringVar(&state, "state", "", "with --verify: the file that keeps the newest verified checkpoint (default: tail-<durable>.checkpoint in the data folder)")
 	return cmd
+}
+
+// tailVerify is what --verify and --state ask for; key is a verifier key or a file holding
+// one, as --key elsewhere.
+func (g *globals) tailVerify(key, state, durable string) (*client.Verify, error) {
+	if b, err := os.ReadFile(key); err == nil {
+		key = string(b)
+	}
+	if _, err := proof.NewVerifier(key); err != nil {
+		return nil, fmt.Errorf("--verify: %w", err)
+	}
+	if state == "" {
+		if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("--state: data folder: %w", err)
+		}
+		name := "tail.checkpoint"
+		if durable != "" {
+			name = "tail-" + durable + ".checkpoint"
+		}
+		state = filepath.Join(g.dataDir, name)
+	}
+	return &client.Verify{Key: key, StateFile: state, Logger: g.logger()}, nil
 }
 
 // tailClient connects to --nats-url, or opens the embedded store and reads through its own

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/complianceledger/ledger/client"
 	"github.com/complianceledger/ledger/deadline"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/server/auth"
@@ -209,5 +213,58 @@ func TestTailPrintsTheAlerts(t *testing.T) {
 	}
 	if lines := tailLines(t, dir, "--alerts", "--type", "deadline.missed", "--nats-url="); len(lines) != 1 {
 		t.Fatalf("tail --alerts --type deadline.missed: %v", lines)
+	}
+}
+
+// tail --verify prints the events the data folder's checkpoints cover, keeping the newest in
+// its state file (by default in the data folder); pointed at a history rebuilt in another
+// folder with the same key, it refuses it and prints nothing.
+func TestTailVerifyRefusesARebuiltHistory(t *testing.T) {
+	t.Parallel()
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a := uuid.NewString()
+	mustRun(t, dirA, "", "submit", writeFile(t,
+		receiveLine(a, "", "2025-02-03T09:00:00Z", "FR", "court_order", "u-1"),
+		ackLine(a, "2025-02-03T10:00:00Z"),
+	), credential(t, dirA, "ingrid", auth.Intake))
+	keyFile := filepath.Join(t.TempDir(), "ledger.vkey")
+	if err := os.WriteFile(keyFile, []byte(mustRun(t, dirA, "", "keys")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if lines := tailLines(t, dirA, "--nats-url=", "--verify", keyFile); len(lines) != 2 {
+		t.Fatalf("tail --verify printed %d lines, want 2:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	state := filepath.Join(dirA, "tail.checkpoint")
+	kept, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatalf("default state file: %v", err)
+	}
+
+	// The operator's rebuild: the same key, other commands, a fresh folder.
+	key, err := os.ReadFile(filepath.Join(dirA, checkpointKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dirB, checkpointKeyFile), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := uuid.NewString()
+	mustRun(t, dirB, "", "submit", writeFile(t,
+		receiveLine(b, "", "2025-02-03T09:00:00Z", "BE", "court_order", "u-9"),
+		ackLine(b, "2025-02-03T10:00:00Z"),
+		receiveLine(uuid.NewString(), "", "2025-02-04T09:00:00Z", "BE", "court_order", "u-8"),
+	), credential(t, dirB, "ingrid", auth.Intake))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out lockedBuffer
+	err = tailRun(ctx, dirB, &out, "--nats-url=", "--verify", keyFile, "--state", state)
+	if !errors.Is(err, client.ErrFork) {
+		t.Errorf("tail --verify on the rebuilt history: %v, want client.ErrFork", err)
+	}
+	if out.String() != "" {
+		t.Errorf("tail printed events of the rebuilt history:\n%s", out.String())
+	}
+	if now, _ := os.ReadFile(state); !bytes.Equal(now, kept) {
+		t.Error("the state file changed")
 	}
 }
