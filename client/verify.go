@@ -162,12 +162,33 @@ func (v *verifier) load() error {
 }
 
 // refresh reads the log's newest checkpoint and, if it is new, checks that it extends the
-// kept one, reads the leaf formats, and keeps it.
+// kept one and keeps it; then it reads the leaf formats if they are not known yet.
 func (v *verifier) refresh(ctx context.Context) error {
 	msg, err := v.last(ctx, checkpointSubject)
-	if err != nil || msg == nil || bytes.Equal(msg, v.keptNote) {
+	if err != nil {
 		return err
 	}
+	if msg != nil && !bytes.Equal(msg, v.keptNote) {
+		if err := v.accept(ctx, msg); err != nil {
+			return err
+		}
+	}
+	if v.keptNote != nil && !v.formats.Known() {
+		// Read after the checkpoint: the switch to v2 leaves is stored before the first
+		// checkpoint with v2 leaves, so it is there for every leaf that checkpoint covers.
+		rec, err := v.last(ctx, formatSubject)
+		if err != nil {
+			return err
+		}
+		if v.formats, err = proof.OpenLeafFormats(rec, v.key); err != nil {
+			return fmt.Errorf("client: leaf format record: %w", err)
+		}
+	}
+	return nil
+}
+
+// accept checks a new checkpoint note against the key and the kept checkpoint, and keeps it.
+func (v *verifier) accept(ctx context.Context, msg []byte) error {
 	n, err := note.Open(msg, note.VerifierList(v.key))
 	if err != nil {
 		return fmt.Errorf("%w (%s): %v", ErrBadCheckpoint, v.key.Name(), err)
@@ -181,16 +202,6 @@ func (v *verifier) refresh(ctx context.Context) error {
 	}
 	if err := v.extends(ctx, cp); err != nil {
 		return err
-	}
-	if !v.formats.Known() {
-		// The switch to v2 leaves is stored before the first checkpoint with v2 leaves.
-		rec, err := v.last(ctx, formatSubject)
-		if err != nil {
-			return err
-		}
-		if v.formats, err = proof.OpenLeafFormats(rec, v.key); err != nil {
-			return fmt.Errorf("client: leaf format record: %w", err)
-		}
 	}
 	if err := writeFileAtomic(v.opts.StateFile, msg); err != nil {
 		return err

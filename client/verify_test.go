@@ -441,15 +441,15 @@ func TestVerifyingSubscriberDetectsATamperedTile(t *testing.T) {
 // against the one it kept, not from nothing, and its durable delivers the rest.
 func TestVerifyingSubscriberResumesFromItsStateFile(t *testing.T) {
 	t.Parallel()
-	s := ledgerStore(t, "follower")
+	s := ledgerStore(t, "follower", "another")
 	key := newKey(t)
 	w, g := newWriter(t, s), newSigner(t, s, key)
 	state := filepath.Join(t.TempDir(), "state")
-	run := func() (seqs, chain []uint64) {
+	run := func(durable string) (seqs, chain []uint64) {
 		t.Helper()
 		// A short AckWait: under load the server may hand the next event to the last run's
 		// pull request before it sees that connection close; it comes back after AckWait.
-		opts := verifying(key, state, client.Options{Durable: "follower", AckWait: 2 * time.Second})
+		opts := verifying(key, state, client.Options{Durable: durable, AckWait: 2 * time.Second})
 		opts.Verify.OnCheckpoint = func(cp proof.Checkpoint, from uint64) { chain = append(chain, from, cp.Size) }
 		c, err := client.Dial(testCtx(t), s.ClientURL(), serviceUser, servicePassword)
 		if err != nil {
@@ -464,13 +464,18 @@ func TestVerifyingSubscriberResumesFromItsStateFile(t *testing.T) {
 	}
 	first := w.requests(5)
 	g.sign()
-	if seqs, chain := run(); !slices.Equal(seqs, first) || !slices.Equal(chain, []uint64{0, 10}) {
+	if seqs, chain := run("follower"); !slices.Equal(seqs, first) || !slices.Equal(chain, []uint64{0, 10}) {
 		t.Fatalf("first run: delivered %v, verified (from, to) %v", seqs, chain)
 	}
 	second := w.requests(3)
 	g.sign()
-	if seqs, chain := run(); !slices.Equal(seqs, second) || !slices.Equal(chain, []uint64{10, 16}) {
+	if seqs, chain := run("follower"); !slices.Equal(seqs, second) || !slices.Equal(chain, []uint64{10, 16}) {
 		t.Errorf("after a restart: delivered %v, verified (from, to) %v; want %v, [10 16]", seqs, chain, second)
+	}
+	// No new checkpoint since: the kept one covers a new consumer's whole history (and its
+	// v2 leaves, whose format record is read although no checkpoint is new).
+	if seqs, chain := run("another"); !slices.Equal(seqs, append(first, second...)) || len(chain) != 0 {
+		t.Errorf("a new consumer under the kept checkpoint: delivered %v, verified (from, to) %v", seqs, chain)
 	}
 }
 
