@@ -3,7 +3,8 @@
 // durable consumer of its own that remembers how far the service got.
 //
 // A service connects as one of the ledger's service users (jetstream.ServiceUser), which may
-// read "ledger.>" and use the durable consumers named for it, and nothing else.
+// read "ledger.>" and use the durable consumers named for it, read the checkpoints and tiles
+// that a verifying subscription checks events against (Options.Verify), and nothing else.
 package client
 
 import (
