@@ -127,7 +127,7 @@ func (c *Client) consume(ctx context.Context, stream string, subjects []string, 
 		retry = defaultRetryDelay
 	}
 	for {
-		m, err := msgs.Next(jetstream.NextContext(ctx))
+		m, err := next(ctx, msgs)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -164,6 +164,29 @@ func (c *Client) consume(ctx context.Context, stream string, subjects []string, 
 		if opts.StopWhenCaughtUp && pending == 0 {
 			return nil
 		}
+	}
+}
+
+// nextWait bounds each wait for a message, after which the wait starts again (see next):
+// the longest a lost pull request holds delivery up.
+const nextWait = 250 * time.Millisecond
+
+// next returns the next message. It waits in spans of nextWait because nats.go's iterator
+// decides whether to ask the server for more only when a wait starts, and may skip asking
+// while its previous pull request is still being sent (pullSubscription.checkPending and
+// fetchInProgress, nats.go v1.55.0): with one message in flight the server then holds no
+// request, nothing arrives, and the iterator fails with "no heartbeat received" 30 s later
+// (seen 2 in 30 fresh in-order subscriptions under -race; nats-io/nats.go#1622 shows the
+// same state: no waiting pulls, nothing outstanding, messages unprocessed). A new wait asks.
+func next(ctx context.Context, msgs jetstream.MessagesContext) (jetstream.Msg, error) {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, nextWait)
+		m, err := msgs.Next(jetstream.NextContext(wctx))
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			continue
+		}
+		return m, err
 	}
 }
 

@@ -60,7 +60,8 @@ type Verify struct {
 	// covers is delivered. Absent: the first checkpoint read is trusted (trust on first use).
 	// One subscriber per file.
 	StateFile string
-	// Logger is told of every checkpoint verified and of waits for one (nil: none).
+	// Logger is told of the first checkpoint verified (a warning when it is trusted on first
+	// use), and at debug level of every later one and of waits for one (nil: none).
 	Logger *slog.Logger
 	// OnCheckpoint, when set, is called with every checkpoint verified and the size of the
 	// kept one it was checked to extend (0 when there was none).
@@ -96,6 +97,8 @@ type verifier struct {
 	keptNote []byte
 	formats  proof.LeafFormats
 	leaves   leafTile // the verified leaf hashes of the last level-0 tile read
+	// announced: a checkpoint was verified (and logged at Info) by this subscription.
+	announced bool
 }
 
 // leafTile is the verified leaf hashes from leaf first on.
@@ -206,9 +209,17 @@ func (v *verifier) accept(ctx context.Context, msg []byte) error {
 	if err := writeFileAtomic(v.opts.StateFile, msg); err != nil {
 		return err
 	}
-	from := v.kept.Size
+	from, first := v.kept.Size, v.keptNote == nil
 	v.kept, v.keptNote = cp, msg
-	v.log.Info("client: checkpoint verified", "size", cp.Size, "extends", from)
+	switch {
+	case first:
+		v.log.Warn("client: no kept checkpoint: trusting the log's newest on first use", "size", cp.Size, "state_file", v.opts.StateFile)
+	case !v.announced:
+		v.log.Info("client: checkpoint verified against the kept one", "size", cp.Size, "extends", from)
+	default: // one a second under serve: not worth a line each
+		v.log.Debug("client: checkpoint verified", "size", cp.Size, "extends", from)
+	}
+	v.announced = true
 	if v.opts.OnCheckpoint != nil {
 		v.opts.OnCheckpoint(cp, from)
 	}

@@ -447,9 +447,7 @@ func TestVerifyingSubscriberResumesFromItsStateFile(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	run := func(durable string) (seqs, chain []uint64) {
 		t.Helper()
-		// A short AckWait: under load the server may hand the next event to the last run's
-		// pull request before it sees that connection close; it comes back after AckWait.
-		opts := verifying(key, state, client.Options{Durable: durable, AckWait: 2 * time.Second})
+		opts := verifying(key, state, client.Options{Durable: durable})
 		opts.Verify.OnCheckpoint = func(cp proof.Checkpoint, from uint64) { chain = append(chain, from, cp.Size) }
 		c, err := client.Dial(testCtx(t), s.ClientURL(), serviceUser, servicePassword)
 		if err != nil {
