@@ -569,3 +569,42 @@ func TestVerifyOptions(t *testing.T) {
 		})
 	}
 }
+
+// A state file that does not hold a checkpoint signed by the key (damaged, or another log's)
+// is refused before anything is read, and left as it was.
+func TestVerifyingSubscriberRefusesAStateFileItCannotVerify(t *testing.T) {
+	t.Parallel()
+	s := ledgerStore(t, "follower")
+	key := newKey(t)
+	newWriter(t, s).requests(1)
+	newSigner(t, s, key).sign()
+	other, err := proof.Checkpoint{Origin: proof.DefaultOrigin, Size: 1, Root: make([]byte, proof.HashSize)}.Sign(newKey(t).Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s.ClientURL())
+	for _, tc := range []struct {
+		name  string
+		state []byte
+	}{
+		{"damaged", []byte("ledger.example/LEDGER\n1\n")},
+		{"another key's", other},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "state")
+			if err := os.WriteFile(file, tc.state, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := subscribeAll(t, c, verifying(key, file, client.Options{Durable: "follower"}))
+			if !errors.Is(err, client.ErrBadCheckpoint) || !strings.Contains(err.Error(), file) {
+				t.Errorf("Subscribe: %v, want ErrBadCheckpoint naming %s", err, file)
+			}
+			if len(got) > 0 {
+				t.Errorf("delivered %v", got)
+			}
+			if now, _ := os.ReadFile(file); !bytes.Equal(now, tc.state) {
+				t.Error("state file changed")
+			}
+		})
+	}
+}
