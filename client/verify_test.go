@@ -608,3 +608,52 @@ func TestVerifyingSubscriberRefusesAStateFileItCannotVerify(t *testing.T) {
 		})
 	}
 }
+
+// A folder recorded with v1 leaves and switched to v2 (the signed format record) is checked
+// leaf by leaf in the format in force at each sequence, by a subscriber that starts after
+// the switch and by one that verified the v1 part before it.
+func TestVerifyingSubscriberChecksEachLeafInItsFormat(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name         string
+		beforeSwitch bool
+	}{
+		{"after the switch", false},
+		{"across the switch", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := ledgerStore(t, "follower")
+			key := newKey(t)
+			w := newWriter(t, s)
+			v1 := proof.NewCheckpointer(s, s, key, proof.CheckpointerOptions{Logger: quiet(), KeepV1: true})
+			old := w.requests(3)
+			if _, _, err := v1.Checkpoint(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			state := filepath.Join(t.TempDir(), "state")
+			c := dial(t, s.ClientURL())
+			var got []uint64
+			if tc.beforeSwitch {
+				seqs, err := subscribeAll(t, c, verifying(key, state, client.Options{Durable: "follower"}))
+				if err != nil {
+					t.Fatalf("v1 part: %v", err)
+				}
+				got = append(got, seqs...)
+			}
+			young := w.requests(3)
+			newSigner(t, s, key).sign() // stores the switch to v2 from leaf 6, then signs 12
+			if rec, err := s.LastRecord(testCtx(t), proof.RecordFormat); err != nil || rec == nil {
+				t.Fatalf("no format record: %v", err)
+			}
+			seqs, err := subscribeAll(t, c, verifying(key, state, client.Options{Durable: "follower"}))
+			if err != nil {
+				t.Fatalf("Subscribe: %v", err)
+			}
+			got = append(got, seqs...)
+			if want := append(old, young...); !slices.Equal(got, want) {
+				t.Errorf("delivered %v, want %v", got, want)
+			}
+		})
+	}
+}
