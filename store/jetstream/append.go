@@ -63,7 +63,7 @@ func message(env events.Envelope) (*nats.Msg, error) {
 // answer turns the server's reply to one append into the store's answer (see Append).
 func (s *Store) answer(ctx context.Context, env events.Envelope, expectedLast uint64, ack *natsjs.PubAck, err error) (store.Appended, error) {
 	if err == nil {
-		return store.Appended{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+		return s.readBack(ctx, env, store.Appended{Sequence: ack.Sequence, Duplicate: ack.Duplicate})
 	}
 	if isInsufficientResources(err) {
 		return store.Appended{}, fmt.Errorf("jetstream: append %s to %s %s: %w (%v)", env.Type, env.AggregateType, env.Subject, store.ErrNoSpace, err)
@@ -76,10 +76,28 @@ func (s *Store) answer(ctx context.Context, env events.Envelope, expectedLast ui
 		// The conflict stands; the caller reloads and sees for itself.
 		s.log.Warn("jetstream: looking for a retried command after a conflict", "aggregate", env.Subject, "err", lerr)
 	} else if found {
-		return store.Appended{Sequence: seq, Duplicate: true}, nil
+		return s.readBack(ctx, env, store.Appended{Sequence: seq, Duplicate: true})
 	}
 	return store.Appended{}, fmt.Errorf("jetstream: append %s to %s %s expecting last sequence %d: %w (%v)",
 		env.Type, env.AggregateType, env.Subject, expectedLast, store.ErrConcurrency, err)
+}
+
+// readBack fills in a's recorded time and stored bytes from the stream: a publish ack
+// names the sequence only. One direct get, answered by any replica (one that lags is asked
+// again, see direct); about a fifth of an append's cost on one node (BENCHMARKS.md).
+func (s *Store) readBack(ctx context.Context, env events.Envelope, a store.Appended) (store.Appended, error) {
+	err := s.direct(ctx, StreamName, allSubjects[0], a.Sequence, a.Sequence, func(m *natsjs.RawStreamMsg) error {
+		a.Recorded, a.Stored = m.Time.UTC(), m.Data
+		return nil
+	})
+	if err == nil && a.Stored == nil {
+		err = fmt.Errorf("sequence %d is not in the stream", a.Sequence)
+	}
+	if err != nil {
+		// The event is stored: say so, so that a retry (same command id) finds it.
+		return store.Appended{}, fmt.Errorf("jetstream: append %s to %s %s: stored at sequence %d, reading it back: %w", env.Type, env.AggregateType, env.Subject, a.Sequence, err)
+	}
+	return a, nil
 }
 
 // publishOpts are the headers of every append: the message id for the duplicate window and
