@@ -30,7 +30,7 @@ func newServe(g *globals) *cobra.Command {
 		pprofListen                 string
 		maxBody                     int64
 		shutdownTimeout, poll       time.Duration
-		checkpointTick, maxSkew     time.Duration
+		checkpointInterval, maxSkew time.Duration
 		alertTick                   time.Duration
 		policy                      = deadline.DefaultPolicy()
 	)
@@ -92,7 +92,7 @@ closes the store.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "ledger serve: listening on http://%s\n", ln.Addr())
 			cfg := server.Config{
 				Store: l.store, Pseudonymizer: l.pseudo, Tokens: tokens, Logger: log,
-				MaxBody: maxBody, MaxSkew: maxSkew, Poll: poll, Snapshots: l.snapshots(), CheckpointTick: checkpointTick,
+				MaxBody: maxBody, MaxSkew: maxSkew, Poll: poll, Snapshots: l.snapshots(), CheckpointInterval: checkpointInterval,
 				Deadlines: policy, AlertTick: alertTick,
 			}
 			if logFormat == "text" {
@@ -110,7 +110,7 @@ closes the store.`,
 					return err
 				}
 				cfg.Proofs, cfg.Key = l.proofs, &key
-				if cfg.CheckpointDue, err = g.checkpointerOptions(log); err != nil {
+				if cfg.Checkpointing, err = g.checkpointerOptions(log); err != nil {
 					return err
 				}
 			}
@@ -128,7 +128,7 @@ closes the store.`,
 	cmd.Flags().Int64Var(&maxBody, "max-body", server.DefaultMaxBody, "largest command body in bytes")
 	cmd.Flags().DurationVar(&maxSkew, "max-skew", command.DefaultMaxSkew, "how far ahead of the server's clock a command's at may lie")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
-	cmd.Flags().DurationVar(&checkpointTick, "checkpoint-tick", 10*time.Second, "how often to look whether a checkpoint is due (1,000 new events, or new events and a minute) and sign it; 0: only on publish, POST /v1/checkpoints and stop")
+	cmd.Flags().DurationVar(&checkpointInterval, "checkpoint-interval", time.Second, "how often to sign a checkpoint of the events recorded since the last one (every acknowledged event is covered within about this long); 0: only on publish, POST /v1/checkpoints and stop")
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "how often views look for events written by other processes")
 	cmd.Flags().DurationVar(&policy.EmergencyTarget, "emergency-target", policy.EmergencyTarget, "the platform's target for answering an emergency request (a deadline clock and its alerts)")
 	cmd.Flags().DurationVar(&alertTick, "alert-tick", server.DefaultAlertTick, "how often to publish the alerts that fell due onto LEDGER_ALERTS (ledger-alerts.>); negative: none")
