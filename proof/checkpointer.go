@@ -60,8 +60,8 @@ type Checkpointer struct {
 	tree     *Tree      // leaves 0..tree.Size()-1
 	pending  [][]byte   // leaf hashes after last.Size, in order
 	last     Checkpoint // newest stored checkpoint (Size 0 and no note when none)
-	note     []byte // last, signed
-	after    uint64 // the store's position after which the next records go
+	note     []byte     // last, signed
+	after    uint64     // the store's position after which the next records go
 	formats  leafFormats
 	switchV2 []byte       // the signed switch to v2 leaves, to store before the next checkpoint
 	builder  *tileBuilder // tiles of tree; nil when there is no tile store
