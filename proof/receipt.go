@@ -177,8 +177,8 @@ type Receipter struct {
 	Key Key
 	// V2From is the leaf index from which the folder's leaves are v2 (SwitchToV2's answer).
 	V2From uint64
-	// Events reads one event back, for the receipts of events recorded earlier.
-	Events EventReader
+	// Log reads an event back, for the receipts of events recorded earlier.
+	Log Log
 }
 
 // Issue signs the receipt of the event at seq, recorded then, whose stored bytes are data.
@@ -203,7 +203,7 @@ func (r *Receipter) Issue(seq uint64, recorded time.Time, data []byte) (SignedRe
 // At reads the event at seq back and signs its receipt: the same bytes as when it was
 // first acknowledged.
 func (r *Receipter) At(ctx context.Context, seq uint64) (SignedReceipt, error) {
-	recorded, data, err := r.Events.ReadRecorded(ctx, seq)
+	recorded, data, err := readRecorded(ctx, r.Log, seq)
 	if err != nil {
 		return SignedReceipt{}, fmt.Errorf("proof: receipt of sequence %d: %w", seq, err)
 	}
