@@ -72,6 +72,9 @@ type Config struct {
 	// OnWitness counts in /metrics.
 	CheckpointInterval time.Duration
 	Checkpointing      proof.CheckpointerOptions
+	// ProofWait bounds how long a command's answer with wait=proof waits for the checkpoint
+	// of its event; 0: DefaultProofWait.
+	ProofWait time.Duration
 	// Snapshots keeps the views' snapshots: the views start from them and as_of queries
 	// answer from the nearest one. nil: every start and as_of query replays from the start.
 	Snapshots projections.SnapshotStore
@@ -101,6 +104,7 @@ type Server struct {
 	console http.Handler // at / (Mount); nil: JSON 404s
 
 	checkpointer *proof.Checkpointer // nil without Proofs and Key
+	receipts     receipts
 }
 
 // DefaultMaxBody bounds a command's body; the largest real commands are a few kilobytes.
@@ -127,6 +131,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ProofWait == 0 {
+		cfg.ProofWait = DefaultProofWait
 	}
 	s := &Server{
 		cfg:     cfg,
