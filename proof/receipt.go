@@ -200,6 +200,15 @@ func (r *Receipter) Issue(seq uint64, recorded time.Time, data []byte) (SignedRe
 	return signedReceipt(rc, msg), nil
 }
 
+// Of signs the receipt of an event just acknowledged: from its recorded time and stored
+// bytes when the store gave them, else (nil stored) from the event read back.
+func (r *Receipter) Of(ctx context.Context, seq uint64, recorded time.Time, stored []byte) (SignedReceipt, error) {
+	if stored != nil {
+		return r.Issue(seq, recorded, stored)
+	}
+	return r.At(ctx, seq)
+}
+
 // At reads the event at seq back and signs its receipt: the same bytes as when it was
 // first acknowledged.
 func (r *Receipter) At(ctx context.Context, seq uint64) (SignedReceipt, error) {

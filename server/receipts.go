@@ -57,12 +57,7 @@ func (s *Server) receiptOf(ctx context.Context, res command.Result) (*proof.Sign
 	if rc == nil || err != nil {
 		return nil, err
 	}
-	var sr proof.SignedReceipt
-	if res.Stored != nil {
-		sr, err = rc.Issue(res.Sequence, res.Recorded, res.Stored)
-	} else {
-		sr, err = rc.At(ctx, res.Sequence)
-	}
+	sr, err := rc.Of(ctx, res.Sequence, res.Recorded, res.Stored)
 	if err != nil {
 		return nil, fmt.Errorf("the event is recorded at sequence %d; signing its receipt: %w", res.Sequence, err)
 	}

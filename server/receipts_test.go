@@ -13,14 +13,14 @@ import (
 )
 
 type answer struct {
-	Sequence       uint64               `json:"sequence"`
-	EventID        string               `json:"event_id"`
-	Duplicate      bool                 `json:"duplicate"`
-	Recorded       time.Time            `json:"recorded"`
-	Receipt        *proof.SignedReceipt `json:"receipt"`
+	Sequence       uint64                `json:"sequence"`
+	EventID        string                `json:"event_id"`
+	Duplicate      bool                  `json:"duplicate"`
+	Recorded       time.Time             `json:"recorded"`
+	Receipt        *proof.SignedReceipt  `json:"receipt"`
 	InclusionProof *proof.InclusionProof `json:"inclusion_proof"`
-	Checkpoint     string               `json:"checkpoint"`
-	ProofError     string               `json:"proof_error"`
+	Checkpoint     string                `json:"checkpoint"`
+	ProofError     string                `json:"proof_error"`
 }
 
 func decodeAnswer(t *testing.T, r response) answer {

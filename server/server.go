@@ -210,6 +210,11 @@ func (s *Server) signAtStop(ctx context.Context) {
 }
 
 func (s *Server) run(ctx context.Context) error {
+	// A folder without a leaf-format record switches to v2 leaves now, before the first
+	// command (which would otherwise do it), so that every receipt names a v2 leaf.
+	if _, err := s.receipter(ctx); err != nil {
+		s.log.Error("receipts: the switch to v2 leaves failed; commands are refused until it is stored", "err", err)
+	}
 	var signing sync.WaitGroup
 	if s.checkpointer != nil && s.cfg.CheckpointInterval > 0 {
 		// The checkpointer stops only on a tampered ledger or a bad key, which no retry
