@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -83,21 +84,40 @@ func (s *Store) answer(ctx context.Context, env events.Envelope, expectedLast ui
 }
 
 // readBack fills in a's recorded time and stored bytes from the stream: a publish ack
-// names the sequence only. One direct get, answered by any replica (one that lags is asked
-// again, see direct); about a fifth of an append's cost on one node (BENCHMARKS.md).
+// names the sequence only. One direct get by sequence, answered by any replica; one that
+// has not caught up with the sequence yet is asked again (BENCHMARKS.md has the cost).
 func (s *Store) readBack(ctx context.Context, env events.Envelope, a store.Appended) (store.Appended, error) {
-	err := s.direct(ctx, StreamName, allSubjects[0], a.Sequence, a.Sequence, func(m *natsjs.RawStreamMsg) error {
-		a.Recorded, a.Stored = m.Time.UTC(), m.Data
-		return nil
-	})
-	if err == nil && a.Stored == nil {
-		err = fmt.Errorf("sequence %d is not in the stream", a.Sequence)
+	st, err := s.ledgerStream(ctx)
+	if err == nil {
+		lagging := func(err error) bool { return errors.Is(err, natsjs.ErrMsgNotFound) || errors.Is(err, nats.ErrNoResponders) }
+		err = retryWhile(ctx, formingWait, 5*time.Millisecond, lagging, func() error {
+			m, err := st.GetMsg(ctx, a.Sequence)
+			if err == nil {
+				a.Recorded, a.Stored = m.Time.UTC(), m.Data
+			}
+			return err
+		})
 	}
 	if err != nil {
 		// The event is stored: say so, so that a retry (same command id) finds it.
 		return store.Appended{}, fmt.Errorf("jetstream: append %s to %s %s: stored at sequence %d, reading it back: %w", env.Type, env.AggregateType, env.Subject, a.Sequence, err)
 	}
 	return a, nil
+}
+
+// ledgerStream is LEDGER's handle, read once: its cached configuration (AllowDirect) makes
+// GetMsg a direct get, one request to any replica.
+func (s *Store) ledgerStream(ctx context.Context) (natsjs.Stream, error) {
+	s.ledgerMu.Lock()
+	defer s.ledgerMu.Unlock()
+	if s.ledger == nil {
+		st, err := s.js.Stream(ctx, StreamName)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", StreamName, err)
+		}
+		s.ledger = st
+	}
+	return s.ledger, nil
 }
 
 // publishOpts are the headers of every append: the message id for the duplicate window and
