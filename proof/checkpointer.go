@@ -67,6 +67,7 @@ type Checkpointer struct {
 	builder  *tileBuilder // tiles of tree; nil when there is no tile store
 
 	watch atomic.Pointer[newest] // what Covering waits on
+	nudge chan struct{}          // Covering asks Run to sign now rather than at the next tick
 
 	recent      recent            // what proofs from recent checkpoints need (witnessing.go)
 	witnessSize map[string]uint64 // by witness: the tree size it last cosigned, as learned
@@ -81,7 +82,7 @@ func NewCheckpointer(log Log, store CheckpointStore, key Key, opts CheckpointerO
 		opts.WitnessTimeout = DefaultWitnessTimeout
 	}
 	tiles, _ := store.(TileStore)
-	c := &Checkpointer{log: log, store: store, tiles: tiles, key: key, opts: opts, witnessSize: map[string]uint64{}}
+	c := &Checkpointer{log: log, store: store, tiles: tiles, key: key, opts: opts, witnessSize: map[string]uint64{}, nudge: make(chan struct{}, 1)}
 	c.watch.Store(&newest{next: make(chan struct{})})
 	return c
 }
@@ -110,6 +111,10 @@ func (c *Checkpointer) Covering(ctx context.Context, size uint64) (Signed, error
 		n := c.watch.Load()
 		if n.Note != nil && n.Size >= size {
 			return n.Signed, nil
+		}
+		select {
+		case c.nudge <- struct{}{}:
+		default: // Run is nudged already
 		}
 		select {
 		case <-ctx.Done():
@@ -189,18 +194,30 @@ func (c *Checkpointer) Tick(ctx context.Context) (cp Signed, written bool, err e
 	return c.run(ctx, false, true)
 }
 
-// Run calls Tick every period until ctx ends. It stops at once on ErrTampered,
-// ErrBadSignature or ErrMalformed, which no retry mends; other failures are logged and
-// retried next tick.
+// nudgeGap is the least time between checkpoints signed because someone waits (Covering):
+// waiters batch into one checkpoint, and the checkpoint stream grows by at most ten a second.
+const nudgeGap = 100 * time.Millisecond
+
+// Run calls Tick every period, and sooner (at most every nudgeGap) while Covering waits,
+// until ctx ends. It stops at once on ErrTampered, ErrBadSignature or ErrMalformed, which no
+// retry mends; other failures are logged and retried next tick.
 func (c *Checkpointer) Run(ctx context.Context, period time.Duration) error {
 	t := time.NewTicker(period)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
+		case <-c.nudge:
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(nudgeGap - time.Since(last)):
+			}
 		}
+		last = time.Now()
 		cp, written, err := c.Tick(ctx)
 		switch {
 		case errors.Is(err, ErrTampered), errors.Is(err, ErrBadSignature), errors.Is(err, ErrMalformed):
