@@ -426,6 +426,15 @@ func (c *Checkpointer) adopt(ctx context.Context, note []byte, after uint64) (bo
 	}
 	c.recent.add(cp.Size, r.Hashes(), slices.Clone(c.pending[:k]))
 	c.last, c.note, c.after, c.pending = cp, note, after, slices.Clone(c.pending[k:])
+	if c.builder != nil {
+		// The finished tiles kept here are written now (the winner wrote the same bytes), so
+		// that a replica that keeps losing keeps no growing list of them.
+		err := writeTiles(ctx, c.tiles, c.builder.full)
+		c.builder.full = nil
+		if err != nil {
+			c.dropTiles(err)
+		}
+	}
 	c.announce()
 	c.opts.Logger.Debug("proof: adopted another writer's checkpoint", "size", cp.Size)
 	return true, nil
