@@ -137,7 +137,14 @@ func (s *Server) receipt(w http.ResponseWriter, r *http.Request, _ auth.Token) e
 	}
 	for _, rec := range recs {
 		if rec.ID == ev.String() {
-			sr, err := s.receiptOf(r.Context(), command.Result{Sequence: rec.Sequence})
+			rc, err := s.receipter(r.Context())
+			if err != nil {
+				return err
+			}
+			if rc == nil {
+				return notAvailable("this server has no checkpoint key to sign receipts with")
+			}
+			sr, err := rc.At(r.Context(), rec.Sequence)
 			if errors.Is(err, proof.ErrNoReceipt) {
 				return &apiError{Status: http.StatusNotFound, Code: "no_receipt", Field: "event_id", Rule: "the event was recorded before this ledger signed receipts (a v1 leaf)", Message: err.Error()}
 			}
