@@ -89,7 +89,9 @@ func (s *Store) answer(ctx context.Context, env events.Envelope, expectedLast ui
 func (s *Store) readBack(ctx context.Context, env events.Envelope, a store.Appended) (store.Appended, error) {
 	st, err := s.ledgerStream(ctx)
 	if err == nil {
-		lagging := func(err error) bool { return errors.Is(err, natsjs.ErrMsgNotFound) || errors.Is(err, nats.ErrNoResponders) }
+		lagging := func(err error) bool {
+			return errors.Is(err, natsjs.ErrMsgNotFound) || errors.Is(err, nats.ErrNoResponders)
+		}
 		err = retryWhile(ctx, formingWait, 5*time.Millisecond, lagging, func() error {
 			m, err := st.GetMsg(ctx, a.Sequence)
 			if err == nil {
