@@ -120,7 +120,7 @@ func fillWithCheckpoints(b *testing.B, s *jetstream.Store, key proof.Key, n int)
 }
 
 // BenchmarkProof fills a stream as BenchmarkVerify does (-verify.events, a checkpoint every
-// proof.DefaultEvery events, tiles written with each) and measures an inclusion proof of a
+// 1,000 events, tiles written with each) and measures an inclusion proof of a
 // random event and a consistency proof from the middle checkpoint to the newest, each from
 // the tiles and, as before tiles, from one pass over the stream (bareLog).
 //
