@@ -29,7 +29,8 @@ const batchConcurrency = 64
 // The server's revision check makes the read-then-append race-free: a writer that
 // appends between our read and our append moves the revision, and ours is refused
 // (WrongExpectedVersion, mapped to store.ErrConcurrency), so of racing writers exactly
-// one wins. Each Append costs two round trips: the read and the append.
+// one wins. Each Append costs three round trips: the read, the append, and a read of the
+// event back for its commit time (store.Appended.Recorded), which the append's answer lacks.
 func (s *Store) Append(ctx context.Context, env events.Envelope, expectedLast uint64) (store.Appended, error) {
 	if s.isClosed() {
 		return store.Appended{}, store.ErrClosed
