@@ -42,6 +42,11 @@ JetStream server runs in this process unless --nats-url names another; views are
 start and kept current from the stream. Callers need a bearer token from 'ledger token create'.
 The web console is at / on the same address: people sign in by pasting such a token.
 
+Every recorded command's answer carries a receipt signed with the checkpoint key (see
+'ledger verify --receipts'), and a checkpoint covering every acknowledged event is signed
+every --checkpoint-interval (1 s); a command sent with ?wait=proof is answered with its
+inclusion proof once that checkpoint exists.
+
 On SIGINT or SIGTERM the server stops accepting connections, finishes every request in flight
 (a command is answered only after the store acknowledged it with fsync), signs a checkpoint
 covering every event in the stream (so that 'ledger verify' finds nothing unsigned), then
