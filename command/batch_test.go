@@ -41,6 +41,10 @@ func checkBatch(t *testing.T, s *countingStore, items []command.Item, results []
 		if k, _ := stored.Kind(); k.Name != res.Event || stored.ID != res.EventID || stored.Actor != it.Caller.Name || stored.CommandID != res.CommandID {
 			t.Errorf("item %d: result %+v; the request holds at that sequence %+v", i, res, stored)
 		}
+		// What a receipt signs: the store's time and bytes of that very event.
+		if env, err := events.Decode(res.Stored); err != nil || env.ID != stored.ID || !res.Recorded.Equal(stored.RecordedAt) {
+			t.Errorf("item %d: result names recorded %v and the bytes of %q (%v); the store holds %s at %v", i, res.Recorded, env.ID, err, stored.ID, stored.RecordedAt)
+		}
 	}
 }
 

@@ -37,6 +37,11 @@ type Result struct {
 	Sequence    uint64 `json:"sequence"`
 	// Duplicate: the command had been recorded before; nothing new was written.
 	Duplicate bool `json:"duplicate,omitempty"`
+	// Recorded is the store's time of the event at Sequence; Stored its bytes as stored
+	// (what a receipt signs). Both are zero for a duplicate found in the request's history
+	// rather than by the store: read the event at Sequence for them.
+	Recorded time.Time `json:"recorded,omitzero"`
+	Stored   []byte    `json:"-"`
 }
 
 // Options tune a Handler; the zero value is usable.
@@ -251,11 +256,12 @@ func (h *Handler) settle(p *pending, appended store.Appended, err error) (res Re
 	case appended.Duplicate:
 		// Recorded earlier, possibly by another process: our cached state may lag.
 		h.forget(id)
-		res.Sequence, res.Duplicate = appended.Sequence, true
+		res.Sequence, res.Duplicate, res.Recorded, res.Stored = appended.Sequence, true, appended.Recorded, appended.Stored
 		return res, false, nil
 	}
-	p.state.Apply(events.Recorded{Envelope: p.env, Sequence: appended.Sequence}, p.event)
+	p.state.Apply(events.Recorded{Envelope: p.env, Sequence: appended.Sequence, RecordedAt: appended.Recorded}, p.event)
 	res.Sequence, res.EventID, res.Event = appended.Sequence, p.env.ID, p.event.EventName()
+	res.Recorded, res.Stored = appended.Recorded, appended.Stored
 	return res, false, nil
 }
 

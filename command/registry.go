@@ -51,11 +51,11 @@ func (h *Handler) handleRegistry(ctx context.Context, c aggregates.RegistryComma
 			continue
 		case err != nil:
 			return res, err
-		case appended.Duplicate:
-			res.Sequence, res.Duplicate = appended.Sequence, true
-			return res, nil
 		}
-		res.Sequence, res.EventID, res.Event = appended.Sequence, env.ID, e.EventName()
+		res.Sequence, res.Duplicate, res.Recorded, res.Stored = appended.Sequence, appended.Duplicate, appended.Recorded, appended.Stored
+		if !appended.Duplicate {
+			res.EventID, res.Event = env.ID, e.EventName()
+		}
 		return res, nil
 	}
 }

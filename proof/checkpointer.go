@@ -8,26 +8,14 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// Defaults of CheckpointerOptions.
-const (
-	DefaultEvery    = 1000
-	DefaultInterval = time.Minute
-)
-
-// CheckpointerOptions say when a checkpoint is due.
+// CheckpointerOptions say how checkpoints are signed. A Checkpointer signs whenever it is
+// asked and an event was appended since the last checkpoint: `serve` asks every second
+// (Run), so every acknowledged event is covered within about a second.
 type CheckpointerOptions struct {
-	// Every: a checkpoint is due once this many events were appended since the last one
-	// (0: DefaultEvery).
-	Every uint64
-	// Interval: a checkpoint is due once this long passed since the last one (or since
-	// the Checkpointer first looked, when there is none) and at least one event was
-	// appended (0: DefaultInterval).
-	Interval time.Duration
-	// Now is the clock (nil: time.Now).
-	Now func() time.Time
 	// Logger (nil: slog.Default()).
 	Logger *slog.Logger
 	// Witnesses are asked to cosign every new checkpoint before it is stored; the note
@@ -72,12 +60,14 @@ type Checkpointer struct {
 	tree     *Tree      // leaves 0..tree.Size()-1
 	pending  [][]byte   // leaf hashes after last.Size, in order
 	last     Checkpoint // newest stored checkpoint (Size 0 and no note when none)
-	lastAt   time.Time
-	note     []byte // last, signed
-	after    uint64 // the store's position after which the next records go
+	note     []byte     // last, signed
+	after    uint64     // the store's position after which the next records go
 	formats  leafFormats
 	switchV2 []byte       // the signed switch to v2 leaves, to store before the next checkpoint
 	builder  *tileBuilder // tiles of tree; nil when there is no tile store
+
+	watch atomic.Pointer[newest] // what Covering waits on
+	nudge chan struct{}          // Covering asks Run to sign now rather than at the next tick
 
 	recent      recent            // what proofs from recent checkpoints need (witnessing.go)
 	witnessSize map[string]uint64 // by witness: the tree size it last cosigned, as learned
@@ -85,15 +75,6 @@ type Checkpointer struct {
 
 // NewCheckpointer returns a Checkpointer that signs with key.
 func NewCheckpointer(log Log, store CheckpointStore, key Key, opts CheckpointerOptions) *Checkpointer {
-	if opts.Every == 0 {
-		opts.Every = DefaultEvery
-	}
-	if opts.Interval == 0 {
-		opts.Interval = DefaultInterval
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -101,7 +82,88 @@ func NewCheckpointer(log Log, store CheckpointStore, key Key, opts CheckpointerO
 		opts.WitnessTimeout = DefaultWitnessTimeout
 	}
 	tiles, _ := store.(TileStore)
-	return &Checkpointer{log: log, store: store, tiles: tiles, key: key, opts: opts, witnessSize: map[string]uint64{}}
+	c := &Checkpointer{log: log, store: store, tiles: tiles, key: key, opts: opts, witnessSize: map[string]uint64{}, nudge: make(chan struct{}, 1)}
+	c.watch.Store(&newest{next: make(chan struct{})})
+	return c
+}
+
+// newest is the newest checkpoint a Checkpointer knows (signed or adopted), and a channel
+// closed when a newer one replaces it.
+type newest struct {
+	Signed
+	next chan struct{}
+}
+
+// announce publishes c.last to Covering's waiters; the caller holds c.mu.
+func (c *Checkpointer) announce() {
+	if c.note == nil || bytes.Equal(c.watch.Load().Note, c.note) {
+		return
+	}
+	old := c.watch.Swap(&newest{Signed: Signed{Checkpoint: c.last, Note: c.note}, next: make(chan struct{})})
+	close(old.next)
+}
+
+// Covering waits until this Checkpointer knows a checkpoint of at least size leaves (one it
+// signed, or another writer's that it adopted) and returns it: what a command's answer with
+// wait=proof waits for. It signs nothing itself: Run (or a caller of Checkpoint) does.
+func (c *Checkpointer) Covering(ctx context.Context, size uint64) (Signed, error) {
+	for {
+		n := c.watch.Load()
+		if n.Note != nil && n.Size >= size {
+			return n.Signed, nil
+		}
+		select {
+		case c.nudge <- struct{}{}:
+		default: // Run is nudged already
+		}
+		select {
+		case <-ctx.Done():
+			return Signed{}, fmt.Errorf("proof: waiting for a checkpoint of size %d (the newest has %d): %w", size, n.Size, ctx.Err())
+		case <-n.next:
+		}
+	}
+}
+
+// SwitchToV2 makes sure the folder's leaves are v2 from now on: when the folder has no
+// leaf-format record it stores the signed switch at the newest checkpoint's size at once,
+// rather than with the next checkpoint. It returns the leaf index from which leaves are v2.
+// `serve` calls it before it acknowledges anything, so that every receipt it signs names the
+// leaf hash the tree uses for that event.
+func (c *Checkpointer) SwitchToV2(ctx context.Context) (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		rec, err := c.store.LastRecord(ctx, RecordFormat)
+		if err != nil {
+			return 0, fmt.Errorf("proof: leaf format: %w", err)
+		}
+		if rec != nil {
+			f, err := openFormat(rec, c.key.Verifier)
+			return f.v2From, err
+		}
+		note, _, after, err := c.store.LastCheckpoint(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("proof: last checkpoint: %w", err)
+		}
+		var last Checkpoint
+		if note != nil {
+			if last, err = OpenCheckpoint(note, c.key.Verifier); err != nil {
+				return 0, fmt.Errorf("proof: newest stored checkpoint: %w", err)
+			}
+		}
+		msg, err := signFormat(c.key.Signer, last.Size)
+		if err != nil {
+			return 0, err
+		}
+		_, err = c.store.AppendRecord(ctx, after, RecordFormat, msg)
+		if err == nil {
+			c.synced = false // the next sync reads the switch
+			return last.Size, nil
+		}
+		if !errors.Is(err, ErrConflict) || attempt == conflictAttempts {
+			return 0, fmt.Errorf("proof: store the switch to v2 leaves: %w", err)
+		}
+	}
 }
 
 // Signed is a stored checkpoint and its signed note.
@@ -125,24 +187,37 @@ func (c *Checkpointer) CheckpointNew(ctx context.Context) (cp Signed, written bo
 	return c.run(ctx, true, true)
 }
 
-// Tick writes a checkpoint if one is due (see CheckpointerOptions). Like CheckpointNew it
-// reads the whole stream only once there is something to sign.
+// Tick writes a checkpoint if any event was appended since the last one. Like CheckpointNew
+// it reads the whole stream only once there is something to sign, and unlike Checkpoint it
+// asks no witness again when there is nothing new.
 func (c *Checkpointer) Tick(ctx context.Context) (cp Signed, written bool, err error) {
 	return c.run(ctx, false, true)
 }
 
-// Run calls Tick every period until ctx ends. It stops at once on ErrTampered,
-// ErrBadSignature or ErrMalformed, which no retry mends; other failures are logged and
-// retried next tick.
+// nudgeGap is the least time between checkpoints signed because someone waits (Covering):
+// waiters batch into one checkpoint, and the checkpoint stream grows by at most ten a second.
+const nudgeGap = 100 * time.Millisecond
+
+// Run calls Tick every period, and sooner (at most every nudgeGap) while Covering waits,
+// until ctx ends. It stops at once on ErrTampered, ErrBadSignature or ErrMalformed, which no
+// retry mends; other failures are logged and retried next tick.
 func (c *Checkpointer) Run(ctx context.Context, period time.Duration) error {
 	t := time.NewTicker(period)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
+		case <-c.nudge:
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(nudgeGap - time.Since(last)):
+			}
 		}
+		last = time.Now()
 		cp, written, err := c.Tick(ctx)
 		switch {
 		case errors.Is(err, ErrTampered), errors.Is(err, ErrBadSignature), errors.Is(err, ErrMalformed):
@@ -178,9 +253,7 @@ func (c *Checkpointer) attempt(ctx context.Context, force, lazy bool) (Signed, b
 		c.synced = false
 		return Signed{}, false, err
 	}
-	fresh := uint64(len(c.pending))
-	due := fresh > 0 && (force || fresh >= c.opts.Every || c.opts.Now().Sub(c.lastAt) >= c.opts.Interval)
-	if !due {
+	if len(c.pending) == 0 {
 		if c.note == nil {
 			return Signed{}, false, ErrNoCheckpoint
 		}
@@ -204,12 +277,15 @@ func (c *Checkpointer) attempt(ctx context.Context, force, lazy bool) (Signed, b
 	}
 	note = c.cosign(ctx, c.opts.Witnesses, cp, note)
 	if err := c.store.AppendCheckpoint(ctx, c.after, leafChunks(c.last.Size, c.pending), note); err != nil {
-		c.synced = false // reload: another writer may have stored one
+		// Another writer stored one: the next sync adopts it if it extends this tree, so
+		// the tree stays. Any other failure: reload.
+		c.synced = c.synced && errors.Is(err, ErrConflict)
 		return Signed{}, false, fmt.Errorf("proof: store checkpoint of size %d: %w", cp.Size, err)
 	}
 	// Still synced: the next call finds this note newest and only extends the tree.
 	c.recent.add(cp.Size, slices.Clone(c.tree.r.Hashes()), c.pending)
-	c.last, c.note, c.lastAt, c.pending = cp, note, c.opts.Now(), nil
+	c.last, c.note, c.pending = cp, note, nil
+	c.announce()
 	c.opts.Logger.Debug("proof: checkpoint", "size", cp.Size)
 	if c.builder != nil {
 		if err := c.builder.flush(ctx, c.tiles); err != nil {
@@ -231,7 +307,7 @@ func (c *Checkpointer) dropTiles(err error) {
 // first use) it rebuilds the tree from sequence 1 and checks it against that checkpoint;
 // lazy, only if the stream holds an event after it.
 func (c *Checkpointer) sync(ctx context.Context, lazy bool) error {
-	note, at, after, err := c.store.LastCheckpoint(ctx)
+	note, _, after, err := c.store.LastCheckpoint(ctx)
 	if err != nil {
 		return fmt.Errorf("proof: last checkpoint: %w", err)
 	}
@@ -239,6 +315,14 @@ func (c *Checkpointer) sync(ctx context.Context, lazy bool) error {
 		c.after = after
 		return c.extend(ctx)
 	}
+	if c.synced && note != nil {
+		if adopted, err := c.adopt(ctx, note, after); err != nil || adopted {
+			return err
+		}
+	}
+	// From here on the tree is rebuilt (or, lazily, the rebuild waits for a new event):
+	// pending no longer follows from the tree, so nothing may extend it meanwhile.
+	c.synced = false
 	var last Checkpoint
 	if note != nil {
 		if last, err = OpenCheckpoint(note, c.key.Verifier); err != nil {
@@ -253,7 +337,8 @@ func (c *Checkpointer) sync(ctx context.Context, lazy bool) error {
 		if fresh, err := c.recordedAfter(ctx, last.Size); err != nil || !fresh {
 			// Nothing to sign, so no need to read the whole stream now (a server stopped
 			// soon after its start, say): the check waits for the first new event.
-			c.last, c.note, c.lastAt, c.after, c.pending = last, note, at, after, nil
+			c.last, c.note, c.after, c.pending = last, note, after, nil
+			c.announce()
 			return err
 		}
 	}
@@ -291,16 +376,68 @@ func (c *Checkpointer) sync(ctx context.Context, lazy bool) error {
 	if c.builder != nil {
 		c.builder.keep = true // from here on: every new tile is written with its checkpoint
 	}
-	if note == nil {
-		at = c.opts.Now() // no checkpoint yet: the interval runs from now
-	}
-	c.last, c.note, c.lastAt, c.after = last, note, at, after
+	c.last, c.note, c.after = last, note, after
+	c.announce()
 	c.recent.reset(last.Size, slices.Clone(c.tree.r.Hashes()))
 	if err := c.extend(ctx); err != nil {
 		return err
 	}
 	c.synced = true
 	return nil
+}
+
+// adopt takes in another writer's newest checkpoint when it extends this tree (the replicas
+// of serve on one cluster race to sign every second): it reads only the events after the
+// tree's end, as every tick does, and compares the tree's root at that size with the signed
+// one. It reports false, for a full sync, when the checkpoint is not such an extension.
+func (c *Checkpointer) adopt(ctx context.Context, note []byte, after uint64) (bool, error) {
+	cp, err := OpenCheckpoint(note, c.key.Verifier)
+	if err != nil {
+		return false, fmt.Errorf("proof: newest stored checkpoint: %w", err)
+	}
+	if cp.Size < c.last.Size || c.switchV2 != nil {
+		return false, nil
+	}
+	if err := c.extend(ctx); err != nil {
+		return false, err
+	}
+	hashes, _, ok := c.recent.at(c.last.Size)
+	if !ok || cp.Size > c.tree.Size() {
+		return false, nil
+	}
+	r, err := factory.NewRange(0, c.last.Size, slices.Clone(hashes))
+	if err != nil {
+		return false, nil
+	}
+	k := cp.Size - c.last.Size
+	for _, h := range c.pending[:k] {
+		if err := r.Append(h, nil); err != nil {
+			return false, err
+		}
+	}
+	root := hasher.EmptyRoot()
+	if cp.Size > 0 {
+		if root, err = r.GetRootHash(nil); err != nil {
+			return false, err
+		}
+	}
+	if !bytes.Equal(root, cp.Root) {
+		return false, nil // the full sync says what differs
+	}
+	c.recent.add(cp.Size, r.Hashes(), slices.Clone(c.pending[:k]))
+	c.last, c.note, c.after, c.pending = cp, note, after, slices.Clone(c.pending[k:])
+	if c.builder != nil {
+		// The finished tiles kept here are written now (the winner wrote the same bytes), so
+		// that a replica that keeps losing keeps no growing list of them.
+		err := writeTiles(ctx, c.tiles, c.builder.full)
+		c.builder.full = nil
+		if err != nil {
+			c.dropTiles(err)
+		}
+	}
+	c.announce()
+	c.opts.Logger.Debug("proof: adopted another writer's checkpoint", "size", cp.Size)
+	return true, nil
 }
 
 // readFormats reads the folder's leaf formats; a folder without them switches to v2 leaves

@@ -5,22 +5,21 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/complianceledger/ledger/internal/clocktest"
 	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
 
-func TestCheckpointerWritesAfterEnoughEventsOrTime(t *testing.T) {
+func TestCheckpointerTickSignsWheneverAnEventIsNew(t *testing.T) {
 	t.Parallel()
 	s := openAt(t, t.TempDir())
 	key := newKey(t)
-	clock := clocktest.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	c := proof.NewCheckpointer(s, s, key, proof.CheckpointerOptions{Every: 5, Interval: time.Minute, Now: clock.Now, Logger: quiet()})
+	c := proof.NewCheckpointer(s, s, key, proof.CheckpointerOptions{Logger: quiet()})
 	ctx := testCtx(t)
 
 	tick := func(wantWritten bool, wantSize uint64) {
@@ -37,25 +36,152 @@ func TestCheckpointerWritesAfterEnoughEventsOrTime(t *testing.T) {
 		}
 	}
 	tick(false, 0) // empty ledger
-	record(t, s, 3)
-	tick(false, 0) // 3 events, no time passed
-	record(t, s, 2)
-	tick(true, 5) // 5 events
 	record(t, s, 1)
-	clock.Advance(59 * time.Second)
-	tick(false, 5)
-	clock.Advance(time.Second)
-	tick(true, 6) // a minute with an event
-	clock.Advance(time.Hour)
-	tick(false, 6) // time, but nothing new
+	tick(true, 1) // one event is enough: no count or time to wait for
+	tick(false, 1)
+	record(t, s, 3)
+	tick(true, 4)
 
 	record(t, s, 1)
 	cp, written, err := c.Checkpoint(ctx) // forced
-	if err != nil || !written || cp.Size != 7 {
+	if err != nil || !written || cp.Size != 5 {
 		t.Fatalf("Checkpoint: %+v %v %v", cp.Checkpoint, written, err)
 	}
 	if rep := verify(t, s, key); !rep.OK() || rep.Checkpoints != 3 {
 		t.Fatalf("verify: %d checkpoints\n%s", rep.Checkpoints, lines(rep))
+	}
+}
+
+// Replicas of serve on one cluster race to sign every second. The loser adopts the winner's
+// checkpoint from the events it reads anyway: after its first sync it never reads the
+// stream from the start again.
+func TestReplicaAdoptsTheWinnersCheckpointWithoutRereadingTheStream(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, t.TempDir())
+	key := newKey(t)
+	ctx := testCtx(t)
+	var fromStart atomic.Int64
+	logA, logB := &fromStartCounting{Store: s, n: &fromStart}, &fromStartCounting{Store: s, n: &fromStart}
+	a := proof.NewCheckpointer(logA, s, key, proof.CheckpointerOptions{Logger: quiet()})
+	b := proof.NewCheckpointer(logB, s, key, proof.CheckpointerOptions{Logger: quiet()})
+	record(t, s, 5)
+	for _, c := range []*proof.Checkpointer{a, b} {
+		if _, _, err := c.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := fromStart.Load()
+	if first == 0 {
+		t.Fatal("the test counts nothing: the first syncs read the stream from the start")
+	}
+	size := uint64(5)
+	for round := range 6 {
+		record(t, s, 3)
+		size += 3
+		winner, loser := a, b
+		if round%2 == 1 {
+			winner, loser = b, a
+		}
+		if cp, written, err := winner.Tick(ctx); err != nil || !written || cp.Size != size {
+			t.Fatalf("round %d: winner: %+v %v %v", round, cp.Checkpoint, written, err)
+		}
+		// The loser finds the winner's checkpoint, which covers everything: nothing to sign.
+		if cp, written, err := loser.Tick(ctx); err != nil || written || cp.Size != size {
+			t.Fatalf("round %d: loser: %+v written=%v %v; want the winner's of size %d", round, cp.Checkpoint, written, err, size)
+		}
+		// Both raced on fresh events: one stores, the other loses and adopts.
+		record(t, s, 2)
+		size += 2
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, c := range []*proof.Checkpointer{a, b} {
+			wg.Go(func() { _, _, errs[i] = c.Tick(ctx) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("round %d: racing: %v", round, err)
+		}
+	}
+	if n := fromStart.Load(); n != first {
+		t.Fatalf("the stream was read from the start %d more times after the first syncs", n-first)
+	}
+	if rep := verify(t, s, key); !rep.OK() {
+		t.Fatalf("verify:\n%s", lines(rep))
+	}
+}
+
+// fromStartCounting counts the scans of the stream from its first event.
+type fromStartCounting struct {
+	*jetstream.Store
+	n *atomic.Int64
+}
+
+func (c *fromStartCounting) ScanRecorded(ctx context.Context, from uint64, fn func(uint64, time.Time, []byte) error) error {
+	if from <= 1 {
+		c.n.Add(1)
+	}
+	return c.Store.ScanRecorded(ctx, from, fn)
+}
+
+func TestCoveringWaitsForTheCheckpointOfAnEvent(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, t.TempDir())
+	key := newKey(t)
+	c := proof.NewCheckpointer(s, s, key, proof.CheckpointerOptions{Logger: quiet()})
+	ctx := testCtx(t)
+	record(t, s, 3)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Covering(short, 3); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Covering before any checkpoint: %v, want the deadline", err)
+	}
+	got := make(chan proof.Signed, 1)
+	go func() {
+		cp, err := c.Covering(ctx, 3)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- cp
+	}()
+	signed, _, err := c.Tick(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp := <-got; cp.Size != 3 || string(cp.Note) != string(signed.Note) {
+		t.Fatalf("Covering returned %+v, the checkpoint signed is %+v", cp.Checkpoint, signed.Checkpoint)
+	}
+}
+
+// A folder without a leaf-format record switches to v2 when serve starts, at the newest
+// checkpoint's size, before anything is acknowledged.
+func TestSwitchToV2StoresTheSwitchAtOnce(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, t.TempDir())
+	key := newKey(t)
+	ctx := testCtx(t)
+	ledgerWith(t, s, key, v1Folder, 4)
+	record(t, s, 2)
+	c := proof.NewCheckpointer(s, s, key, proof.CheckpointerOptions{Logger: quiet()})
+	from, err := c.SwitchToV2(ctx)
+	if err != nil || from != 4 {
+		t.Fatalf("SwitchToV2: %d, %v; want leaf 4", from, err)
+	}
+	if again, err := proof.NewCheckpointer(s, s, key, proof.CheckpointerOptions{Logger: quiet()}).SwitchToV2(ctx); err != nil || again != 4 {
+		t.Fatalf("SwitchToV2 again: %d, %v; want the stored switch at 4", again, err)
+	}
+	if cp, _, err := c.Checkpoint(ctx); err != nil || cp.Size != 6 {
+		t.Fatalf("Checkpoint: %+v %v", cp.Checkpoint, err)
+	}
+	cp, err := proof.FindCheckpoint(ctx, s, key.Verifier, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := proof.BuildInclusion(ctx, s, cp.Checkpoint, 5)
+	if err != nil || p.Format != proof.InclusionFormatV2 {
+		t.Fatalf("event 5 after the switch: %+v, %v; want a v2 leaf", p.Format, err)
+	}
+	if rep := verify(t, s, key); !rep.OK() {
+		t.Fatalf("verify:\n%s", lines(rep))
 	}
 }
 

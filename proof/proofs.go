@@ -116,27 +116,14 @@ type EventReader interface {
 
 // readEvent reads the event of p from log and checks p against cp.
 func readEvent(ctx context.Context, log Log, cp Checkpoint, p *InclusionProof) error {
-	var recorded time.Time
-	var err error
-	if r, ok := log.(EventReader); ok {
-		recorded, p.Event, err = r.ReadRecorded(ctx, p.Sequence)
-		if errors.Is(err, fs.ErrNotExist) {
-			p.Event, err = nil, nil
-		}
-	} else {
-		err = log.ScanRecorded(ctx, p.Sequence, func(seq uint64, at time.Time, data []byte) error {
-			if seq == p.Sequence {
-				recorded, p.Event = at, data
-			}
-			return errStop
-		})
-		if errors.Is(err, errStop) {
-			err = nil
-		}
+	recorded, data, err := readRecorded(ctx, log, p.Sequence)
+	if errors.Is(err, fs.ErrNotExist) {
+		data, err = nil, nil
 	}
 	if err != nil {
 		return fmt.Errorf("proof: reading sequence %d: %w", p.Sequence, err)
 	}
+	p.Event = data
 	if p.Event == nil {
 		return fmt.Errorf("%w: sequence %d, in the checkpoint of size %d, is missing; run verify", ErrTampered, p.Sequence, cp.Size)
 	}
@@ -147,6 +134,27 @@ func readEvent(ctx context.Context, log Log, cp Checkpoint, p *InclusionProof) e
 		return fmt.Errorf("%w: the event at sequence %d does not match the checkpoint of size %d; run verify", ErrTampered, p.Sequence, cp.Size)
 	}
 	return nil
+}
+
+// readRecorded reads the event at seq alone when log is an EventReader, else scans from it;
+// an error wrapping fs.ErrNotExist when there is none.
+func readRecorded(ctx context.Context, log Log, seq uint64) (recorded time.Time, data []byte, err error) {
+	if r, ok := log.(EventReader); ok {
+		return r.ReadRecorded(ctx, seq)
+	}
+	err = log.ScanRecorded(ctx, seq, func(at uint64, t time.Time, b []byte) error {
+		if at == seq {
+			recorded, data = t, b
+		}
+		return errStop
+	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	if err == nil && data == nil {
+		err = fmt.Errorf("proof: sequence %d: %w", seq, fs.ErrNotExist)
+	}
+	return recorded, data, err
 }
 
 // formatsOf reads the leaf formats of log's folder when log is also its CheckpointStore;

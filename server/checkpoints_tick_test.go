@@ -11,7 +11,7 @@ import (
 	"github.com/complianceledger/ledger/server/auth"
 )
 
-// TestRunSignsCheckpointsAsTheyFallDue: with a CheckpointTick, the server signs a checkpoint
+// TestRunSignsCheckpointsAsTheyFallDue: with a CheckpointInterval, the server signs a checkpoint
 // of what was recorded without anybody asking, and it verifies with the key's verifier.
 func TestRunSignsCheckpointsAsTheyFallDue(t *testing.T) {
 	t.Parallel()
@@ -28,8 +28,7 @@ func TestRunSignsCheckpointsAsTheyFallDue(t *testing.T) {
 	}
 	signer := server.New(server.Config{
 		Store: f.store, Pseudonymizer: pseudonymizer(t), Tokens: tokens, Logger: quiet(),
-		Proofs: f.store, Key: &f.key, CheckpointTick: 20 * time.Millisecond,
-		CheckpointDue: proof.CheckpointerOptions{Interval: time.Millisecond},
+		Proofs: f.store, Key: &f.key, CheckpointInterval: 20 * time.Millisecond,
 	})
 	done := make(chan error, 1)
 	runCtx, stop := context.WithCancel(ctx)

@@ -11,6 +11,7 @@ import (
 	"github.com/complianceledger/ledger/aggregates"
 	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/server/auth"
 )
 
@@ -40,10 +41,13 @@ func DecodeCommand(body []byte, key string) (aggregates.Command, error) {
 	return c, nil
 }
 
-// commandResult is the answer to a recorded command.
+// commandResult is the answer to a recorded command: what it recorded, the receipt signed
+// for it (where the ledger keeps checkpoints), and with wait=proof its inclusion proof.
 type commandResult struct {
 	command.Result
-	Actor string `json:"actor"`
+	Actor   string               `json:"actor"`
+	Receipt *proof.SignedReceipt `json:"receipt,omitempty"`
+	withProof
 }
 
 func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, caller auth.Token) error {
@@ -59,6 +63,14 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, caller auth
 			return err
 		}
 		return invalid("", "the body could not be read: %v", err)
+	}
+	waitProof, err := wantsProof(r)
+	if err != nil {
+		outcome = outcomeInvalid
+		return err
+	}
+	if waitProof && s.checkpointer == nil {
+		return notAvailable("wait=proof needs a ledger that keeps checkpoints and its checkpoint key")
 	}
 	c, err := DecodeCommand(body, r.Header.Get("Idempotency-Key"))
 	if err != nil {
@@ -82,19 +94,23 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, caller auth
 		}
 		return err
 	}
+	// Before anything is recorded: the folder is on v2 leaves, which receipts name.
+	if _, err := s.receipter(r.Context()); err != nil {
+		return err
+	}
 	start := time.Now()
 	res, err := s.handler.Handle(r.Context(), caller.Caller(), c)
 	switch ae := classify(err); {
 	case err == nil && res.Duplicate:
 		outcome = outcomeDuplicate
-		return writeJSON(w, http.StatusOK, commandResult{res, caller.Name})
+		return s.answer(w, r, http.StatusOK, res, caller, waitProof)
 	case err == nil:
 		s.metrics.appended.Observe(time.Since(start).Seconds())
 		outcome = outcomeRecorded
 		s.views.saw(res.Sequence)
 		s.views.kick()
 		w.Header().Set("Location", "/v1/requests/"+res.RequestID+"/timeline")
-		return writeJSON(w, http.StatusCreated, commandResult{res, caller.Name})
+		return s.answer(w, r, http.StatusCreated, res, caller, waitProof)
 	case ae.Status < 500:
 		outcome = outcomeRefused
 		if ae.Status == http.StatusBadRequest {
@@ -102,4 +118,23 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, caller auth
 		}
 	}
 	return err
+}
+
+// answer writes a recorded command's answer with its receipt, and with waitProof its proof
+// once a checkpoint covers it: 202 instead of status when none did in time.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, status int, res command.Result, caller auth.Token, waitProof bool) error {
+	sr, err := s.receiptOf(r.Context(), res)
+	if err != nil && !errors.Is(err, proof.ErrNoReceipt) { // a retry of a command older than receipts gets none
+		return err
+	}
+	out := commandResult{Result: res, Actor: caller.Name, Receipt: sr}
+	if waitProof {
+		var ok bool
+		if out.withProof, ok = s.awaitProof(r.Context(), res.Sequence); ok {
+			w.Header().Set("Preference-Applied", "wait=proof")
+		} else {
+			status = http.StatusAccepted
+		}
+	}
+	return writeJSON(w, status, out)
 }

@@ -59,6 +59,11 @@ var routes = []Route{
 	// log; a regulator gets the bundles of its countries' reports (entitled).
 	{Method: "GET", Path: "/v1/published/{id}/bundle", Roles: reporters, handle: (*Server).reportBundle},
 	{Method: "GET", Path: "/v1/verify", Roles: []auth.Role{auth.Auditor}, handle: (*Server).verify},
+	// A receipt names one event: those who read its request's timeline get it. Holding
+	// receipts against the log is the auditor's and a regulator's check: it answers with
+	// hashes and the receipts given, nothing else of the events.
+	{Method: "GET", Path: "/v1/receipts/{event_id}", Roles: readers, handle: (*Server).receipt},
+	{Method: "POST", Path: "/v1/verify/receipts", Roles: proofReaders, handle: (*Server).verifyReceipts},
 	// Publishing figures is the compliance officers' act: legal's, who decide requests and
 	// answer for the figures. The auditor records nothing; a regulator never publishes.
 	{Method: "POST", Path: "/v1/reports/{view}/publish", Roles: []auth.Role{auth.Legal}, handle: (*Server).publish},

@@ -65,12 +65,16 @@ type Config struct {
 	// POST /v1/checkpoints, and the last one when Run stops. With Proofs and no Key the
 	// first two answer 501.
 	Key *proof.Key
-	// CheckpointTick is how often Run looks whether a checkpoint is due and signs it; 0:
-	// only on publish, POST /v1/checkpoints and stop. CheckpointDue says when one is due (zero:
-	// 1,000 new events, or new events and a minute since the last one) and which witnesses
-	// cosign each; its Logger is the server's, its OnWitness counts in /metrics.
-	CheckpointTick time.Duration
-	CheckpointDue  proof.CheckpointerOptions
+	// CheckpointInterval is how often Run signs a checkpoint of the events recorded since
+	// the last one (`serve` runs it every second, so every acknowledged event is covered
+	// within about a second); 0: only on publish, POST /v1/checkpoints and stop.
+	// Checkpointing says which witnesses cosign each; its Logger is the server's, its
+	// OnWitness counts in /metrics.
+	CheckpointInterval time.Duration
+	Checkpointing      proof.CheckpointerOptions
+	// ProofWait bounds how long a command's answer with wait=proof waits for the checkpoint
+	// of its event; 0: DefaultProofWait.
+	ProofWait time.Duration
 	// Snapshots keeps the views' snapshots: the views start from them and as_of queries
 	// answer from the nearest one. nil: every start and as_of query replays from the start.
 	Snapshots projections.SnapshotStore
@@ -100,6 +104,7 @@ type Server struct {
 	console http.Handler // at / (Mount); nil: JSON 404s
 
 	checkpointer *proof.Checkpointer // nil without Proofs and Key
+	receipts     receipts
 }
 
 // DefaultMaxBody bounds a command's body; the largest real commands are a few kilobytes.
@@ -127,6 +132,9 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ProofWait == 0 {
+		cfg.ProofWait = DefaultProofWait
+	}
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
@@ -138,7 +146,7 @@ func New(cfg Config) *Server {
 	s.metrics = newMetrics(cfg.Registry, s.views)
 	if cfg.Proofs != nil && cfg.Key != nil {
 		// One for the server: it re-hashes the stream once, then reads only new events.
-		due := cfg.CheckpointDue
+		due := cfg.Checkpointing
 		due.Logger = cfg.Logger
 		due.OnWitness = s.metrics.witnessed
 		s.checkpointer = proof.NewCheckpointer(cfg.Proofs, cfg.Proofs, *cfg.Key, due)
@@ -166,7 +174,7 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 // Run keeps the views current until ctx ends: from their snapshots (or a full replay) first,
 // then following the stream, and it signs checkpoints as they fall due
-// (Config.CheckpointTick). /readyz answers 200 once the views have caught up.
+// (Config.CheckpointInterval). /readyz answers 200 once the views have caught up.
 //
 // When ctx ends, Run signs a last checkpoint covering every event in the stream (with
 // Proofs and Key, whatever the tick), so that a graceful stop leaves nothing unsigned:
@@ -202,12 +210,17 @@ func (s *Server) signAtStop(ctx context.Context) {
 }
 
 func (s *Server) run(ctx context.Context) error {
+	// A folder without a leaf-format record switches to v2 leaves now, before the first
+	// command (which would otherwise do it), so that every receipt names a v2 leaf.
+	if _, err := s.receipter(ctx); err != nil {
+		s.log.Error("receipts: the switch to v2 leaves failed; commands are refused until it is stored", "err", err)
+	}
 	var signing sync.WaitGroup
-	if s.checkpointer != nil && s.cfg.CheckpointTick > 0 {
+	if s.checkpointer != nil && s.cfg.CheckpointInterval > 0 {
 		// The checkpointer stops only on a tampered ledger or a bad key, which no retry
 		// mends: say so loudly; the views go on.
 		signing.Go(func() {
-			if err := s.checkpointer.Run(ctx, s.cfg.CheckpointTick); err != nil && !errors.Is(err, context.Canceled) {
+			if err := s.checkpointer.Run(ctx, s.cfg.CheckpointInterval); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.Error("checkpoints stopped", "err", err)
 			}
 		})

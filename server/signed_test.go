@@ -57,7 +57,7 @@ func TestVerifyRouteTellsUnsignedEvents(t *testing.T) {
 }
 
 // A graceful stop (Serve's context cancelled) signs a checkpoint of every event it
-// acknowledged, even with no timed checkpoints (CheckpointTick 0): verify then finds the
+// acknowledged, even with no timed checkpoints (CheckpointInterval 0): verify then finds the
 // ledger clean.
 func TestGracefulStopSignsEveryAcknowledgedEvent(t *testing.T) {
 	t.Parallel()

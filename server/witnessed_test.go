@@ -51,7 +51,7 @@ func TestServerCheckpointsAreWitnessedAndVerifiedWithAQuorum(t *testing.T) {
 		if down, err = witness.NewClient(downKey, "http://127.0.0.1:1", nil); err != nil {
 			t.Fatal(err)
 		}
-		c.CheckpointDue.Witnesses = []proof.Witness{up, down}
+		c.Checkpointing.Witnesses = []proof.Witness{up, down}
 	})
 	_, steps := newRequest("FR")
 	f.record(steps, 0, 3)

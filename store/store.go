@@ -7,6 +7,7 @@ import (
 	"errors"
 	"iter"
 	"regexp"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -32,6 +33,13 @@ type Appended struct {
 	// Duplicate is true when the command id had been stored already; Sequence is then
 	// the position of the earlier copy and nothing new was written.
 	Duplicate bool
+	// Recorded is the time the store recorded the event at Sequence (JetStream: the
+	// stream's timestamp; EventStoreDB: its commit time), in UTC: the earlier copy's for a
+	// Duplicate. What a receipt names, with Stored.
+	Recorded time.Time
+	// Stored is the event's bytes exactly as the store holds them (the earlier copy's for
+	// a Duplicate): what a proof's leaf hashes.
+	Stored []byte
 }
 
 // Store is the port. Consumers declare the subset they use.

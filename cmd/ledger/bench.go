@@ -33,6 +33,7 @@ func newBenchHTTP(g *globals) *cobra.Command {
 		requests, concurrency int
 		timeout               time.Duration
 		serveFlags            []string
+		waitProof             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "http",
@@ -61,7 +62,7 @@ hold no ledger yet ('ledger cluster up --dir NEW' makes one); the raw stream is 
 			if err != nil {
 				return err
 			}
-			cfg := loadtest.Config{Tokens: map[auth.Role]string{}, Requests: requests, Concurrency: concurrency, Timeout: timeout}
+			cfg := loadtest.Config{Tokens: map[auth.Role]string{}, Requests: requests, Concurrency: concurrency, Timeout: timeout, WaitProof: waitProof}
 			stamp := time.Now().Format("20060102T150405")
 			for _, r := range []auth.Role{auth.Intake, auth.Legal, auth.Disclosure} {
 				if cfg.Tokens[r], _, err = tokens.Create("bench-"+string(r)+"-"+stamp, r, nil); err != nil {
@@ -143,6 +144,7 @@ hold no ledger yet ('ledger cluster up --dir NEW' makes one); the raw stream is 
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&waitProof, "wait-proof", false, "send every command with ?wait=proof (its answer waits for the checkpoint covering it)")
 	cmd.Flags().IntVar(&requests, "requests", 600, "request lifecycles to send (9 commands each)")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 16, "lifecycles in flight")
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "stop sending after this long")

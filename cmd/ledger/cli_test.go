@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
@@ -89,6 +90,9 @@ type submitLine struct {
 	Duplicate bool   `json:"duplicate"`
 	Error     string `json:"error"`
 	Field     string `json:"field"`
+	// Recorded and Receipt: what the store recorded, signed (see receipts_test.go).
+	Recorded time.Time            `json:"recorded"`
+	Receipt  *proof.SignedReceipt `json:"receipt"`
 }
 
 func parseSubmit(t *testing.T, out string) []submitLine {

@@ -58,11 +58,17 @@ func TestServeReplicasShareOneCluster(t *testing.T) {
 		body := receiveLine(uuid.NewString(), "", "2025-03-04T09:00:00Z", country, "court_order", fmt.Sprintf("u-%d", i))
 		key := "intake-" + strconv.Itoa(i)
 		first, retry := replicas[i%2], replicas[(i+1)%2]
-		if status, resp, err := first.post(tok[auth.Intake], key, body); err != nil || status != http.StatusCreated {
-			t.Fatalf("POST to replica %d: %d %s %v", i%2, status, resp, err)
+		status, firstResp, err := first.post(tok[auth.Intake], key, body)
+		if err != nil || status != http.StatusCreated {
+			t.Fatalf("POST to replica %d: %d %s %v", i%2, status, firstResp, err)
 		}
-		if status, resp, err := retry.post(tok[auth.Intake], key, body); err != nil || status >= 300 || !strings.Contains(resp, `"duplicate":true`) {
+		status, resp, err := retry.post(tok[auth.Intake], key, body)
+		if err != nil || status >= 300 || !strings.Contains(resp, `"duplicate":true`) {
 			t.Fatalf("the same key on the other replica: %d %s %v, want the first answer as a duplicate", status, resp, err)
+		}
+		// The other replica signs the same receipt, byte for byte (one key, ed25519).
+		if a, b := receiptNote(t, firstResp), receiptNote(t, resp); a == "" || a != b {
+			t.Fatalf("the retry on the other replica got another receipt:\n%s\n%s", a, b)
 		}
 		byCountry[country]++
 	}
@@ -134,6 +140,16 @@ func TestServeReplicasShareOneCluster(t *testing.T) {
 	if events := 60 + 3**replicaRaces - *replicaRaces; !strings.Contains(out, fmt.Sprintf("%d events", events)) {
 		t.Errorf("verify: %s\nwant %d events", out, events)
 	}
+}
+
+// receiptNote is the signed receipt note of a command's answer.
+func receiptNote(t *testing.T, answer string) string {
+	t.Helper()
+	var a struct{ Receipt struct{ Note string } }
+	if err := json.Unmarshal([]byte(answer), &a); err != nil {
+		t.Fatalf("%s: %v", answer, err)
+	}
+	return a.Receipt.Note
 }
 
 // waitForFigures polls r's requests report until its views hold n requests in total.

@@ -34,10 +34,16 @@ func main() {
 	}
 }
 
-// exitStatus is 1 for every failure but verify's unsigned events (exitUnsigned).
+// exitStatus is 1 for every failure but verify's unsigned events (exitUnsigned) and its
+// broken or forged receipts (exitBroken, exitForged).
 func exitStatus(err error) int {
-	if errors.Is(err, errUnsigned) {
+	switch {
+	case errors.Is(err, errUnsigned):
 		return exitUnsigned
+	case errors.Is(err, errReceiptsBroken):
+		return exitBroken
+	case errors.Is(err, errReceiptsForged):
+		return exitForged
 	}
 	return 1
 }

@@ -244,7 +244,7 @@ func (r *remote) verify(ctx context.Context, w io.Writer, v note.Verifier, witne
 // each goes to POST /v1/commands with its command id as the Idempotency-Key, so a retry
 // of the whole file records nothing twice. It returns how many the server refused.
 // meter (nil: none) counts the lines answered.
-func (r *remote) submit(ctx context.Context, out *json.Encoder, stderr io.Writer, meter *progress.Meter, lines []commandLine) (refused int, err error) {
+func (r *remote) submit(ctx context.Context, emit func(submitted) error, stderr io.Writer, meter *progress.Meter, lines []commandLine) (refused int, err error) {
 	for _, line := range lines {
 		body, err := json.Marshal(line.command)
 		if err != nil {
@@ -262,11 +262,11 @@ func (r *remote) submit(ctx context.Context, out *json.Encoder, stderr io.Writer
 		case err != nil: // the server failed or is gone: what was not answered is unknown
 			return refused, fmt.Errorf("line %d: %w (the line may or may not be recorded; submitting the file again is safe)", line.number, err)
 		default:
-			if err := json.Unmarshal(b, &s.Result); err != nil {
+			if err := json.Unmarshal(b, &s); err != nil { // the result and its receipt
 				return refused, fmt.Errorf("line %d: the server's answer: %w", line.number, err)
 			}
 		}
-		if err := out.Encode(s); err != nil {
+		if err := emit(s); err != nil {
 			return refused, err
 		}
 		meter.Add(1)

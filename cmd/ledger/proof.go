@@ -223,6 +223,7 @@ func newVerify(g *globals) *cobra.Command {
 		witnesses    []string
 		quorum       int
 		rebuildTiles bool
+		receipts     string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -241,6 +242,17 @@ three apart:
   1  a finding (the stream does not match a signature: tampering, or the wrong --key),
      or verify could not run
   2  unsigned: no finding, but events after the newest checkpoint are not signed yet
+
+--receipts FILE holds the log to the receipts in FILE instead (JSON lines, one receipt each,
+as 'ledger submit --receipts' writes them): each must be signed by the log's key for this
+log, and the log must hold its event at its sequence, with its recorded time and leaf hash,
+under the newest checkpoint. Each broken or forged receipt is printed with the receipt
+quoted as the evidence, then the counts; the exit status:
+
+  0  clean: the log holds every receipt
+  3  broken: the log lost, moved or changed a receipt's event (or no checkpoint covers it)
+  4  forged: no receipt is broken, but some are not the log's (bad signature, another log,
+     fields edited after signing)
 
 --key checks signatures with the verifier key you hold rather than the data folder's.
 --checkpoint FILE (repeatable) also checks the stream against checkpoints kept elsewhere
@@ -263,6 +275,9 @@ the signed leaf index (tiles are derived data; nothing else changes).`,
 			v, err := g.verifier(key)
 			if err != nil {
 				return err
+			}
+			if receipts != "" {
+				return g.verifyReceipts(cmd.Context(), cmd.OutOrStdout(), v, receipts)
 			}
 			policy, vkeys, err := witnessPolicy(witnesses, quorum)
 			if err != nil {
@@ -310,6 +325,7 @@ the signed leaf index (tiles are derived data; nothing else changes).`,
 	cmd.Flags().StringArrayVar(&held, "checkpoint", nil, "also check against this signed checkpoint file (repeatable)")
 	witnessFlags(cmd, &witnesses, &quorum)
 	cmd.Flags().BoolVar(&rebuildTiles, "rebuild-tiles", false, "then rewrite every tile from the signed leaf index")
+	cmd.Flags().StringVar(&receipts, "receipts", "", "hold the log to the receipts in this file (JSON lines) instead; exit 3 broken, 4 forged")
 	return cmd
 }
 

@@ -30,7 +30,7 @@ func newServe(g *globals) *cobra.Command {
 		pprofListen                 string
 		maxBody                     int64
 		shutdownTimeout, poll       time.Duration
-		checkpointTick, maxSkew     time.Duration
+		checkpointInterval, maxSkew time.Duration
 		alertTick                   time.Duration
 		policy                      = deadline.DefaultPolicy()
 	)
@@ -41,6 +41,11 @@ func newServe(g *globals) *cobra.Command {
 JetStream server runs in this process unless --nats-url names another; views are replayed at
 start and kept current from the stream. Callers need a bearer token from 'ledger token create'.
 The web console is at / on the same address: people sign in by pasting such a token.
+
+Every recorded command's answer carries a receipt signed with the checkpoint key (see
+'ledger verify --receipts'), and a checkpoint covering every acknowledged event is signed
+every --checkpoint-interval (1 s); a command sent with ?wait=proof is answered with its
+inclusion proof once that checkpoint exists.
 
 On SIGINT or SIGTERM the server stops accepting connections, finishes every request in flight
 (a command is answered only after the store acknowledged it with fsync), signs a checkpoint
@@ -92,7 +97,7 @@ closes the store.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "ledger serve: listening on http://%s\n", ln.Addr())
 			cfg := server.Config{
 				Store: l.store, Pseudonymizer: l.pseudo, Tokens: tokens, Logger: log,
-				MaxBody: maxBody, MaxSkew: maxSkew, Poll: poll, Snapshots: l.snapshots(), CheckpointTick: checkpointTick,
+				MaxBody: maxBody, MaxSkew: maxSkew, Poll: poll, Snapshots: l.snapshots(), CheckpointInterval: checkpointInterval,
 				Deadlines: policy, AlertTick: alertTick,
 			}
 			if logFormat == "text" {
@@ -110,7 +115,7 @@ closes the store.`,
 					return err
 				}
 				cfg.Proofs, cfg.Key = l.proofs, &key
-				if cfg.CheckpointDue, err = g.checkpointerOptions(log); err != nil {
+				if cfg.Checkpointing, err = g.checkpointerOptions(log); err != nil {
 					return err
 				}
 			}
@@ -128,7 +133,7 @@ closes the store.`,
 	cmd.Flags().Int64Var(&maxBody, "max-body", server.DefaultMaxBody, "largest command body in bytes")
 	cmd.Flags().DurationVar(&maxSkew, "max-skew", command.DefaultMaxSkew, "how far ahead of the server's clock a command's at may lie")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
-	cmd.Flags().DurationVar(&checkpointTick, "checkpoint-tick", 10*time.Second, "how often to look whether a checkpoint is due (1,000 new events, or new events and a minute) and sign it; 0: only on publish, POST /v1/checkpoints and stop")
+	cmd.Flags().DurationVar(&checkpointInterval, "checkpoint-interval", time.Second, "how often to sign a checkpoint of the events recorded since the last one (every acknowledged event is covered within about this long); 0: only on publish, POST /v1/checkpoints and stop")
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "how often views look for events written by other processes")
 	cmd.Flags().DurationVar(&policy.EmergencyTarget, "emergency-target", policy.EmergencyTarget, "the platform's target for answering an emergency request (a deadline clock and its alerts)")
 	cmd.Flags().DurationVar(&alertTick, "alert-tick", server.DefaultAlertTick, "how often to publish the alerts that fell due onto LEDGER_ALERTS (ledger-alerts.>); negative: none")

@@ -60,12 +60,12 @@ func appendUnsigned(t *testing.T, dir string, n int) {
 // The fault test of issue 18: a real `ledger serve` process acknowledges commands and is
 // stopped with SIGTERM; `ledger verify`, another process, then finds every event signed
 // (exit status 0). On main the stop left them unsigned and verify reported "no valid
-// checkpoint ... 1 findings". No timed checkpoint falls due within the test (1,000 events, or
-// a minute after the first tick): only the stop can have signed.
+// checkpoint ... 1 findings". Timed checkpoints are off (--checkpoint-interval 0): only the
+// stop can have signed.
 func TestGracefulStopLeavesEveryEventSigned(t *testing.T) {
 	dir := t.TempDir()
 	intake := strings.TrimSpace(mustRun(t, dir, "", "token", "create", "ingrid", "--role", "intake"))
-	srv := startServeProcess(t, dir)
+	srv := startServeProcess(t, dir, "--checkpoint-interval=0")
 	const commands = 12
 	for i := range commands {
 		status, body, err := srv.post(intake, uuid.NewString(), receiveLine(uuid.NewString(), "", "2025-02-03T09:00:00Z", "FR", "court_order", fmt.Sprintf("u-%d", i)))

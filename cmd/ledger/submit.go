@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,17 +16,20 @@ import (
 	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/progress"
+	"github.com/complianceledger/ledger/proof"
 )
 
 // submitted is what submit prints for each command line.
 type submitted struct {
 	Line int `json:"line"`
 	command.Result
-	Error string `json:"error,omitempty"`
-	Field string `json:"field,omitempty"`
+	Receipt *proof.SignedReceipt `json:"receipt,omitempty"`
+	Error   string               `json:"error,omitempty"`
+	Field   string               `json:"field,omitempty"`
 }
 
 func newSubmit(g *globals) *cobra.Command {
+	var receiptsFile string
 	cmd := &cobra.Command{
 		Use:   "submit [FILE]",
 		Short: "Record commands given as JSON lines (from FILE, or stdin when FILE is - or absent)",
@@ -40,11 +44,21 @@ any command was refused.
 
 A command without command_id gets a fresh one; give command_id to make a retry safe.
 
+Each recorded line's result carries its receipt: the log's signed promise that it holds that
+event at that sequence with that recorded time (a retry's is the first one's). --receipts FILE
+also appends every receipt to FILE as one JSON line: what 'ledger verify --receipts FILE'
+holds the log to.
+
 The actor and role come from the credential (--token or LEDGER_TOKEN; or --local-operator,
 which records intake commands only), never from a line or a flag: a line whose command is not
 the credential's role is refused before anything is recorded.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			emit, closeReceipts, err := submitOutput(cmd.OutOrStdout(), receiptsFile)
+			if err != nil {
+				return err
+			}
+			defer closeReceipts()
 			in := cmd.InOrStdin()
 			if len(args) == 1 && args[0] != "-" {
 				f, err := os.Open(args[0])
@@ -60,7 +74,7 @@ the credential's role is refused before anything is recorded.`,
 			}
 			l, err := g.open(cmd.Context(), 0)
 			if r := g.remoteOf(err); r != nil {
-				return g.submitThrough(cmd, r, in, caller)
+				return g.submitThrough(cmd, r, in, caller, emit)
 			}
 			if err != nil {
 				return err
@@ -71,7 +85,10 @@ the credential's role is refused before anything is recorded.`,
 			if err != nil {
 				return err
 			}
-			out := json.NewEncoder(cmd.OutOrStdout())
+			rc, err := g.receipter(cmd.Context(), l)
+			if err != nil {
+				return err
+			}
 			refused := 0
 			meter := g.submitMeter(len(lines))
 			defer meter.Done()
@@ -82,8 +99,16 @@ the credential's role is refused before anything is recorded.`,
 					refused++
 					s.Error, s.Field = err.Error(), fieldOf(err)
 					meter.Printf(cmd.ErrOrStderr(), "line %d: %v\n", line.number, err)
+				} else if rc != nil {
+					sr, err := rc.Of(cmd.Context(), res.Sequence, res.Recorded, res.Stored)
+					if err != nil && !errors.Is(err, proof.ErrNoReceipt) {
+						return fmt.Errorf("line %d: %w", line.number, err)
+					}
+					if err == nil {
+						s.Receipt = &sr
+					}
 				}
-				if err := out.Encode(s); err != nil {
+				if err := emit(s); err != nil {
 					return err
 				}
 				meter.Add(1)
@@ -94,7 +119,51 @@ the credential's role is refused before anything is recorded.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&receiptsFile, "receipts", "", "append each recorded line's receipt to this file as a JSON line (for 'ledger verify --receipts')")
 	return cmd
+}
+
+// submitOutput prints each line's result on w and, with a receipts file, appends its
+// receipt there; closeReceipts closes the file.
+func submitOutput(w io.Writer, receiptsFile string) (emit func(submitted) error, closeReceipts func() error, err error) {
+	out := json.NewEncoder(w)
+	if receiptsFile == "" {
+		return func(s submitted) error { return out.Encode(s) }, func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(receiptsFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--receipts: %w", err)
+	}
+	kept := json.NewEncoder(f)
+	return func(s submitted) error {
+		if s.Receipt != nil {
+			if err := kept.Encode(s.Receipt); err != nil {
+				return fmt.Errorf("--receipts: %w", err)
+			}
+		}
+		return out.Encode(s)
+	}, f.Close, nil
+}
+
+// receipter signs the receipts of what submit records in the folder, once the folder is
+// on v2 leaves (see proof.Checkpointer.SwitchToV2); nil where the store keeps no proofs.
+func (g *globals) receipter(ctx context.Context, l *ledger) (*proof.Receipter, error) {
+	if l.proofs == nil {
+		return nil, nil
+	}
+	key, _, err := g.key(proof.DefaultOrigin)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := g.checkpointerOptions(l.log)
+	if err != nil {
+		return nil, err
+	}
+	from, err := proof.NewCheckpointer(l.proofs, l.proofs, key, opts).SwitchToV2(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &proof.Receipter{Key: key, V2From: from, Log: l.proofs}, nil
 }
 
 // submitMeterFrom is the number of lines from which submit shows a meter (on a terminal): a
@@ -156,7 +225,7 @@ func fieldOf(err error) string {
 // submitThrough records the lines through the server that owns the folder: the same checks
 // first (every line read, the role and fields checked, accounts pseudonymised with the
 // folder's key, so that a bad file records nothing), then each line as an HTTP command.
-func (g *globals) submitThrough(cmd *cobra.Command, r *remote, in io.Reader, caller command.Caller) error {
+func (g *globals) submitThrough(cmd *cobra.Command, r *remote, in io.Reader, caller command.Caller, emit func(submitted) error) error {
 	pseudo, err := g.pseudonymizer()
 	if err != nil {
 		return err
@@ -167,7 +236,7 @@ func (g *globals) submitThrough(cmd *cobra.Command, r *remote, in io.Reader, cal
 		return err
 	}
 	meter := g.submitMeter(len(lines))
-	refused, err := r.submit(cmd.Context(), json.NewEncoder(cmd.OutOrStdout()), cmd.ErrOrStderr(), meter, lines)
+	refused, err := r.submit(cmd.Context(), emit, cmd.ErrOrStderr(), meter, lines)
 	meter.Done()
 	if err != nil {
 		return err

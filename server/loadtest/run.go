@@ -25,6 +25,9 @@ type Config struct {
 	Concurrency int // lifecycles in flight
 	Timeout     time.Duration
 	Start       time.Time // business time of the first delivery
+	// WaitProof sends every command with wait=proof: its answer waits for the checkpoint
+	// covering it and carries the inclusion proof.
+	WaitProof bool
 }
 
 // Acked is a command the server acknowledged.
@@ -126,7 +129,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 }
 
 func send(ctx context.Context, client *http.Client, cfg Config, step Step) (Acked, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, "POST", cfg.BaseURL+"/v1/commands", bytes.NewReader(step.Body))
+	url := cfg.BaseURL + "/v1/commands"
+	if cfg.WaitProof {
+		url += "?wait=proof"
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(step.Body))
 	if err != nil {
 		return Acked{}, 0, err
 	}

@@ -29,7 +29,8 @@ const batchConcurrency = 64
 // The server's revision check makes the read-then-append race-free: a writer that
 // appends between our read and our append moves the revision, and ours is refused
 // (WrongExpectedVersion, mapped to store.ErrConcurrency), so of racing writers exactly
-// one wins. Each Append costs two round trips: the read and the append.
+// one wins. Each Append costs three round trips: the read, the append, and a read of the
+// event back for its commit time (store.Appended.Recorded), which the append's answer lacks.
 func (s *Store) Append(ctx context.Context, env events.Envelope, expectedLast uint64) (store.Appended, error) {
 	if s.isClosed() {
 		return store.Appended{}, store.ErrClosed
@@ -58,8 +59,8 @@ func (s *Store) Append(ctx context.Context, env events.Envelope, expectedLast ui
 	if err != nil {
 		return fail(s.mapErr(ctx, err))
 	}
-	if seq, found := findEvent(existing, id); found {
-		return store.Appended{Sequence: seq, Duplicate: true}, nil
+	if e := findEvent(existing, id); e != nil {
+		return appended(e, true), nil
 	}
 	var expected esdb.ExpectedRevision
 	switch last := len(existing) - 1; {
@@ -83,8 +84,8 @@ func (s *Store) Append(ctx context.Context, env events.Envelope, expectedLast ui
 		if isWrongExpectedVersion(err) {
 			// Another writer got in between; if it stored this very command (a retry
 			// racing the original), report that copy, else the conflict stands.
-			if seq, found, ferr := s.findCommand(ctx, stream, id); ferr == nil && found {
-				return store.Appended{Sequence: seq, Duplicate: true}, nil
+			if e, ferr := s.findCommand(ctx, stream, id); ferr == nil && e != nil {
+				return appended(e, true), nil
 			}
 		}
 		return fail(s.mapErr(ctx, err))
@@ -93,33 +94,45 @@ func (s *Store) Append(ctx context.Context, env events.Envelope, expectedLast ui
 		// Success without a position is the server's answer to an idempotent append
 		// whose original position it no longer knows: this command was stored by a
 		// writer that raced ours between the read and the append.
-		seq, found, ferr := s.findCommand(ctx, stream, id)
-		if ferr != nil || !found {
+		e, ferr := s.findCommand(ctx, stream, id)
+		if ferr != nil || e == nil {
 			return fail(fmt.Errorf("the server reported an idempotent append that is not in the stream (%v)", ferr))
 		}
-		return store.Appended{Sequence: seq, Duplicate: true}, nil
+		return appended(e, true), nil
 	}
-	return store.Appended{Sequence: res.CommitPosition}, nil
+	// The append's answer has no commit time: read the event back, a third round trip.
+	e, err := s.findCommand(ctx, stream, id)
+	if err == nil && e == nil {
+		err = fmt.Errorf("the event appended at %d is not in its stream", res.CommitPosition)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("stored at %d, reading it back: %w", res.CommitPosition, s.mapErr(ctx, err)))
+	}
+	return appended(e, false), nil
 }
 
-// findEvent looks for the event with server-side id id.
-func findEvent(stored []*esdb.RecordedEvent, id uuid.UUID) (uint64, bool) {
+// appended is the store's answer naming a stored event.
+func appended(e *esdb.RecordedEvent, duplicate bool) store.Appended {
+	return store.Appended{Sequence: e.Position.Commit, Duplicate: duplicate, Recorded: e.CreatedDate.UTC(), Stored: e.Data}
+}
+
+// findEvent looks for the event with server-side id id; nil when there is none.
+func findEvent(stored []*esdb.RecordedEvent, id uuid.UUID) *esdb.RecordedEvent {
 	for _, e := range stored {
 		if e.EventID == id {
-			return e.Position.Commit, true
+			return e
 		}
 	}
-	return 0, false
+	return nil
 }
 
 // findCommand reads the stream again and looks for the event with server-side id id.
-func (s *Store) findCommand(ctx context.Context, stream string, id uuid.UUID) (uint64, bool, error) {
+func (s *Store) findCommand(ctx context.Context, stream string, id uuid.UUID) (*esdb.RecordedEvent, error) {
 	stored, err := s.readStream(ctx, stream)
 	if err != nil {
-		return 0, false, err
+		return nil, err
 	}
-	seq, found := findEvent(stored, id)
-	return seq, found, nil
+	return findEvent(stored, id), nil
 }
 
 // AppendBatch appends events of several aggregates with their appends in flight together

@@ -117,7 +117,7 @@ func TestAWriterBetweenReadAndAppendIsAConflict(t *testing.T) {
 		return nil
 	})
 	a, err := s.Append(st.Ctx(t), st.Acknowledged(t, id, 2), first)
-	if !errors.Is(err, store.ErrConcurrency) || a != (store.Appended{}) {
+	if !errors.Is(err, store.ErrConcurrency) || a.Sequence != 0 || a.Duplicate || a.Stored != nil {
 		t.Fatalf("Append: %+v, %v; want store.ErrConcurrency", a, err)
 	}
 	if !strings.Contains(err.Error(), "WrongExpectedVersion") {
@@ -225,7 +225,7 @@ func TestErrorsFromTheServer(t *testing.T) {
 			s, f := openFake(t)
 			f.setBeforeAppend(func(ctx context.Context, _ string) error { return tc.fail(ctx) })
 			a, err := s.Append(st.Ctx(t), st.Received(t, uuid.NewString()), 0)
-			if err == nil || !tc.check(err) || errors.Is(err, store.ErrConcurrency) || a != (store.Appended{}) {
+			if err == nil || !tc.check(err) || errors.Is(err, store.ErrConcurrency) || a.Sequence != 0 || a.Duplicate || a.Stored != nil {
 				t.Fatalf("Append: %+v, %v", a, err)
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -63,7 +64,7 @@ func message(env events.Envelope) (*nats.Msg, error) {
 // answer turns the server's reply to one append into the store's answer (see Append).
 func (s *Store) answer(ctx context.Context, env events.Envelope, expectedLast uint64, ack *natsjs.PubAck, err error) (store.Appended, error) {
 	if err == nil {
-		return store.Appended{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+		return s.readBack(ctx, env, store.Appended{Sequence: ack.Sequence, Duplicate: ack.Duplicate})
 	}
 	if isInsufficientResources(err) {
 		return store.Appended{}, fmt.Errorf("jetstream: append %s to %s %s: %w (%v)", env.Type, env.AggregateType, env.Subject, store.ErrNoSpace, err)
@@ -76,10 +77,49 @@ func (s *Store) answer(ctx context.Context, env events.Envelope, expectedLast ui
 		// The conflict stands; the caller reloads and sees for itself.
 		s.log.Warn("jetstream: looking for a retried command after a conflict", "aggregate", env.Subject, "err", lerr)
 	} else if found {
-		return store.Appended{Sequence: seq, Duplicate: true}, nil
+		return s.readBack(ctx, env, store.Appended{Sequence: seq, Duplicate: true})
 	}
 	return store.Appended{}, fmt.Errorf("jetstream: append %s to %s %s expecting last sequence %d: %w (%v)",
 		env.Type, env.AggregateType, env.Subject, expectedLast, store.ErrConcurrency, err)
+}
+
+// readBack fills in a's recorded time and stored bytes from the stream: a publish ack
+// names the sequence only. One direct get by sequence, answered by any replica; one that
+// has not caught up with the sequence yet is asked again (BENCHMARKS.md has the cost).
+func (s *Store) readBack(ctx context.Context, env events.Envelope, a store.Appended) (store.Appended, error) {
+	st, err := s.ledgerStream(ctx)
+	if err == nil {
+		lagging := func(err error) bool {
+			return errors.Is(err, natsjs.ErrMsgNotFound) || errors.Is(err, nats.ErrNoResponders)
+		}
+		err = retryWhile(ctx, formingWait, 5*time.Millisecond, lagging, func() error {
+			m, err := st.GetMsg(ctx, a.Sequence)
+			if err == nil {
+				a.Recorded, a.Stored = m.Time.UTC(), m.Data
+			}
+			return err
+		})
+	}
+	if err != nil {
+		// The event is stored: say so, so that a retry (same command id) finds it.
+		return store.Appended{}, fmt.Errorf("jetstream: append %s to %s %s: stored at sequence %d, reading it back: %w", env.Type, env.AggregateType, env.Subject, a.Sequence, err)
+	}
+	return a, nil
+}
+
+// ledgerStream is LEDGER's handle, read once: its cached configuration (AllowDirect) makes
+// GetMsg a direct get, one request to any replica.
+func (s *Store) ledgerStream(ctx context.Context) (natsjs.Stream, error) {
+	s.ledgerMu.Lock()
+	defer s.ledgerMu.Unlock()
+	if s.ledger == nil {
+		st, err := s.js.Stream(ctx, StreamName)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", StreamName, err)
+		}
+		s.ledger = st
+	}
+	return s.ledger, nil
 }
 
 // publishOpts are the headers of every append: the message id for the duplicate window and

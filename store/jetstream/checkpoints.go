@@ -255,9 +255,9 @@ func (s *Store) ReadRecorded(ctx context.Context, seq uint64) (time.Time, []byte
 	if s.closed.Load() {
 		return time.Time{}, nil, store.ErrClosed
 	}
-	st, err := s.js.Stream(ctx, StreamName)
+	st, err := s.ledgerStream(ctx)
 	if err != nil {
-		return time.Time{}, nil, fmt.Errorf("jetstream: stream %s: %w", StreamName, err)
+		return time.Time{}, nil, fmt.Errorf("jetstream: %w", err)
 	}
 	m, err := st.GetMsg(ctx, seq)
 	if errors.Is(err, natsjs.ErrMsgNotFound) {

@@ -96,6 +96,9 @@ type Store struct {
 	snaps     snapshotStore
 	tiles     tileBucket
 
+	ledgerMu sync.Mutex
+	ledger   natsjs.Stream // LEDGER's handle, for direct gets by sequence; nil until first use
+
 	connClosed chan struct{} // closed by the connection's ClosedHandler
 	closeOnce  sync.Once
 	closeErr   error

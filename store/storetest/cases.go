@@ -91,7 +91,7 @@ func testConflicts(t *testing.T, open Open) {
 			if !errors.Is(err, store.ErrConcurrency) {
 				t.Fatalf("Append expecting %d: %+v, %v; want store.ErrConcurrency", expected, a, err)
 			}
-			if a != (store.Appended{}) {
+			if !empty(a) {
 				t.Errorf("a refused append reported %+v", a)
 			}
 			if after := MustLoad(t, s, id); len(after) != len(before) {
@@ -227,6 +227,11 @@ func testIdempotentRetry(t *testing.T, open Open) {
 			after := MustLoad(t, s, id)
 			if len(after) != n {
 				t.Fatalf("aggregate holds %d events after the retry, want %d", len(after), n)
+			}
+			for _, rec := range after {
+				if rec.Sequence == want {
+					checkStored(t, a, rec)
+				}
 			}
 			for i := range after {
 				if after[i].ID != before[i].ID {
@@ -439,7 +444,7 @@ func testBadInput(t *testing.T, open Open) {
 			if tc.field != "" && (!errors.As(err, &fe) || fe.Field != tc.field) {
 				t.Errorf("Append: %v; want a FieldError on %s", err, tc.field)
 			}
-			if a != (store.Appended{}) {
+			if !empty(a) {
 				t.Errorf("a refused append reported %+v", a)
 			}
 			if recs := MustLoad(t, s, id); len(recs) != 0 {
@@ -513,10 +518,10 @@ func testBatch(t *testing.T, open Open) {
 	if out[1].Err != nil || !out[1].Duplicate || out[1].Sequence != out[0].Sequence {
 		t.Errorf("entry 1: %+v, want a duplicate of entry 0 at %d", out[1], out[0].Sequence)
 	}
-	if !errors.Is(out[3].Err, store.ErrConcurrency) || out[3].Appended != (store.Appended{}) {
+	if !errors.Is(out[3].Err, store.ErrConcurrency) || !empty(out[3].Appended) {
 		t.Errorf("entry 3: %+v, want store.ErrConcurrency", out[3])
 	}
-	if !errors.Is(out[4].Err, events.ErrInvalid) || out[4].Appended != (store.Appended{}) {
+	if !errors.Is(out[4].Err, events.ErrInvalid) || !empty(out[4].Appended) {
 		t.Errorf("entry 4: %+v, want events.ErrInvalid", out[4])
 	}
 	for id, want := range map[string]int{x: 1, y: 2, z: 2, w: 1} {
@@ -561,5 +566,22 @@ func testClose(t *testing.T, open Open) {
 				t.Errorf("AppendBatch after Close: entry %d: %+v", i, o)
 			}
 		}
+	}
+}
+
+func empty(a store.Appended) bool {
+	return a.Sequence == 0 && !a.Duplicate && a.Recorded.IsZero() && a.Stored == nil
+}
+
+// checkStored checks that an append's answer names rec's recorded time and stored bytes:
+// what a receipt signs, the earlier copy's for a duplicate.
+func checkStored(t testing.TB, a store.Appended, rec events.Recorded) {
+	t.Helper()
+	if !a.Recorded.Equal(rec.RecordedAt) || a.Recorded.Location() != time.UTC {
+		t.Errorf("append answered recorded %v, the store holds %v (want it in UTC)", a.Recorded, rec.RecordedAt)
+	}
+	env, err := events.Decode(a.Stored)
+	if err != nil || env.ID != rec.ID {
+		t.Errorf("append answered stored bytes of event %q (%v), the store holds %s at %d", env.ID, err, rec.ID, rec.Sequence)
 	}
 }

@@ -117,6 +117,9 @@ func MustAppend(t testing.TB, s store.Store, env events.Envelope, expectedLast u
 	if a.Sequence <= expectedLast {
 		t.Fatalf("Append %s to %s: position %d, not after the expected last %d", env.Type, env.Subject, a.Sequence, expectedLast)
 	}
+	if stored, err := events.Decode(a.Stored); err != nil || stored.ID != env.ID || a.Recorded.IsZero() {
+		t.Fatalf("Append %s to %s: answered recorded %v and the bytes of event %q (%v), want event %s", env.Type, env.Subject, a.Recorded, stored.ID, err, env.ID)
+	}
 	return a.Sequence
 }
 
