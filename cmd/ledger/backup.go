@@ -22,7 +22,7 @@ var backedUpStreams = []string{jetstream.StreamName, jetstream.CheckpointStreamN
 
 // secretFiles are the data folder's secrets, copied only with --with-keys: who may hold a
 // backup and who may hold the keys are separate duties (README, "Running on a cluster").
-var secretFiles = []string{"pseudonym.key", checkpointKeyFile, auth.FileName}
+var secretFiles = []string{"pseudonym.key", vaultKeyFile, checkpointKeyFile, auth.FileName}
 
 func newBackup(g *globals) *cobra.Command {
 	var withKeys bool
