@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -37,6 +38,9 @@ func ParseSealed(s string) (field, payload string, ok bool) {
 	field, payload, ok = strings.Cut(rest, ":")
 	return field, payload, ok && IsPersonalField(field)
 }
+
+// ErrErased: a sealed value whose data key the vault no longer holds; the text is erased.
+var ErrErased = errors.New("events: personal data erased")
 
 // TextField is one personal free-text value of an event: its field name (one of
 // PersonalFields), its JSON path in the payload, and access to its value.

@@ -124,6 +124,7 @@ func newRootOf(g *globals) *cobra.Command {
 	root.AddCommand(newExport(g), newVerifyBundle())
 	root.AddCommand(newServe(g))
 	root.AddCommand(newToken(g))
+	root.AddCommand(newErase(g))
 	root.AddCommand(newBench(g))
 	root.AddCommand(newTail(g))
 	root.AddCommand(newCluster(), newBackup(g), newRestore(g), newWitness())
