@@ -83,7 +83,10 @@ func TestErasureRefusesBadInput(t *testing.T) {
 		run  func() error
 		want error
 	}{
-		{"wrong role", func() error { _, err := h.EraseRequest(ctx, command.Caller{Name: legal, Role: command.Legal}, r.id, nil); return err }, command.ErrForbidden},
+		{"wrong role", func() error {
+			_, err := h.EraseRequest(ctx, command.Caller{Name: legal, Role: command.Legal}, r.id, nil)
+			return err
+		}, command.ErrForbidden},
 		{"unknown field", func() error { _, err := h.EraseRequest(ctx, privacy, r.id, []string{"colour"}); return err }, events.ErrInvalid},
 		{"unknown request", func() error { _, err := h.EraseRequest(ctx, privacy, newReq().id, nil); return err }, events.ErrInvalid},
 		{"not a request id", func() error { _, err := h.EraseRequest(ctx, privacy, "r1", nil); return err }, events.ErrInvalid},
