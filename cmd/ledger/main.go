@@ -182,7 +182,9 @@ func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger
 	if js, ok := s.(*jetstream.Store); ok {
 		key, err := loadOrCreateKey(filepath.Join(g.dataDir, vaultKeyFile), "vault key")
 		if err == nil {
-			l.vault, err = vault.Open(ctx, js.JetStream(), key, vault.Options{Replicas: g.replicas, Logger: g.logger()})
+			// The embedded server's folder has one owner, so its vault one writer: it may keep
+			// entries in memory. On a cluster other processes may erase.
+			l.vault, err = vault.Open(ctx, js.JetStream(), key, vault.Options{Replicas: g.replicas, Logger: g.logger(), Exclusive: g.natsURL == ""})
 		}
 		if err != nil {
 			s.Close()
