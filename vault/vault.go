@@ -26,6 +26,10 @@
 //	(*Vault).EraseToken(ctx, token) error                      the same, by token
 //	(*Vault).EraseRequest(ctx, requestID, fields) ([]string, error)  data keys; nil fields: all
 //	(*Vault).HasToken(ctx, token) (bool, error)                whether the link is still held
+//	(*Vault).Opener(ctx) func(requestID, stored string) (string, error)  Unseal for the timeline
+//
+// Options.Exclusive (the embedded server: one process per data folder) keeps entries in
+// memory once read; an erasure drops them.
 //
 // Sealed text is "enc:v1:<field>:<base64url(nonce|ciphertext)>" (events.ParseSealed), with
 // "ledger/v1", the request id and the field as associated data, so that a ciphertext cannot
