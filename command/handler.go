@@ -6,9 +6,12 @@ package command
 import (
 	"container/list"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,6 +59,20 @@ type Options struct {
 	NewID      func() uuid.UUID // event, command and request ids; default UUIDv7
 	MaxRetries int              // attempts after a concurrency conflict; default 3
 	CacheSize  int              // aggregates kept warm in memory; default 10000
+	// Vault gives accounts their tokens and seals personal free text (package vault). Every
+	// path that records for a data folder sets it; without it accounts get the
+	// pseudonymizer's HMAC references and free text stays clear (tests of the rules, and
+	// the esdb backend, which has no vault).
+	Vault Vault
+}
+
+// Vault is what the handler needs from the vault (package vault).
+type Vault interface {
+	Token(ctx context.Context, raw string) (events.AccountRef, error)
+	Seal(ctx context.Context, requestID, field, text string) (string, error)
+	EraseAccount(ctx context.Context, raw string) error
+	EraseToken(ctx context.Context, token events.AccountRef) error
+	EraseRequest(ctx context.Context, requestID string, fields []string) ([]string, error)
 }
 
 // DefaultMaxSkew bounds how far in the future a command may date its fact.
@@ -98,19 +115,80 @@ func NewHandler(s EventStore, pseudo *events.Pseudonymizer, opts Options) *Handl
 	return &Handler{store: s, pseudo: pseudo, opts: opts, seed: maphash.MakeSeed(), cache: map[string]*list.Element{}}
 }
 
-// Prepare readies c for recording on behalf of caller, the authenticated caller, and checks
-// the caller's role and the command's fields: missing command and request ids are generated,
-// a missing business time is now, and raw account ids are pseudonymised. Rules that depend on
-// the request's history are checked when the command is handled.
+// Prepare checks c for recording on behalf of caller, the authenticated caller: the
+// caller's role and the command's fields. Missing command and request ids are generated and
+// a missing business time is now; raw account ids stay as they are (they are checked, and
+// turned into tokens only when the command is handled, so that a refused command leaves no
+// trace in the vault). Rules that depend on the request's history are checked when the
+// command is handled.
 func (h *Handler) Prepare(caller Caller, c aggregates.Command) error {
-	if err := h.prepare(caller, c); err != nil {
+	if err := h.header(caller, c); err != nil {
+		return err
+	}
+	// The rules compare accounts by reference: stand-ins, one per raw id, taken back after.
+	fields := c.AccountFields()
+	raw := make([]string, len(fields))
+	for i, f := range fields {
+		raw[i] = f.Account.ID
+	}
+	defer func() {
+		for i, f := range fields {
+			if raw[i] != "" {
+				f.Account.ID, f.Account.Ref = raw[i], ""
+			}
+		}
+	}()
+	if err := aggregates.ResolveWith(c, standIn); err != nil {
 		return err
 	}
 	return aggregates.Validate(c)
 }
 
+// standIn is a reference for a raw id that only Prepare's checks see.
+func standIn(raw string) (events.AccountRef, error) {
+	sum := sha256.Sum256([]byte(raw))
+	return events.AccountRef("acct_" + hex.EncodeToString(sum[:16])), nil
+}
+
 // prepare is Prepare without the field checks, for paths where Decide makes them anyway.
+// Without a vault raw account ids get the pseudonymizer's references here; with one they
+// become tokens when the command is decided (resolve).
 func (h *Handler) prepare(caller Caller, c aggregates.Command) error {
+	if err := h.header(caller, c); err != nil {
+		return err
+	}
+	switch {
+	case h.opts.Vault != nil:
+		return nil
+	case h.pseudo == nil:
+		return ErrNoVault
+	}
+	return aggregates.Resolve(c, h.pseudo)
+}
+
+// resolve turns c's raw account ids into the vault's tokens, under the request's lock with
+// its state at hand: an account a request received before the vault names by its HMAC
+// reference keeps that reference, so that old requests still take commands by raw id.
+func (h *Handler) resolve(ctx context.Context, state *aggregates.Request, c aggregates.Command) error {
+	if h.opts.Vault == nil {
+		return nil
+	}
+	return aggregates.ResolveWith(c, func(raw string) (events.AccountRef, error) {
+		if h.pseudo != nil {
+			old := h.pseudo.Ref(raw)
+			if slices.ContainsFunc(state.Targets, func(t events.Target) bool { return t.Account == old }) {
+				return old, nil
+			}
+		}
+		return h.opts.Vault.Token(ctx, raw)
+	})
+}
+
+// ErrNoVault: a handler made without a vault or pseudonymizer only checks commands.
+var ErrNoVault = errors.New("command: this handler only checks commands (no vault)")
+
+// header completes c's header for caller and checks the caller's role and the business time.
+func (h *Handler) header(caller Caller, c aggregates.Command) error {
 	m := c.Header()
 	m.Command = aggregates.CommandName(c)
 	if err := authorize(caller, c); err != nil {
@@ -141,7 +219,7 @@ func (h *Handler) prepare(caller Caller, c aggregates.Command) error {
 		return events.Invalid("at", "%s lies more than %s ahead of the server's clock (%s); a fact cannot be recorded before it happens",
 			m.At.Format(time.RFC3339), h.opts.MaxSkew, m.Now.Format(time.RFC3339))
 	}
-	return aggregates.Resolve(c, h.pseudo)
+	return nil
 }
 
 // Handle prepares c and records its event on behalf of caller.
@@ -206,6 +284,9 @@ func (h *Handler) decide(ctx context.Context, c aggregates.Command, attempt int)
 	if err := h.registry(ctx, c); err != nil {
 		return nil, res, err
 	}
+	if err := h.resolve(ctx, state, c); err != nil {
+		return nil, res, err
+	}
 	e, err := aggregates.Decide(state, c)
 	if err != nil && cached && !errors.Is(err, aggregates.ErrDuplicateCommand) && !errors.Is(err, events.ErrInvalid) {
 		// Another process may have recorded what the rule wants: refuse only on fresh state.
@@ -222,6 +303,9 @@ func (h *Handler) decide(ctx context.Context, c aggregates.Command, attempt int)
 		return nil, res, nil
 	}
 	if err != nil {
+		return nil, res, err
+	}
+	if err := h.seal(ctx, m.RequestID, e); err != nil {
 		return nil, res, err
 	}
 	env, err := events.NewEnvelope(e, events.Meta{

@@ -64,6 +64,9 @@ func set[T any](dst *T, raw json.RawMessage, check func(T, string) error) error 
 func limited(path string) func(string, string) error {
 	l, _ := LimitOf(path)
 	return func(s, field string) error {
+		if _, _, sealed := ParseSealed(s); sealed {
+			return nil // checked in the clear before it was sealed
+		}
 		if s == "" {
 			return Invalid(field, "must not be empty")
 		}
@@ -77,7 +80,10 @@ func ValidateCorrection(eventName string, c *EntryCorrected) error {
 	if eventName != "RequestReceived" {
 		return Invalid("entry", "a %s cannot be corrected; only a RequestReceived can", eventName)
 	}
-	_, err := RequestReceived{}.Corrected(c)
+	corrected, err := RequestReceived{}.Corrected(c)
+	if err == nil && c.Field == "dsa" {
+		err = corrected.DSA.ValidateNew("value")
+	}
 	return err
 }
 

@@ -64,13 +64,10 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, caller auth
 		}
 		return invalid("", "the body could not be read: %v", err)
 	}
-	waitProof, err := wantsProof(r)
+	waitProof, err := s.wantsProof(r)
 	if err != nil {
 		outcome = outcomeInvalid
 		return err
-	}
-	if waitProof && s.checkpointer == nil {
-		return notAvailable("wait=proof needs a ledger that keeps checkpoints and its checkpoint key")
 	}
 	c, err := DecodeCommand(body, r.Header.Get("Idempotency-Key"))
 	if err != nil {

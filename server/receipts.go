@@ -64,8 +64,18 @@ func (s *Server) receiptOf(ctx context.Context, res command.Result) (*proof.Sign
 	return &sr, nil
 }
 
-// wantsProof reads wait=proof from the query or the Prefer header (RFC 7240).
-func wantsProof(r *http.Request) (bool, error) {
+// wantsProof reads wait=proof from the query or the Prefer header (RFC 7240), refused
+// where the ledger keeps no checkpoints.
+func (s *Server) wantsProof(r *http.Request) (bool, error) {
+	wait, err := askedForProof(r)
+	if wait && err == nil && s.checkpointer == nil {
+		return false, notAvailable("wait=proof needs a ledger that keeps checkpoints and its checkpoint key")
+	}
+	return wait, err
+}
+
+// askedForProof reads the caller's wish: ?wait=proof or Prefer: wait=proof.
+func askedForProof(r *http.Request) (bool, error) {
 	q, err := query(r, "wait")
 	if err != nil {
 		return false, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/store/jetstream"
+	"github.com/complianceledger/ledger/vault"
 )
 
 // backedUpStreams are what a backup copies: the events and the signed checkpoints. The
@@ -22,7 +24,7 @@ var backedUpStreams = []string{jetstream.StreamName, jetstream.CheckpointStreamN
 
 // secretFiles are the data folder's secrets, copied only with --with-keys: who may hold a
 // backup and who may hold the keys are separate duties (README, "Running on a cluster").
-var secretFiles = []string{"pseudonym.key", checkpointKeyFile, auth.FileName}
+var secretFiles = []string{"pseudonym.key", vaultKeyFile, checkpointKeyFile, auth.FileName}
 
 func newBackup(g *globals) *cobra.Command {
 	var withKeys bool
@@ -33,7 +35,9 @@ func newBackup(g *globals) *cobra.Command {
 every event keeps its sequence and recorded time. manifest.json lists each stream's state and
 each file's SHA-256; 'ledger restore' checks them. The views' snapshots are left out (they
 are rebuilt from the events). With --with-keys the data folder's secrets (pseudonym.key,
-checkpoint.key, tokens.json) are copied too; without, a backup holds no secret.
+vault.key, checkpoint.key, tokens.json) and the vault (LEDGER_VAULT) are copied too;
+without, a backup holds no secret and no personal data in a form anyone can read: restored,
+its personal text reads as erased and its accounts are linked to nobody.
 
 It needs the data folder to itself (stop 'ledger serve' first), or works against a cluster
 with --nats-url while the ledger runs (each stream is copied at one moment of its own).`,
@@ -53,12 +57,16 @@ with --nats-url while the ledger runs (each stream is copied at one moment of it
 				return fmt.Errorf("backup needs --store jetstream")
 			}
 			extra := map[string]string{}
+			streams := backedUpStreams
 			if withKeys {
 				for _, f := range secretFiles {
 					extra[f] = filepath.Join(g.dataDir, f)
 				}
+				// The vault goes with its key: without it the vault is unreadable, and
+				// without the vault the key opens nothing (README, "Personal data").
+				streams = append(slices.Clip(streams), vault.StreamName)
 			}
-			m, err := backup.Create(cmd.Context(), js.Conn(), args[0], backedUpStreams, extra, g.copyMeter("backup"))
+			m, err := backup.Create(cmd.Context(), js.Conn(), args[0], streams, extra, g.copyMeter("backup"))
 			if err != nil {
 				return err
 			}
@@ -69,7 +77,7 @@ with --nats-url while the ledger runs (each stream is copied at one moment of it
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&withKeys, "with-keys", false, "copy the data folder's secrets too (pseudonym and checkpoint keys, tokens)")
+	cmd.Flags().BoolVar(&withKeys, "with-keys", false, "copy the data folder's secrets (pseudonym, vault and checkpoint keys, tokens) and the vault too")
 	return cmd
 }
 

@@ -19,10 +19,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/progress"
 	"github.com/complianceledger/ledger/store"
 	"github.com/complianceledger/ledger/store/jetstream"
+	"github.com/complianceledger/ledger/vault"
 )
 
 func main() {
@@ -128,6 +130,7 @@ func newRootOf(g *globals) *cobra.Command {
 	root.AddCommand(newExport(g), newVerifyBundle())
 	root.AddCommand(newServe(g))
 	root.AddCommand(newToken(g))
+	root.AddCommand(newErase(g))
 	root.AddCommand(newBench(g))
 	root.AddCommand(newTail(g))
 	root.AddCommand(newCluster(), newBackup(g), newRestore(g), newWitness())
@@ -159,17 +162,19 @@ func defaultDataDir() string {
 	return "ledger-data"
 }
 
-// ledger is an opened store and the key that pseudonymises account ids.
+// ledger is an opened store, its vault and the key that pseudonymised account ids before
+// the vault.
 type ledger struct {
 	log    *slog.Logger
 	meter  func(label string, total uint64, opts ...progress.Option) *progress.Meter // g.meter
 	store  store.Store
 	proofs proofStore // nil where the backend keeps no checkpoints
 	pseudo *events.Pseudonymizer
+	vault  *vault.Vault // nil on the esdb backend, which has no vault
 }
 
-// open opens the store (fsync on every write unless syncInterval > 0) and loads or creates the
-// pseudonymisation key.
+// open opens the store (fsync on every write unless syncInterval > 0) and its vault, and
+// loads or creates the pseudonymisation and vault keys.
 func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger, error) {
 	pseudo, err := g.pseudonymizer()
 	if err != nil {
@@ -179,7 +184,32 @@ func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger
 	if err != nil {
 		return nil, g.owned(err)
 	}
-	return &ledger{log: g.logger(), meter: g.meter, store: s, proofs: proofs, pseudo: pseudo}, nil
+	l := &ledger{log: g.logger(), meter: g.meter, store: s, proofs: proofs, pseudo: pseudo}
+	if js, ok := s.(*jetstream.Store); ok {
+		key, err := loadOrCreateKey(filepath.Join(g.dataDir, vaultKeyFile), "vault key")
+		if err == nil {
+			// The embedded server's folder has one owner, so its vault one writer: it may keep
+			// entries in memory. On a cluster other processes may erase.
+			l.vault, err = vault.Open(ctx, js.JetStream(), key, vault.Options{Replicas: g.replicas, Logger: g.logger(), Exclusive: g.natsURL == ""})
+		}
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// vaultKeyFile holds the vault key: it opens every vault entry.
+const vaultKeyFile = "vault.key"
+
+// handler is the command handler over the ledger: its vault tokenises accounts and seals
+// personal text (on esdb, without a vault, accounts get HMAC references as before).
+func (l *ledger) handler(opts command.Options) *command.Handler {
+	if l.vault != nil {
+		opts.Vault = l.vault
+	}
+	return command.NewHandler(l.store, l.pseudo, opts)
 }
 
 // pseudonymizer turns account ids into references with the data folder's key.
@@ -187,7 +217,7 @@ func (g *globals) pseudonymizer() (*events.Pseudonymizer, error) {
 	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	key, err := loadOrCreateKey(filepath.Join(g.dataDir, "pseudonym.key"))
+	key, err := loadOrCreateKey(filepath.Join(g.dataDir, "pseudonym.key"), "pseudonymisation key")
 	if err != nil {
 		return nil, err
 	}
@@ -207,28 +237,29 @@ func (g *globals) openProofs(ctx context.Context) (*ledger, error) {
 	return l, err
 }
 
-// loadOrCreateKey reads the HMAC key that turns account ids into references. It lives beside
-// the stream, never in it: without it nobody can tie a reference back to an account.
-func loadOrCreateKey(path string) ([]byte, error) {
+// loadOrCreateKey reads a 32-byte secret of the data folder (what names it in errors),
+// making it on first use. It lives beside the stream, never in it: the pseudonymisation key
+// ties references to accounts, the vault key opens the vault.
+func loadOrCreateKey(path, what string) ([]byte, error) {
 	key, err := os.ReadFile(path)
 	if err == nil {
 		return key, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("pseudonymisation key: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	key = make([]byte, 32)
 	rand.Read(key)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) { // another process made it first: use theirs
-		return loadOrCreateKey(path)
+		return loadOrCreateKey(path, what)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pseudonymisation key: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if _, err := f.Write(key); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("pseudonymisation key: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return key, f.Close()
 }
