@@ -4,11 +4,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -62,6 +60,8 @@ type globals struct {
 	// witnessesFile lists the witnesses every new checkpoint is submitted to ("": the data
 	// folder's witnesses file, if any).
 	witnessesFile string
+	// keys says where the secrets live (--keys and a flag per secret; keys.go).
+	keys keyFlags
 
 	// errOut is the command's stderr, where progress meters draw (meter.go); terminal says
 	// whether a writer is a terminal (nil: progress.IsTerminal; tests stand in for one).
@@ -108,7 +108,7 @@ func newRootOf(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	root.PersistentFlags().StringVar(&g.dataDir, "data", defaultDataDir(), "data folder: the embedded server's JetStream files and the ledger's keys (env LEDGER_DATA)")
+	root.PersistentFlags().StringVar(&g.dataDir, "data", defaultDataDir(), "data folder: the embedded server's JetStream files, and the ledger's keys unless --keys puts them elsewhere (env LEDGER_DATA)")
 	root.PersistentFlags().StringVar(&g.backend, "store", envOr("LEDGER_STORE", backendJetStream), "where events live: jetstream or esdb (env LEDGER_STORE)")
 	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", os.Getenv("LEDGER_NATS_URL"), "use this NATS server or cluster (>= 2.12) instead of the embedded one (env LEDGER_NATS_URL)")
 	root.PersistentFlags().StringVar(&g.natsCA, "nats-ca", os.Getenv("LEDGER_NATS_CA"), "PEM file of the CA that signed the cluster's certificates, for tls:// URLs (env LEDGER_NATS_CA)")
@@ -117,6 +117,7 @@ func newRootOf(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.token, "token", os.Getenv("LEDGER_TOKEN"), "bearer token from 'ledger token create': who records, and the credential for a running server (env LEDGER_TOKEN)")
 	root.PersistentFlags().BoolVar(&g.localOperator, "local-operator", false, "record as the OS user, logged as local:<user>, with the intake role only (no legal or disclosure act)")
 	root.PersistentFlags().StringVar(&g.witnessesFile, "witnesses-file", os.Getenv("LEDGER_WITNESSES_FILE"), "witnesses to submit every new checkpoint to, one '<verifier key> <url>' a line (default: the data folder's "+witnessesFile+" file, if any; env LEDGER_WITNESSES_FILE)")
+	g.addKeyFlags(root)
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.AddCommand(withCheckpoint(g, newDemo(g)), withCheckpoint(g, newSubmit(g)), newReport(g), newRestatement(g), newTimeline(g), newWorkload(g), newKeys(g), newCheckpoint(g), newCheckpoints(g), newVerify(g), newProof(g), newVerifyProof(), newRebuild(g))
 	root.AddCommand(newExport(g), newVerifyBundle())
@@ -176,18 +177,6 @@ func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger
 	return &ledger{log: g.logger(), meter: g.meter, store: s, proofs: proofs, pseudo: pseudo}, nil
 }
 
-// pseudonymizer turns account ids into references with the data folder's key.
-func (g *globals) pseudonymizer() (*events.Pseudonymizer, error) {
-	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
-	}
-	key, err := loadOrCreateKey(filepath.Join(g.dataDir, "pseudonym.key"))
-	if err != nil {
-		return nil, err
-	}
-	return events.NewPseudonymizer(key)
-}
-
 // errNoProofs is returned by the proof commands on a backend that keeps no checkpoints.
 var errNoProofs = errors.New("checkpoints and proofs need --store jetstream; the esdb backend does not keep them yet")
 
@@ -199,30 +188,4 @@ func (g *globals) openProofs(ctx context.Context) (*ledger, error) {
 		return nil, errNoProofs
 	}
 	return l, err
-}
-
-// loadOrCreateKey reads the HMAC key that turns account ids into references. It lives beside
-// the stream, never in it: without it nobody can tie a reference back to an account.
-func loadOrCreateKey(path string) ([]byte, error) {
-	key, err := os.ReadFile(path)
-	if err == nil {
-		return key, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("pseudonymisation key: %w", err)
-	}
-	key = make([]byte, 32)
-	rand.Read(key)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) { // another process made it first: use theirs
-		return loadOrCreateKey(path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("pseudonymisation key: %w", err)
-	}
-	if _, err := f.Write(key); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("pseudonymisation key: %w", err)
-	}
-	return key, f.Close()
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 
 	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/deadline"
-	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/server"
 	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/server/console"
@@ -54,7 +52,7 @@ closes the store.`,
 			}
 			slog.SetDefault(log)
 			g.log = log
-			tokens, err := auth.Open(filepath.Join(g.dataDir, auth.FileName))
+			tokens, err := g.tokens(false)
 			if err != nil {
 				return err
 			}
@@ -105,7 +103,7 @@ closes the store.`,
 				// The checkpoint key, made on first use as every command that signs does: the
 				// server signs the checkpoint a published report carries, and POST
 				// /v1/checkpoints. The key stays in the data folder; no route gives it out.
-				key, _, err := g.key(proof.DefaultOrigin)
+				key, err := g.key()
 				if err != nil {
 					return err
 				}
