@@ -53,6 +53,12 @@ type AccountField struct {
 
 // Resolve pseudonymises every raw account id in c, so that only references remain.
 func Resolve(c Command, p *events.Pseudonymizer) error {
+	return ResolveWith(c, func(raw string) (events.AccountRef, error) { return p.Ref(raw), nil })
+}
+
+// ResolveWith replaces every raw account id in c by the reference ref gives it (a vault
+// token, an HMAC pseudonym), so that only references remain.
+func ResolveWith(c Command, ref func(raw string) (events.AccountRef, error)) error {
 	for _, f := range c.AccountFields() {
 		a := f.Account
 		switch {
@@ -63,7 +69,11 @@ func Resolve(c Command, p *events.Pseudonymizer) error {
 			if err := events.CheckField(f.Path+".account", a.ID); err != nil {
 				return err
 			}
-			a.Ref, a.ID = p.Ref(a.ID), ""
+			r, err := ref(a.ID)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.Path, err)
+			}
+			a.Ref, a.ID = r, ""
 		case a.Ref == "":
 			return events.Invalid(f.Path, "account or account_ref is required")
 		}

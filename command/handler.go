@@ -6,6 +6,8 @@ package command
 import (
 	"container/list"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -51,6 +53,19 @@ type Options struct {
 	NewID      func() uuid.UUID // event, command and request ids; default UUIDv7
 	MaxRetries int              // attempts after a concurrency conflict; default 3
 	CacheSize  int              // aggregates kept warm in memory; default 10000
+	// Vault gives accounts their tokens and seals personal free text (package vault). Every
+	// path that records for a data folder sets it; without it accounts get the
+	// pseudonymizer's HMAC references and free text stays clear (tests of the rules, and
+	// the esdb backend, which has no vault).
+	Vault Vault
+}
+
+// Vault is what the handler needs from the vault (package vault).
+type Vault interface {
+	Token(ctx context.Context, raw string) (events.AccountRef, error)
+	Seal(ctx context.Context, requestID, field, text string) (string, error)
+	EraseAccount(ctx context.Context, raw string) error
+	EraseRequest(ctx context.Context, requestID string, fields []string) ([]string, error)
 }
 
 // DefaultMaxSkew bounds how far in the future a command may date its fact.
@@ -93,19 +108,61 @@ func NewHandler(s EventStore, pseudo *events.Pseudonymizer, opts Options) *Handl
 	return &Handler{store: s, pseudo: pseudo, opts: opts, seed: maphash.MakeSeed(), cache: map[string]*list.Element{}}
 }
 
-// Prepare readies c for recording on behalf of caller, the authenticated caller, and checks
-// the caller's role and the command's fields: missing command and request ids are generated,
-// a missing business time is now, and raw account ids are pseudonymised. Rules that depend on
-// the request's history are checked when the command is handled.
+// Prepare checks c for recording on behalf of caller, the authenticated caller: the
+// caller's role and the command's fields. Missing command and request ids are generated and
+// a missing business time is now; raw account ids stay as they are (they are checked, and
+// turned into tokens only when the command is handled, so that a refused command leaves no
+// trace in the vault). Rules that depend on the request's history are checked when the
+// command is handled.
 func (h *Handler) Prepare(caller Caller, c aggregates.Command) error {
-	if err := h.prepare(caller, c); err != nil {
+	if err := h.header(caller, c); err != nil {
+		return err
+	}
+	// The rules compare accounts by reference: stand-ins, one per raw id, taken back after.
+	fields := c.AccountFields()
+	raw := make([]string, len(fields))
+	for i, f := range fields {
+		raw[i] = f.Account.ID
+	}
+	defer func() {
+		for i, f := range fields {
+			if raw[i] != "" {
+				f.Account.ID, f.Account.Ref = raw[i], ""
+			}
+		}
+	}()
+	if err := aggregates.ResolveWith(c, standIn); err != nil {
 		return err
 	}
 	return aggregates.Validate(c)
 }
 
-// prepare is Prepare without the field checks, for paths where Decide makes them anyway.
-func (h *Handler) prepare(caller Caller, c aggregates.Command) error {
+// standIn is a reference for a raw id that only Prepare's checks see.
+func standIn(raw string) (events.AccountRef, error) {
+	sum := sha256.Sum256([]byte(raw))
+	return events.AccountRef("acct_" + hex.EncodeToString(sum[:16])), nil
+}
+
+// prepare is Prepare without the field checks, for paths where Decide makes them anyway;
+// raw account ids become the vault's tokens.
+func (h *Handler) prepare(ctx context.Context, caller Caller, c aggregates.Command) error {
+	if err := h.header(caller, c); err != nil {
+		return err
+	}
+	if h.opts.Vault != nil {
+		return aggregates.ResolveWith(c, func(raw string) (events.AccountRef, error) { return h.opts.Vault.Token(ctx, raw) })
+	}
+	if h.pseudo == nil {
+		return ErrNoVault
+	}
+	return aggregates.Resolve(c, h.pseudo)
+}
+
+// ErrNoVault: a handler made without a vault or pseudonymizer only checks commands.
+var ErrNoVault = errors.New("command: this handler only checks commands (no vault)")
+
+// header completes c's header for caller and checks the caller's role and the business time.
+func (h *Handler) header(caller Caller, c aggregates.Command) error {
 	m := c.Header()
 	m.Command = aggregates.CommandName(c)
 	if err := authorize(caller, c); err != nil {
@@ -136,13 +193,13 @@ func (h *Handler) prepare(caller Caller, c aggregates.Command) error {
 		return events.Invalid("at", "%s lies more than %s ahead of the server's clock (%s); a fact cannot be recorded before it happens",
 			m.At.Format(time.RFC3339), h.opts.MaxSkew, m.Now.Format(time.RFC3339))
 	}
-	return aggregates.Resolve(c, h.pseudo)
+	return nil
 }
 
 // Handle prepares c and records its event on behalf of caller.
 func (h *Handler) Handle(ctx context.Context, caller Caller, c aggregates.Command) (Result, error) {
 	m := c.Header()
-	if err := h.prepare(caller, c); err != nil {
+	if err := h.prepare(ctx, caller, c); err != nil {
 		return Result{Command: m.Command, CommandID: m.CommandID, RequestID: m.RequestID}, fmt.Errorf("%s: %w", m.Command, err)
 	}
 	if rc, ok := c.(aggregates.RegistryCommand); ok {
@@ -217,6 +274,9 @@ func (h *Handler) decide(ctx context.Context, c aggregates.Command, attempt int)
 		return nil, res, nil
 	}
 	if err != nil {
+		return nil, res, err
+	}
+	if err := h.seal(ctx, m.RequestID, e); err != nil {
 		return nil, res, err
 	}
 	env, err := events.NewEnvelope(e, events.Meta{

@@ -21,10 +21,13 @@ const (
 	Service    Role = "service"    // downstream services: subscribe over NATS, scrape metrics
 	// TrustSafety keeps the authority registry and records suspected and confirmed fraud.
 	TrustSafety Role = "trust_safety"
+	// Privacy erases personal data (the data protection officer's team): an account's link,
+	// a request's personal text. It records nothing else and reads nothing.
+	Privacy Role = "privacy"
 )
 
 // Roles lists every role.
-var Roles = []Role{Intake, Legal, Disclosure, Auditor, Regulator, Service, TrustSafety}
+var Roles = []Role{Intake, Legal, Disclosure, Auditor, Regulator, Service, TrustSafety, Privacy}
 
 // ErrForbidden: the caller's role does not record this command.
 var ErrForbidden = errors.New("command: the caller's role may not record this command")
@@ -68,6 +71,8 @@ var commandRoles = map[string]Role{
 	"suspect_fraud":        TrustSafety,
 	"confirm_fraud":        TrustSafety,
 	"notify_breach":        Legal,
+	EraseAccount:           Privacy,
+	EraseRequest:           Privacy,
 }
 
 // RoleOf returns the role that records the named command ("" for none).

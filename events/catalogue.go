@@ -250,6 +250,7 @@ var catalogue = []Kind{
 	kind[ChannelRegistered](AggregateAuthority, "authority.channel_registered.v1"),
 	kind[AuthorityStatusChanged](AggregateAuthority, "authority.status_changed.v1"),
 	kind[ChannelStatusChanged](AggregateAuthority, "authority.channel_status_changed.v1"),
+	kind[PersonalDataErased](AggregateErasure, "erasure.personal_data_erased.v1"),
 }
 
 var (

@@ -74,6 +74,7 @@ var samples = map[string]events.Event{
 	"AuthorityStatusChanged": &events.AuthorityStatusChanged{Status: events.StatusSuspended, Reason: "account takeover reported"},
 	"ChannelStatusChanged": &events.ChannelStatusChanged{Channel: "mail", Status: events.StatusCompromised,
 		From: time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC), Until: &until, Reason: "mailbox hijacked"},
+	"PersonalDataErased": &events.PersonalDataErased{Scope: events.ErasedRequest, Request: "0190a5b0-0000-7000-8000-000000000001", Fields: []string{"grounds"}},
 	"ReportPublished": &events.ReportPublished{
 		Parameters: events.ReportParameters{View: "dsa", Period: "2024-Q4", Format: "csv", Service: "Example"},
 		AsOf:       1500,
@@ -110,7 +111,7 @@ func TestCatalogueIsConsistent(t *testing.T) {
 		}
 		types[k.Type] = true
 		// A type names its aggregate first and its version last: "request.received.v2".
-		if (k.Aggregate != events.AggregateRequest && k.Aggregate != events.AggregateReport && k.Aggregate != events.AggregateAuthority) ||
+		if (k.Aggregate != events.AggregateRequest && k.Aggregate != events.AggregateReport && k.Aggregate != events.AggregateAuthority && k.Aggregate != events.AggregateErasure) ||
 			!strings.HasPrefix(k.Type, k.Aggregate+".") || !versionSuffix.MatchString(k.Type) || !k.Current() {
 			t.Errorf("kind %+v", k)
 		}

@@ -28,10 +28,12 @@ const (
 	Checkpoint Name = "checkpoint.key"
 	// Tokens is the API's token file (hashes only, but it decides who may do what).
 	Tokens Name = "tokens.json"
+	// Vault is the key that opens every vault entry: account links and data keys.
+	Vault Name = "vault.key"
 )
 
 // All lists every secret, in the order backups copy them.
-var All = []Name{Pseudonym, Checkpoint, Tokens}
+var All = []Name{Pseudonym, Vault, Checkpoint, Tokens}
 
 var (
 	// ErrLoose is returned for a secret file that its group or others may read or write.

@@ -25,6 +25,7 @@ import (
 	"github.com/complianceledger/ledger/projections"
 	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/server/auth"
+	"github.com/complianceledger/ledger/vault"
 )
 
 // Store is what the server needs from a store: append and load for commands, read for the
@@ -49,13 +50,17 @@ type Authenticator interface {
 type Config struct {
 	Store         Store
 	Pseudonymizer *events.Pseudonymizer
-	Tokens        Authenticator
-	Logger        *slog.Logger         // nil: slog.Default()
-	Registry      *prometheus.Registry // nil: a new one with Go and process collectors
-	MaxBody       int64                // bytes of a command; 0: 1 MiB
-	Poll          time.Duration        // how often views look for events written elsewhere; 0: 1s
-	Source        string               // CloudEvents source of recorded events; "" the handler's default
-	MaxSkew       time.Duration        // how far ahead of the server's clock a command's at may lie; 0: 5 minutes
+	// Vault tokenises accounts, seals personal text, opens it for the timeline and erases
+	// it; nil (a store without one, such as store/esdb): HMAC references, clear text, and
+	// /v1/erasures answers 501.
+	Vault    *vault.Vault
+	Tokens   Authenticator
+	Logger   *slog.Logger         // nil: slog.Default()
+	Registry *prometheus.Registry // nil: a new one with Go and process collectors
+	MaxBody  int64                // bytes of a command; 0: 1 MiB
+	Poll     time.Duration        // how often views look for events written elsewhere; 0: 1s
+	Source   string               // CloudEvents source of recorded events; "" the handler's default
+	MaxSkew  time.Duration        // how far ahead of the server's clock a command's at may lie; 0: 5 minutes
 	// Proofs is the raw log and the checkpoint stream. nil (a store that keeps no
 	// checkpoints, such as store/esdb): /v1/verify, /v1/checkpoints and /v1/proofs answer
 	// 501, and reports are published without a checkpoint, as `ledger report --publish` does.
@@ -102,6 +107,14 @@ type Server struct {
 	checkpointer *proof.Checkpointer // nil without Proofs and Key
 }
 
+// handlerVault keeps a nil vault a nil interface.
+func handlerVault(v *vault.Vault) command.Vault {
+	if v == nil {
+		return nil
+	}
+	return v
+}
+
 // DefaultMaxBody bounds a command's body; the largest real commands are a few kilobytes.
 const DefaultMaxBody = 1 << 20
 
@@ -130,7 +143,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		handler: command.NewHandler(cfg.Store, cfg.Pseudonymizer, command.Options{Source: cfg.Source, MaxSkew: cfg.MaxSkew, Now: cfg.Now}),
+		handler: command.NewHandler(cfg.Store, cfg.Pseudonymizer, command.Options{Source: cfg.Source, MaxSkew: cfg.MaxSkew, Now: cfg.Now, Vault: handlerVault(cfg.Vault)}),
 		mux:     http.NewServeMux(),
 	}
 	s.views = newViews(cfg.Store, s.runner(), cfg.Poll, cfg.Logger)

@@ -79,7 +79,7 @@ folder records nothing the second time. The demo refuses a ledger that holds oth
 			}
 
 			start := time.Now()
-			h := command.NewHandler(l.store, l.pseudo, command.Options{Source: demoSource, CacheSize: 2 * workers * window})
+			h := l.handler(command.Options{Source: demoSource, CacheSize: 2 * workers * window})
 			var total uint64
 			if g.showsProgress() { // the plan's size costs a pass over it: only for a meter
 				total = uint64(demo.Commands(plan))

@@ -33,7 +33,8 @@ func (g *globals) addKeyFlags(root *cobra.Command) {
 		whatItHold string
 	}{
 		{secrets.Checkpoint, "checkpoint-key", "LEDGER_CHECKPOINT_KEY", "the checkpoint signing key"},
-		{secrets.Pseudonym, "pseudonym-key", "LEDGER_PSEUDONYM_KEY", "the HMAC key of account references"},
+		{secrets.Pseudonym, "pseudonym-key", "LEDGER_PSEUDONYM_KEY", "the HMAC key of account references recorded before the vault"},
+		{secrets.Vault, "vault-key", "LEDGER_VAULT_KEY", "the vault key (account links, data keys)"},
 		{secrets.Tokens, "tokens-file", "LEDGER_TOKENS_FILE", "the API's token file"},
 	} {
 		g.keys.files[s.name] = f.String(s.flag, os.Getenv(s.env), fmt.Sprintf("file of %s, over --keys (env %s)", s.whatItHold, s.env))
@@ -60,6 +61,16 @@ func (g *globals) pseudonymizer() (*events.Pseudonymizer, error) {
 		return nil, fmt.Errorf("pseudonymisation key: %w", err)
 	}
 	return events.NewPseudonymizer(key)
+}
+
+// vaultKey loads the vault key, made on first use in the data folder (and by 'ledger keys'
+// anywhere).
+func (g *globals) vaultKey() ([]byte, error) {
+	key, _, err := g.places().LoadOrCreate(secrets.Vault, false, secrets.RandomKey)
+	if err != nil {
+		return nil, fmt.Errorf("vault key: %w", err)
+	}
+	return key, nil
 }
 
 // key loads the checkpoint key, made (named proof.DefaultOrigin) on first use in the data folder.
@@ -105,8 +116,8 @@ func newKeys(g *globals) *cobra.Command {
 		Use:   "keys",
 		Short: "Create the ledger's keys where they are missing, and print the verifier key of its checkpoints",
 		Long: `Create each of the ledger's keys that is missing (the checkpoint signing key, named --origin;
-the pseudonymisation key), each in its place: the data folder, the --keys folder, or the file
-of its own flag (--checkpoint-key, --pseudonym-key). This is the one command that creates keys
+the vault key; the pseudonymisation key), each in its place: the data folder, the --keys
+folder, or the file of its own flag (--checkpoint-key, --vault-key, --pseudonym-key). This is the one command that creates keys
 in a place the operator named; every other command refuses to start without them there, so a
 mistyped path never yields a fresh, unknown key. In the data folder other commands still make
 a missing key on first use, as they always did. Key files are mode 0600, and a key file that
@@ -127,8 +138,10 @@ folder. Every checkpoint carries the key's name as its origin line.`,
 				return fmt.Errorf("the checkpoint key exists with origin %q; --origin only names a new key", key.Signer.Name())
 			}
 			made := map[secrets.Name]bool{secrets.Checkpoint: created}
-			if _, made[secrets.Pseudonym], err = p.LoadOrCreate(secrets.Pseudonym, true, secrets.RandomKey); err != nil {
-				return fmt.Errorf("pseudonymisation key: %w", err)
+			for _, n := range []secrets.Name{secrets.Pseudonym, secrets.Vault} {
+				if _, made[n], err = p.LoadOrCreate(n, true, secrets.RandomKey); err != nil {
+					return fmt.Errorf("%s: %w", n, err)
+				}
 			}
 			for _, n := range secrets.All {
 				if made[n] {

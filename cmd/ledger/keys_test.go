@@ -35,7 +35,7 @@ func TestKeysOutsideTheDataFolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []secrets.Name{secrets.Checkpoint, secrets.Pseudonym} {
+	for _, n := range []secrets.Name{secrets.Checkpoint, secrets.Vault, secrets.Pseudonym} {
 		path := filepath.Join(keys, string(n))
 		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v %v, want mode 0600", path, fi, err)

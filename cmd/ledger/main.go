@@ -17,10 +17,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/progress"
 	"github.com/complianceledger/ledger/store"
 	"github.com/complianceledger/ledger/store/jetstream"
+	"github.com/complianceledger/ledger/vault"
 )
 
 func main() {
@@ -154,17 +156,19 @@ func defaultDataDir() string {
 	return "ledger-data"
 }
 
-// ledger is an opened store and the key that pseudonymises account ids.
+// ledger is an opened store, its vault and the key that pseudonymised account ids before
+// the vault.
 type ledger struct {
 	log    *slog.Logger
 	meter  func(label string, total uint64, opts ...progress.Option) *progress.Meter // g.meter
 	store  store.Store
 	proofs proofStore // nil where the backend keeps no checkpoints
 	pseudo *events.Pseudonymizer
+	vault  *vault.Vault // nil on the esdb backend, which has no vault
 }
 
-// open opens the store (fsync on every write unless syncInterval > 0) and loads or creates the
-// pseudonymisation key.
+// open opens the store (fsync on every write unless syncInterval > 0) and its vault, and
+// loads or creates the pseudonymisation and vault keys.
 func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger, error) {
 	pseudo, err := g.pseudonymizer()
 	if err != nil {
@@ -174,7 +178,27 @@ func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger
 	if err != nil {
 		return nil, g.owned(err)
 	}
-	return &ledger{log: g.logger(), meter: g.meter, store: s, proofs: proofs, pseudo: pseudo}, nil
+	l := &ledger{log: g.logger(), meter: g.meter, store: s, proofs: proofs, pseudo: pseudo}
+	if js, ok := s.(*jetstream.Store); ok {
+		key, err := g.vaultKey()
+		if err == nil {
+			l.vault, err = vault.Open(ctx, js.JetStream(), key, vault.Options{Replicas: g.replicas, Logger: g.logger()})
+		}
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// handler is the command handler over the ledger: its vault tokenises accounts and seals
+// personal text (on esdb, without a vault, accounts get HMAC references as before).
+func (l *ledger) handler(opts command.Options) *command.Handler {
+	if l.vault != nil {
+		opts.Vault = l.vault
+	}
+	return command.NewHandler(l.store, l.pseudo, opts)
 }
 
 // errNoProofs is returned by the proof commands on a backend that keeps no checkpoints.

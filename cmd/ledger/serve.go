@@ -89,7 +89,7 @@ closes the store.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ledger serve: listening on http://%s\n", ln.Addr())
 			cfg := server.Config{
-				Store: l.store, Pseudonymizer: l.pseudo, Tokens: tokens, Logger: log,
+				Store: l.store, Pseudonymizer: l.pseudo, Vault: l.vault, Tokens: tokens, Logger: log,
 				MaxBody: maxBody, MaxSkew: maxSkew, Poll: poll, Snapshots: l.snapshots(), CheckpointTick: checkpointTick,
 				Deadlines: policy, AlertTick: alertTick,
 			}

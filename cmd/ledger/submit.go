@@ -66,7 +66,7 @@ the credential's role is refused before anything is recorded.`,
 				return err
 			}
 			defer l.store.Close()
-			h := command.NewHandler(l.store, l.pseudo, command.Options{})
+			h := l.handler(command.Options{})
 			lines, err := readCommands(in, h, caller)
 			if err != nil {
 				return err
@@ -154,15 +154,11 @@ func fieldOf(err error) string {
 }
 
 // submitThrough records the lines through the server that owns the folder: the same checks
-// first (every line read, the role and fields checked, accounts pseudonymised with the
-// folder's key, so that a bad file records nothing), then each line as an HTTP command.
+// first (every line read, the role and fields checked, so that a bad file records nothing),
+// then each line as an HTTP command; the server turns raw account ids into tokens.
 func (g *globals) submitThrough(cmd *cobra.Command, r *remote, in io.Reader, caller command.Caller) error {
-	pseudo, err := g.pseudonymizer()
-	if err != nil {
-		return err
-	}
 	// A handler without a store: Prepare checks and completes commands and touches no store.
-	lines, err := readCommands(in, command.NewHandler(nil, pseudo, command.Options{}), caller)
+	lines, err := readCommands(in, command.NewHandler(nil, nil, command.Options{}), caller)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,67 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// errExists: an entry was written before (entries are written once).
+var errExists = errors.New("vault: entry exists")
+
+// create writes an entry that must not exist yet, sealed under the vault key.
+func (v *Vault) create(ctx context.Context, subject string, value []byte) error {
+	sealed := v.wrap.seal(value, []byte(subject))
+	_, err := v.js.Publish(ctx, subject, sealed, jetstream.WithExpectLastSequencePerSubject(0))
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return errExists
+	}
+	if err != nil {
+		return fmt.Errorf("vault: write: %w", err)
+	}
+	return nil
+}
+
+// get reads and opens an entry; seq is its stream sequence.
+func (v *Vault) get(ctx context.Context, subject string) (value []byte, seq uint64, err error) {
+	msg, err := v.stream.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("vault: read: %w", err)
+	}
+	value, err = v.wrap.open(msg.Data, []byte(subject))
+	if err != nil {
+		return nil, 0, err
+	}
+	return value, msg.Sequence, nil
+}
+
+// erase overwrites and removes every message of a subject (one, as entries are written
+// once): SecureDeleteMsg rewrites the stored record, where a plain delete or a purge only
+// marks it until the block is compacted.
+func (v *Vault) erase(ctx context.Context, subject string) error {
+	found := false
+	for {
+		msg, err := v.stream.GetLastMsgForSubject(ctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("vault: read: %w", err)
+		}
+		if err := v.stream.SecureDeleteMsg(ctx, msg.Sequence); err != nil {
+			return fmt.Errorf("vault: erase: %w", err)
+		}
+		found = true
+	}
+	if !found {
+		return ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package vault_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/store/jetstream"
+	"github.com/complianceledger/ledger/vault"
+)
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var testKey = []byte("vault-test-key-vault-test-key-01")
+
+// openVault opens a vault on a real embedded JetStream in a fresh folder.
+func openVault(t *testing.T, key []byte) *vault.Vault {
+	t.Helper()
+	s, err := jetstream.Open(testCtx(t), jetstream.Config{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	v, err := vault.Open(testCtx(t), s.JetStream(), key, vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestShortKeyIsRefused(t *testing.T) {
+	if _, err := vault.Open(testCtx(t), nil, []byte("short"), vault.Options{}); !errors.Is(err, vault.ErrShortKey) {
+		t.Fatalf("err = %v, want ErrShortKey", err)
+	}
+}
+
+func TestSameAccountSameTokenWhileLinked(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	v := openVault(t, testKey)
+	a1, err := v.Token(ctx, "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, _ := v.Token(ctx, "alice@example.com")
+	b, _ := v.Token(ctx, "bob@example.com")
+	if a1 != a2 || a1 == b {
+		t.Fatalf("tokens alice %s, %s; bob %s: want one token per account", a1, a2, b)
+	}
+	if err := a1.Validate("token"); err != nil {
+		t.Fatal(err)
+	}
+	// Random, not derived: another vault with the same key gives another token.
+	if other, _ := openVault(t, testKey).Token(ctx, "alice@example.com"); other == a1 {
+		t.Fatalf("a second vault gave the same token %s: tokens must not be derived from the raw id", a1)
+	}
+}
+
+func TestEraseAccountUnlinks(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	v := openVault(t, testKey)
+	before, _ := v.Token(ctx, "alice")
+	kept, _ := v.Token(ctx, "bob")
+	if err := v.EraseAccount(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := v.HasToken(ctx, before); held {
+		t.Fatal("the erased token is still linked")
+	}
+	if held, _ := v.HasToken(ctx, kept); !held {
+		t.Fatal("erasing alice unlinked bob")
+	}
+	if err := v.EraseAccount(ctx, "alice"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("second erasure: %v, want ErrNotFound", err)
+	}
+	after, _ := v.Token(ctx, "alice")
+	if after == before {
+		t.Fatal("after erasure the account got its old token back")
+	}
+}
+
+func TestEraseTokenUnlinksTheAccount(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	v := openVault(t, testKey)
+	tok, _ := v.Token(ctx, "carol")
+	if err := v.EraseToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.EraseAccount(ctx, "carol"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("the account entry survived the token's erasure: %v", err)
+	}
+	if err := v.EraseToken(ctx, "acct_00000000000000000000000000000000"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("unknown token: %v, want ErrNotFound", err)
+	}
+}
+
+func TestSealedTextIsBoundToItsRequestAndField(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	v := openVault(t, testKey)
+	const r1, r2 = "0190a5b0-0000-7000-8000-000000000001", "0190a5b0-0000-7000-8000-000000000002"
+	sealed, err := v.Seal(ctx, r1, "grounds", "the officer Jane Roe asked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if field, _, ok := events.ParseSealed(sealed); !ok || field != "grounds" {
+		t.Fatalf("sealed %q is not a sealed grounds", sealed)
+	}
+	if got, err := v.Unseal(ctx, r1, sealed); err != nil || got != "the officer Jane Roe asked" {
+		t.Fatalf("Unseal = %q, %v", got, err)
+	}
+	v.Seal(ctx, r2, "grounds", "x") // r2 has a grounds key of its own
+	if _, err := v.Unseal(ctx, r2, sealed); !errors.Is(err, vault.ErrCorrupt) {
+		t.Fatalf("moved to another request: %v, want ErrCorrupt", err)
+	}
+	v.Seal(ctx, r1, "reason", "x")
+	_, payload, _ := events.ParseSealed(sealed)
+	if _, err := v.Unseal(ctx, r1, events.FormatSealed("reason", payload)); !errors.Is(err, vault.ErrCorrupt) {
+		t.Fatalf("moved to another field: %v, want ErrCorrupt", err)
+	}
+	if got, _ := v.Unseal(ctx, r1, "clear text"); got != "clear text" {
+		t.Fatalf("clear text (events before the vault) came back as %q", got)
+	}
+}
+
+func TestEraseRequestFields(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	v := openVault(t, testKey)
+	const id = "0190a5b0-0000-7000-8000-000000000003"
+	grounds, _ := v.Seal(ctx, id, "grounds", "grounds text")
+	reason, _ := v.Seal(ctx, id, "reason", "reason text")
+	tests := []struct {
+		name   string
+		fields []string
+		want   error
+	}{
+		{"an unknown field changes nothing", []string{"grounds", "colour"}, vault.ErrUnknownField},
+		{"a field the request never had", []string{"note"}, vault.ErrNotFound},
+		{"one field", []string{"grounds"}, nil},
+		{"the same field again", []string{"grounds"}, vault.ErrNotFound},
+	}
+	for _, tc := range tests {
+		if _, err := v.EraseRequest(ctx, id, tc.fields); !errors.Is(err, tc.want) && (tc.want != nil || err != nil) {
+			t.Fatalf("%s: err = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if _, err := v.Unseal(ctx, id, grounds); !errors.Is(err, vault.ErrErased) {
+		t.Fatalf("erased grounds: %v, want ErrErased", err)
+	}
+	if got, err := v.Unseal(ctx, id, reason); err != nil || got != "reason text" {
+		t.Fatalf("the reason, not erased: %q, %v", got, err)
+	}
+	erased, err := v.EraseRequest(ctx, id, nil)
+	if err != nil || len(erased) != 1 || erased[0] != "reason" {
+		t.Fatalf("erase all = %v, %v; want [reason]", erased, err)
+	}
+}
