@@ -65,6 +65,7 @@ type Vault interface {
 	Token(ctx context.Context, raw string) (events.AccountRef, error)
 	Seal(ctx context.Context, requestID, field, text string) (string, error)
 	EraseAccount(ctx context.Context, raw string) error
+	EraseToken(ctx context.Context, token events.AccountRef) error
 	EraseRequest(ctx context.Context, requestID string, fields []string) ([]string, error)
 }
 

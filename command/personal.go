@@ -56,6 +56,21 @@ func (h *Handler) EraseAccount(ctx context.Context, caller Caller, raw string) (
 	return h.recordErasure(ctx, caller, res, events.PersonalDataErased{Scope: events.ErasedAccount})
 }
 
+// EraseToken is EraseAccount for an account known only by its token, as retention knows it.
+func (h *Handler) EraseToken(ctx context.Context, caller Caller, token events.AccountRef) (Result, error) {
+	res := Result{Command: EraseAccount}
+	if err := h.authorizeErasure(caller, EraseAccount); err != nil {
+		return res, err
+	}
+	if err := token.Validate("token"); err != nil {
+		return res, err
+	}
+	if err := h.opts.Vault.EraseToken(ctx, token); err != nil {
+		return res, h.erasureError("account", err)
+	}
+	return h.recordErasure(ctx, caller, res, events.PersonalDataErased{Scope: events.ErasedAccount})
+}
+
 // EraseRequest destroys the data keys of a request's personal fields (every field for
 // none) and records a PersonalDataErased naming the request and the fields erased. The
 // request must exist.
