@@ -124,11 +124,10 @@ func (b *Book) Apply(rec events.Recorded) error {
 			r.sealed |= fieldBit(field)
 		}
 	}
+	for _, a := range events.AccountsOf(p) {
+		r.account(a)
+	}
 	switch e := p.(type) {
-	case *events.RequestReceived:
-		for _, t := range e.Targets {
-			r.account(t.Account)
-		}
 	case *events.EntryCorrected:
 		if e.Field == "instrument" {
 			var v events.Instrument
@@ -136,18 +135,10 @@ func (b *Book) Apply(rec events.Recorded) error {
 				r.instrument = string(v)
 			}
 		}
-	case *events.DecisionRecorded:
-		for _, t := range e.Targets {
-			r.account(t.Account)
-		}
 	case *events.DataDisclosed:
 		r.disclosed = true
 		for _, a := range e.Accounts {
 			r.accounts[a.Account] = rec.RecordedAt
-		}
-	case *events.UserNotified:
-		for _, a := range e.Accounts {
-			r.account(a)
 		}
 	case *events.RequestWithdrawn:
 		r.withdrawn = true

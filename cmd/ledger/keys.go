@@ -63,10 +63,10 @@ func (g *globals) pseudonymizer() (*events.Pseudonymizer, error) {
 	return events.NewPseudonymizer(key)
 }
 
-// vaultKey loads the vault key, made on first use in the data folder (and by 'ledger keys'
-// anywhere).
-func (g *globals) vaultKey() ([]byte, error) {
-	key, _, err := g.places().LoadOrCreate(secrets.Vault, false, secrets.RandomKey)
+// vaultKey loads the vault key, made on first use in the data folder, and anywhere by
+// 'ledger keys' and 'ledger migrate' (init).
+func (g *globals) vaultKey(init bool) ([]byte, error) {
+	key, _, err := g.places().LoadOrCreate(secrets.Vault, init, secrets.RandomKey)
 	if err != nil {
 		return nil, fmt.Errorf("vault key: %w", err)
 	}

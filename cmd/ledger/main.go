@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/complianceledger/ledger/command"
@@ -124,7 +125,7 @@ func newRootOf(g *globals) *cobra.Command {
 	root.AddCommand(withCheckpoint(g, newDemo(g)), withCheckpoint(g, newSubmit(g)), newReport(g), newRestatement(g), newTimeline(g), newWorkload(g), newKeys(g), newCheckpoint(g), newCheckpoints(g), newVerify(g), newProof(g), newVerifyProof(), newRebuild(g))
 	root.AddCommand(newExport(g), newVerifyBundle())
 	root.AddCommand(newServe(g))
-	root.AddCommand(newToken(g), newRetention(g))
+	root.AddCommand(newToken(g), newRetention(g), newMigrate(g))
 	root.AddCommand(newBench(g))
 	root.AddCommand(newTail(g))
 	root.AddCommand(newCluster(), newBackup(g), newRestore(g), newWitness())
@@ -164,7 +165,7 @@ type ledger struct {
 	store  store.Store
 	proofs proofStore // nil where the backend keeps no checkpoints
 	pseudo *events.Pseudonymizer
-	vault  *vault.Vault // nil on the esdb backend, which has no vault
+	vault  *vault.Vault // nil on the esdb backend, and on a ledger not migrated yet (ledger migrate)
 }
 
 // open opens the store (fsync on every write unless syncInterval > 0) and its vault, and
@@ -180,16 +181,38 @@ func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger
 	}
 	l := &ledger{log: g.logger(), meter: g.meter, store: s, proofs: proofs, pseudo: pseudo}
 	if js, ok := s.(*jetstream.Store); ok {
-		key, err := g.vaultKey()
-		if err == nil {
-			l.vault, err = vault.Open(ctx, js.JetStream(), key, vault.Options{Replicas: g.replicas, Logger: g.logger()})
-		}
-		if err != nil {
+		if l.vault, err = g.openVault(ctx, js, false); err != nil {
 			s.Close()
 			return nil, err
 		}
 	}
 	return l, nil
+}
+
+// openVault opens the vault of a JetStream ledger, creating it for a new ledger. A ledger
+// that recorded events before there was a vault (HMAC references, clear text) goes on that way
+// until 'ledger migrate' (migrate true) makes its vault, so that the operator chooses when
+// the switch falls (migrate.go); it gets no vault here (nil).
+func (g *globals) openVault(ctx context.Context, js *jetstream.Store, migrate bool) (*vault.Vault, error) {
+	if !migrate {
+		_, err := js.JetStream().Stream(ctx, vault.StreamName)
+		if errors.Is(err, natsjs.ErrStreamNotFound) {
+			n, err := js.LastSequence(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				return nil, nil
+			}
+		} else if err != nil {
+			return nil, fmt.Errorf("vault: %w", err)
+		}
+	}
+	key, err := g.vaultKey(migrate)
+	if err != nil {
+		return nil, err
+	}
+	return vault.Open(ctx, js.JetStream(), key, vault.Options{Replicas: g.replicas, Logger: g.logger()})
 }
 
 // handler is the command handler over the ledger: its vault tokenises accounts and seals
