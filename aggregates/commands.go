@@ -339,7 +339,7 @@ func (c *ReceiveRequest) validateOrder() error {
 	case (dsa || eev) && !c.Authority.Country.IsEUMemberState():
 		return events.Invalid("authority.country", "%s is not an EU Member State; a %s order comes from one", c.Authority.Country, c.Instrument)
 	case dsa:
-		return c.DSA.Validate("dsa")
+		return c.DSA.ValidateNew("dsa")
 	case eev:
 		return c.EEvidence.Validate("eevidence")
 	}

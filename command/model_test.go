@@ -20,6 +20,7 @@ import (
 	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/internal/clocktest"
+	"github.com/complianceledger/ledger/vault"
 )
 
 // The model-based test drives random command sequences through the real handler and store
@@ -67,7 +68,7 @@ func TestRulesHoldForRandomCommandSequences(t *testing.T) {
 	t.Logf("events recorded: %v", reached)
 	for _, name := range []string{"DecisionRecorded", "DataDisclosed", "UserNotified", "RequestClosed", "EntryCorrected",
 		"LegalReviewCompleted", "OrderGivenEffect", "PreservationExtended", "FraudSuspected", "FraudConfirmed", "BreachNotified",
-		"ChannelStatusChanged"} {
+		"ChannelStatusChanged", "PersonalDataErased"} {
 		if *modelSeed == 0 && reached[name] == 0 {
 			t.Errorf("no %s in %d seeds: the generator no longer reaches it", name, len(runs))
 		}
@@ -113,10 +114,12 @@ type model struct {
 	t        *testing.T
 	s        *countingStore
 	h        *command.Handler
+	vault    *vault.Vault
 	clock    *clocktest.Clock
 	rng      *rand.Rand
-	requests []string // every request received
-	police   string   // the registry's one authority, with a mail domain and a callback number
+	eraser   *rand.Rand // the erasures' generator
+	requests []string   // every request received
+	police   string     // the registry's one authority, with a mail domain and a callback number
 	// disclosed are requests with data disclosed, forged those of them later confirmed forged:
 	// the fraud commands aim at them now and then, or a breach would hardly ever be reached.
 	disclosed, forged []string
@@ -132,9 +135,15 @@ type model struct {
 
 func newModel(t *testing.T, s *countingStore, seed uint64) *model {
 	clock := clocktest.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	// The vault seals every personal field, so the rules run on sealed histories.
+	v, err := vault.Open(testCtx(t), s.JetStream(), []byte("model-test-vault-key-0123456789ab"), vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := &model{
-		t: t, s: s, clock: clock, rng: rand.New(rand.NewPCG(seed, 10)),
-		h:       command.NewHandler(s, pseudonymizer(t), command.Options{Source: "urn:test:model", Now: clock.Now}),
+		t: t, s: s, clock: clock, rng: rand.New(rand.NewPCG(seed, 10)), vault: v,
+		eraser:  rand.New(rand.NewPCG(seed, 11)),
+		h:       command.NewHandler(s, pseudonymizer(t), command.Options{Source: "urn:test:model", Now: clock.Now, Vault: v}),
 		clockAt: map[uint64]time.Time{}, events: map[string]int{},
 	}
 	m.register()
@@ -171,6 +180,10 @@ func (m *model) step(n int) {
 		advance = 400 * 24 * time.Hour // past every delay, prohibition and preservation
 	}
 	m.clock.Advance(advance)
+	// Erasures draw from their own generator, so that every seed's commands stay as they were.
+	if m.eraser.IntN(30) == 0 {
+		m.erase(n)
+	}
 	c := m.command()
 	role := command.RoleOf(aggregates.CommandName(c))
 	if m.rng.IntN(8) == 0 {
@@ -220,6 +233,68 @@ func (m *model) step(n int) {
 		}
 	}
 	m.check(n, res.RequestID)
+}
+
+// erase erases a request's personal fields or an account's link, now and then with a bad
+// field, an unknown request or the wrong role: an erasure records one event or, refused,
+// nothing, and the request's history still reads and takes commands after it.
+func (m *model) erase(n int) {
+	t, r := m.t, m.eraser
+	caller := command.Caller{Name: "pia", Role: command.Privacy}
+	if r.IntN(8) == 0 {
+		caller.Role = pick(r, command.Roles...)
+	}
+	before := lastSeq(t, m.s)
+	var res command.Result
+	var err error
+	id := ""
+	if r.IntN(4) == 0 {
+		// Not a1 or a2, which every request names: erasing them would cut every later
+		// command that names them by raw id off the requests received before.
+		raw := fmt.Sprintf("gone-%d", n)
+		if r.IntN(3) > 0 {
+			if _, err := m.vault.Token(testCtx(t), raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err = m.h.EraseAccount(testCtx(t), caller, raw)
+	} else {
+		id = uuid.NewString()
+		if len(m.requests) > 0 && r.IntN(8) > 0 {
+			id = pick(r, m.requests...)
+		}
+		var fields []string
+		for _, f := range events.PersonalFields() {
+			if r.IntN(3) == 0 {
+				fields = append(fields, f)
+			}
+		}
+		if r.IntN(10) == 0 {
+			fields = append(fields, "colour")
+		}
+		res, err = m.h.EraseRequest(testCtx(t), caller, id, fields)
+	}
+	after := lastSeq(t, m.s)
+	if err != nil {
+		m.refused++
+		if after != before {
+			t.Errorf("step %d: erasure refused (%v) but the stream moved from %d to %d", n, err, before, after)
+		}
+		if !isRefusal(err) && !errors.Is(err, command.ErrNothingToErase) {
+			t.Errorf("step %d: erasure failed for a reason that is no refusal: %v", n, err)
+		}
+		return
+	}
+	m.recorded++
+	m.events[res.Event]++
+	if after != before+1 || res.Event != "PersonalDataErased" {
+		t.Errorf("step %d: erasure recorded %s at %d; stream moved %d → %d", n, res.Event, res.Sequence, before, after)
+	}
+	if id != "" {
+		if _, err := m.h.Load(testCtx(t), id); err != nil {
+			t.Errorf("step %d: request %s no longer reads after its erasure: %v", n, id, err)
+		}
+	}
 }
 
 func isRefusal(err error) bool {

@@ -80,7 +80,10 @@ func ValidateCorrection(eventName string, c *EntryCorrected) error {
 	if eventName != "RequestReceived" {
 		return Invalid("entry", "a %s cannot be corrected; only a RequestReceived can", eventName)
 	}
-	_, err := RequestReceived{}.Corrected(c)
+	corrected, err := RequestReceived{}.Corrected(c)
+	if err == nil && c.Field == "dsa" {
+		err = corrected.DSA.ValidateNew("value")
+	}
 	return err
 }
 

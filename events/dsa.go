@@ -82,3 +82,13 @@ func (o *DSAOrder) Validate(field string) error {
 	l, _ := LimitOf("dsa.other_description")
 	return l.Check(field+".other_description", o.OtherDescription)
 }
+
+// ValidateNew is Validate for a block being recorded: the other description, which reports
+// print in the clear, must also hold no personal data. (Recorded blocks are read with
+// Validate alone, so that a history written before this rule still reads.)
+func (o *DSAOrder) ValidateNew(field string) error {
+	if err := o.Validate(field); err != nil {
+		return err
+	}
+	return CheckNoPersonalData(field+".other_description", o.OtherDescription)
+}

@@ -139,3 +139,35 @@ func TestOrderBlocksAreCorrectable(t *testing.T) {
 		}
 	}
 }
+
+func TestOtherDescriptionHoldsNoPersonalData(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		desc string
+		rule string // "" for accepted
+	}{
+		{"threats in a game chat", ""},
+		{"sale of counterfeit tickets", ""},
+		{"doxxing of an official", ""},
+		{"posted 3 times in 2024", ""},
+		{"messages to jane.roe@example.com", "an e-mail address"},
+		{"harassment by @janeroe", "a handle"},
+		{"see https://example.org/post/1", "a web address"},
+		{"posts on janeroe.com", "a web address"},
+		{"calls from +33 6 12 34 56 78", "a phone number"},
+		{"account acct_0123456789abcdef0123456789abcdef", "an account reference"},
+	}
+	for _, tc := range tests {
+		o := events.DSAOrder{Category: "STATEMENT_CATEGORY_VIOLENCE", Keyword: events.DSAKeywordOther, OtherDescription: tc.desc, Items: 1}
+		if err := o.Validate("dsa"); err != nil {
+			t.Errorf("%q: a recorded block must still read: %v", tc.desc, err)
+		}
+		err := o.ValidateNew("dsa")
+		switch {
+		case tc.rule == "" && err != nil:
+			t.Errorf("%q refused: %v", tc.desc, err)
+		case tc.rule != "" && (err == nil || !strings.Contains(err.Error(), tc.rule) || !strings.Contains(err.Error(), "dsa.other_description")):
+			t.Errorf("%q: %v, want a refusal of dsa.other_description naming %s", tc.desc, err, tc.rule)
+		}
+	}
+}

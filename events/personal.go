@@ -2,7 +2,9 @@ package events
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -37,6 +39,9 @@ func ParseSealed(s string) (field, payload string, ok bool) {
 	field, payload, ok = strings.Cut(rest, ":")
 	return field, payload, ok && IsPersonalField(field)
 }
+
+// ErrErased: a sealed value whose data key the vault no longer holds; the text is erased.
+var ErrErased = errors.New("events: personal data erased")
 
 // TextField is one personal free-text value of an event: its field name (one of
 // PersonalFields), its JSON path in the payload, and access to its value.
@@ -120,3 +125,27 @@ type PersonalDataErased struct {
 }
 
 func (PersonalDataErased) EventName() string { return "PersonalDataErased" }
+
+// personalPatterns are what a clear-text field must not hold: it describes content by kind
+// ("threats in a game chat"), never the people involved or where to find them.
+var personalPatterns = []struct {
+	rule string
+	re   *regexp.Regexp
+}{
+	{"an account reference", regexp.MustCompile(`acct_[0-9a-f]`)},
+	{"an e-mail address", regexp.MustCompile(`[^\s@]+@[^\s@]+\.[^\s@]+`)},
+	{"a handle (@name)", regexp.MustCompile(`(^|\s)@\w`)},
+	{"a web address", regexp.MustCompile(`(?i)(https?://|www\.)|\b[a-z0-9-]+\.(com|net|org|io|me|eu|fr|de)\b`)},
+	{"a phone number or other long number (6 digits or more)", regexp.MustCompile(`\d(?:[\s.\-/]?\d){5,}`)},
+}
+
+// CheckNoPersonalData refuses a clear-text field (one that reports print, such as
+// dsa.other_description) that holds something personal data usually looks like.
+func CheckNoPersonalData(field, s string) error {
+	for _, p := range personalPatterns {
+		if p.re.MatchString(s) {
+			return Invalid(field, "must not hold personal data: it is printed in reports in the clear, and %s was found; describe the content by kind, without names, numbers or addresses", p.rule)
+		}
+	}
+	return nil
+}

@@ -132,7 +132,7 @@ func TestRenderersPrintHostileStoredValues(t *testing.T) {
 		recs = append(recs, events.Recorded{Envelope: env, Sequence: uint64(i + 1), RecordedAt: delivered.Add(time.Hour)})
 	}
 	h.recs = recs
-	timeline, err := projections.Timeline("hostile", recs)
+	timeline, err := projections.Timeline("hostile", recs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,7 +83,7 @@ func write(t *testing.T, tbl projections.Table, format string) []byte {
 func TestGoldenReports(t *testing.T) {
 	tg, rq, h := goldenViews(t)
 	year := period(t, "2024")
-	timeline, err := projections.Timeline(requestID("r1"), h.of("r1"))
+	timeline, err := projections.Timeline(requestID("r1"), h.of("r1"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestJSONIsAnArrayOfObjectsWithNumbersAsNumbers(t *testing.T) {
 	t.Parallel()
 	tg, rq, h := goldenViews(t)
 	year := period(t, "2024")
-	timeline, err := projections.Timeline(requestID("r1"), h.of("r1"))
+	timeline, err := projections.Timeline(requestID("r1"), h.of("r1"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestJSONIsAnArrayOfObjectsWithNumbersAsNumbers(t *testing.T) {
 	}{
 		{"telegram", tg.Table(year), []string{"fulfilled_requests", "affected_users"}, []string{"country", "country_name"}},
 		{"requests", rq.Table(year), []string{"requests", "accounts_specified", "requests_with_data", "share_with_data"}, []string{"country", "instrument"}},
-		{"timeline", timeline, []string{"sequence", "version"}, []string{"event", "business_time", "recorded_time", "actor", "event_id", "command_id"}},
+		{"timeline", timeline, []string{"sequence", "version"}, []string{"event", "business_time", "recorded_time", "actor", "event_id", "command_id", "personal"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -289,7 +289,7 @@ func TestTimelineListsEveryEventOfTheRequestInOrder(t *testing.T) {
 	t.Parallel()
 	h := goldenHistory(t)
 	recs := h.of("r1")
-	tbl, err := projections.Timeline(requestID("r1"), recs)
+	tbl, err := projections.Timeline(requestID("r1"), recs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestTimelineListsEveryEventOfTheRequestInOrder(t *testing.T) {
 
 	bad := slices.Clone(recs)
 	bad[2].Type = "request.no_such_event.v1"
-	if _, err := projections.Timeline(requestID("r1"), bad); !errors.Is(err, events.ErrUnknownType) {
+	if _, err := projections.Timeline(requestID("r1"), bad, nil); !errors.Is(err, events.ErrUnknownType) {
 		t.Errorf("Timeline with an unknown type = %v, want an error wrapping events.ErrUnknownType", err)
 	}
 }

@@ -235,7 +235,7 @@ func TestNationalSecurityFiguresAreBandedEverywhere(t *testing.T) {
 						if r.status != http.StatusForbidden || r.err(t).Error.Field != "ns_band" {
 							t.Errorf("%s: %d %s, want 403 on ns_band: 250 is the publisher's option", what, r.status, r.body)
 						}
-					case caller == string(auth.Service): // reads no reports
+					case caller == string(auth.Service), caller == string(auth.Privacy): // read no reports
 						if r.status != http.StatusForbidden {
 							t.Errorf("%s: %d, want 403", what, r.status)
 						}

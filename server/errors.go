@@ -60,6 +60,8 @@ func classify(err error) *apiError {
 		return &apiError{Status: http.StatusNotFound, Code: "not_found", Field: "request_id", Rule: re.Rule(), Message: err.Error()}
 	case errors.As(err, &re):
 		return &apiError{Status: http.StatusConflict, Code: "rule_violated", Field: "command", Rule: re.Rule(), Message: err.Error()}
+	case errors.Is(err, command.ErrNothingToErase):
+		return &apiError{Status: http.StatusNotFound, Code: "not_found", Rule: "the vault holds nothing this erasure names (never held, or erased already)", Message: err.Error()}
 	case errors.Is(err, store.ErrNoSpace):
 		return &apiError{Status: http.StatusInsufficientStorage, Code: "no_space", Rule: "the ledger's storage is full and nothing of this command was recorded: free disk space, restart ledger serve (its limit is set from the free space when it starts), then retry with the same Idempotency-Key", Message: err.Error()}
 	case errors.Is(err, store.ErrConcurrency):

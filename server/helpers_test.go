@@ -21,6 +21,7 @@ import (
 	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/server/loadtest"
 	"github.com/complianceledger/ledger/store/jetstream"
+	"github.com/complianceledger/ledger/vault"
 )
 
 var delivered = time.Date(2025, 2, 3, 9, 0, 0, 0, time.UTC)
@@ -69,8 +70,12 @@ func newFixtureWith(t testing.TB, edit func(*server.Config)) *fixture {
 		t.Fatal(err)
 	}
 	f.key = key
+	v, err := vault.Open(ctx, s.JetStream(), []byte("server-test-vault-key-0123456789"), vault.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := server.Config{
-		Store: s, Pseudonymizer: pseudonymizer(t), Tokens: tokens, Logger: quiet(), MaxBody: 8 << 10, Poll: 50 * time.Millisecond,
+		Store: s, Pseudonymizer: pseudonymizer(t), Vault: v, Tokens: tokens, Logger: quiet(), MaxBody: 8 << 10, Poll: 50 * time.Millisecond,
 		Proofs: s, Key: &f.key,
 	}
 	if edit != nil {

@@ -265,7 +265,7 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 		}
 		return writeTable(w, t, f, last)
 	}
-	t, err := projections.Timeline(id, recs)
+	t, err := projections.Timeline(id, recs, s.opener(r.Context()))
 	if err != nil {
 		return err
 	}
@@ -326,4 +326,12 @@ func (s *Server) workload(w http.ResponseWriter, r *http.Request, _ auth.Token) 
 		return err
 	}
 	return writeTable(w, t, f, last)
+}
+
+// opener opens personal text for the timeline through the vault (nil without one).
+func (s *Server) opener(ctx context.Context) projections.Opener {
+	if s.cfg.Vault == nil {
+		return nil
+	}
+	return s.cfg.Vault.Opener(ctx)
 }

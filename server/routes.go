@@ -47,6 +47,9 @@ var routes = []Route{
 	{Method: "GET", Path: "/metrics", Roles: []auth.Role{auth.Auditor, auth.Service}, handle: (*Server).scrape},
 	{Method: "GET", Path: "/v1/whoami", Roles: everyone, handle: (*Server).whoami},
 	{Method: "POST", Path: "/v1/commands", Roles: staff, handle: (*Server).postCommand},
+	// Erasure is the privacy role's alone, and all it may do: it destroys vault entries
+	// (an account's link, a request's personal text) and records that it did.
+	{Method: "POST", Path: "/v1/erasures", Roles: []auth.Role{auth.Privacy}, handle: (*Server).erase},
 	{Method: "GET", Path: "/v1/reports/{view}", Roles: reporters, handle: (*Server).report},
 	{Method: "GET", Path: "/v1/requests/{id}/timeline", Roles: readers, handle: (*Server).timeline},
 	{Method: "GET", Path: "/v1/workload", Roles: readers, handle: (*Server).workload},

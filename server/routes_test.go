@@ -65,6 +65,9 @@ func TestEveryRouteAdmitsExactlyItsRoles(t *testing.T) {
 						body = fmt.Appendf(nil, `{"command":"suspect_fraud","request_id":"%s","at":"2025-02-03T10:00:00Z","reason":"look-alike domain"}`, id)
 					}
 				}
+				if rt.Path == "/v1/erasures" {
+					body = fmt.Appendf(nil, `{"scope":"request","request_id":"%s"}`, id)
+				}
 				before := f.last()
 				r := f.do(rt.Method, path, caller, body)
 				allowed := len(rt.Roles) == 0 || slices.Contains(rt.Roles, auth.Role(caller))

@@ -96,3 +96,8 @@ func (v *Vault) Unseal(ctx context.Context, requestID, value string) (string, er
 	}
 	return string(pt), nil
 }
+
+// Opener is Unseal for the timeline (projections.Opener), under ctx.
+func (v *Vault) Opener(ctx context.Context) func(requestID, stored string) (string, error) {
+	return func(requestID, stored string) (string, error) { return v.Unseal(ctx, requestID, stored) }
+}

@@ -61,7 +61,7 @@ var (
 	// ErrNotFound: the vault holds no such entry (never created, or erased already).
 	ErrNotFound = errors.New("vault: no such entry")
 	// ErrErased: a sealed value's data key is gone; the text is erased.
-	ErrErased = errors.New("vault: erased")
+	ErrErased = events.ErrErased
 	// ErrUnknownField: a field name that no personal field of a request has.
 	ErrUnknownField = errors.New("vault: not a personal field")
 	// ErrCorrupt: a stored entry or sealed value does not open under the vault key.

@@ -125,7 +125,7 @@ func newRootOf(g *globals) *cobra.Command {
 	root.AddCommand(withCheckpoint(g, newDemo(g)), withCheckpoint(g, newSubmit(g)), newReport(g), newRestatement(g), newTimeline(g), newWorkload(g), newKeys(g), newCheckpoint(g), newCheckpoints(g), newVerify(g), newProof(g), newVerifyProof(), newRebuild(g))
 	root.AddCommand(newExport(g), newVerifyBundle())
 	root.AddCommand(newServe(g))
-	root.AddCommand(newToken(g), newRetention(g), newMigrate(g))
+	root.AddCommand(newToken(g), newErase(g), newRetention(g), newMigrate(g))
 	root.AddCommand(newBench(g))
 	root.AddCommand(newTail(g))
 	root.AddCommand(newCluster(), newBackup(g), newRestore(g), newWitness())

@@ -34,7 +34,7 @@ const (
 // ownerPolicies says, per command, what it does beside an owner; absent: ownerRoutes.
 var ownerPolicies = map[string]int{
 	"report": viaOwner, "restatement": viaOwner, "timeline": viaOwner, "workload": viaOwner,
-	"submit": viaOwner, "verify": viaOwner, "tail": viaOwner, "export": viaOwner,
+	"submit": viaOwner, "erase": viaOwner, "verify": viaOwner, "tail": viaOwner, "export": viaOwner,
 	"rebuild": ownerOnly, "demo": ownerOnly, "bench": ownerOnly, "serve": ownerOnly,
 	"backup": ownerOnly, "restore": ownerOnly,
 }

@@ -47,7 +47,11 @@ func newTimeline(g *globals) *cobra.Command {
 			if len(recs) == 0 {
 				return fmt.Errorf("request %s: no such request in the ledger", id)
 			}
-			t, err := projections.Timeline(id, recs)
+			var open projections.Opener
+			if l.vault != nil {
+				open = l.vault.Opener(cmd.Context())
+			}
+			t, err := projections.Timeline(id, recs, open)
 			if deadlines {
 				t, err = projections.RequestDeadlines(id, recs, time.Now(), deadline.DefaultPolicy())
 			}

@@ -40,6 +40,7 @@ const (
 	Regulator   = command.Regulator
 	Service     = command.Service
 	TrustSafety = command.TrustSafety
+	Privacy     = command.Privacy
 )
 
 // Roles lists every role.
