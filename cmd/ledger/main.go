@@ -189,22 +189,21 @@ func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger
 	return l, nil
 }
 
-// openVault opens the vault of a JetStream ledger, creating it for a new ledger. A ledger
-// that recorded events before there was a vault (HMAC references, clear text) goes on that way
-// until 'ledger migrate' (migrate true) makes its vault, so that the operator chooses when
-// the switch falls (migrate.go); it gets no vault here (nil).
+// openVault opens the vault of a JetStream ledger, creating it where none is. A ledger whose
+// newest request was recorded before there was a vault (HMAC references, clear text) goes on
+// that way until 'ledger migrate' (migrate true) makes its vault, so that the operator chooses
+// when the switch falls (migrate.go); it gets no vault here (nil). A ledger restored without
+// its vault, whose newest request is sealed, gets a new, empty one.
 func (g *globals) openVault(ctx context.Context, js *jetstream.Store, migrate bool) (*vault.Vault, error) {
 	if !migrate {
 		_, err := js.JetStream().Stream(ctx, vault.StreamName)
 		if errors.Is(err, natsjs.ErrStreamNotFound) {
-			n, err := js.LastSequence(ctx)
-			if err != nil {
-				return nil, err
-			}
-			if n > 0 {
+			var before bool
+			if before, err = recordedBeforeTheVault(ctx, js); before {
 				return nil, nil
 			}
-		} else if err != nil {
+		}
+		if err != nil {
 			return nil, fmt.Errorf("vault: %w", err)
 		}
 	}
@@ -235,4 +234,31 @@ func (g *globals) openProofs(ctx context.Context) (*ledger, error) {
 		return nil, errNoProofs
 	}
 	return l, err
+}
+
+// recordedBeforeTheVault says whether the ledger's newest request holds its authority's name
+// in the clear, as every request recorded before the vault does (and none after).
+func recordedBeforeTheVault(ctx context.Context, js *jetstream.Store) (bool, error) {
+	st, err := js.JetStream().Stream(ctx, jetstream.StreamName)
+	if err != nil {
+		return false, err
+	}
+	m, err := st.GetLastMsgForSubject(ctx, jetstream.Subject(events.AggregateRequest, "*", "RequestReceived"))
+	if errors.Is(err, natsjs.ErrMsgNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	env, err := events.Decode(m.Data)
+	if err != nil {
+		return false, err
+	}
+	p, err := env.Payload()
+	if err != nil {
+		return false, err
+	}
+	name := p.(*events.RequestReceived).Authority.Name
+	_, _, sealed := events.ParseSealed(name)
+	return !sealed, nil
 }
