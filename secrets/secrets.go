@@ -104,7 +104,7 @@ func (p Places) Present(n Name) (string, error) {
 }
 
 func (p Places) missing(n Name) error {
-	return fmt.Errorf("%w: no %s at %s; 'ledger keys' creates the ledger's keys there, 'ledger token create' the token file, 'ledger restore --with-keys' brings them back", ErrMissing, n, p.Path(n))
+	return fmt.Errorf("%w: no %s at %s; 'ledger keys' creates the ledger's keys there, 'ledger token create' the token file, 'ledger restore' a backup's: %w", ErrMissing, n, p.Path(n), fs.ErrNotExist)
 }
 
 // LoadOrCreate reads secret n, or makes it with generate where it is missing: always when

@@ -28,16 +28,16 @@ func (g *globals) addKeyFlags(root *cobra.Command) {
 	f.StringVar(&g.keys.dir, "keys", os.Getenv("LEDGER_KEYS"), "folder of the ledger's secrets (checkpoint, pseudonymisation and vault keys, tokens); default: the data folder; only 'ledger keys' and 'ledger token create' create secrets in a folder you name (env LEDGER_KEYS)")
 	g.keys.files = map[secrets.Name]*string{}
 	for _, s := range []struct {
-		name       secrets.Name
-		flag, env  string
-		whatItHold string
+		name      secrets.Name
+		flag, env string
+		holds     string
 	}{
 		{secrets.Checkpoint, "checkpoint-key", "LEDGER_CHECKPOINT_KEY", "the checkpoint signing key"},
 		{secrets.Pseudonym, "pseudonym-key", "LEDGER_PSEUDONYM_KEY", "the HMAC key of account references recorded before the vault"},
 		{secrets.Vault, "vault-key", "LEDGER_VAULT_KEY", "the vault key (account links, data keys)"},
 		{secrets.Tokens, "tokens-file", "LEDGER_TOKENS_FILE", "the API's token file"},
 	} {
-		g.keys.files[s.name] = f.String(s.flag, os.Getenv(s.env), fmt.Sprintf("file of %s, over --keys (env %s)", s.whatItHold, s.env))
+		g.keys.files[s.name] = f.String(s.flag, os.Getenv(s.env), fmt.Sprintf("file of %s, over --keys (env %s)", s.holds, s.env))
 	}
 }
 

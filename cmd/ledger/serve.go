@@ -254,6 +254,9 @@ func serveRetention(ctx context.Context, l *ledger, cfg *server.Config, file str
 	if err != nil {
 		return nil, err
 	}
+	if every > 0 && l.vault == nil {
+		l.log.Warn("retention is off: this ledger has no vault yet (see 'ledger migrate')")
+	}
 	if every <= 0 || l.vault == nil {
 		return func() {}, nil
 	}
