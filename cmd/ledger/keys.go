@@ -25,7 +25,7 @@ type keyFlags struct {
 // variable.
 func (g *globals) addKeyFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
-	f.StringVar(&g.keys.dir, "keys", os.Getenv("LEDGER_KEYS"), "folder of the ledger's secrets (checkpoint, pseudonymisation and vault keys, tokens); default: the data folder; only 'ledger keys' and 'ledger token create' create secrets in a folder you name (env LEDGER_KEYS)")
+	f.StringVar(&g.keys.dir, "keys", os.Getenv("LEDGER_KEYS"), "folder of the ledger's secrets (checkpoint, pseudonymisation and vault keys, tokens); default: the data folder; only 'ledger keys', 'migrate', 'token create' and 'restore' create secrets in a folder you name (env LEDGER_KEYS)")
 	g.keys.files = map[secrets.Name]*string{}
 	for _, s := range []struct {
 		name      secrets.Name
@@ -50,12 +50,9 @@ func (g *globals) places() secrets.Places {
 	return p
 }
 
-// pseudonymizer turns account ids into references with the pseudonymisation key, made on
-// first use in the data folder (and by 'ledger keys' anywhere).
+// pseudonymizer turns account ids into references with the pseudonymisation key (ledgers
+// without a vault), made on first use in the data folder (and by 'ledger keys' anywhere).
 func (g *globals) pseudonymizer() (*events.Pseudonymizer, error) {
-	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
-	}
 	key, _, err := g.places().LoadOrCreate(secrets.Pseudonym, false, secrets.RandomKey)
 	if err != nil {
 		return nil, fmt.Errorf("pseudonymisation key: %w", err)
@@ -116,8 +113,10 @@ func newKeys(g *globals) *cobra.Command {
 		Use:   "keys",
 		Short: "Create the ledger's keys where they are missing, and print the verifier key of its checkpoints",
 		Long: `Create each of the ledger's keys that is missing (the checkpoint signing key, named --origin;
-the vault key; the pseudonymisation key), each in its place: the data folder, the --keys
-folder, or the file of its own flag (--checkpoint-key, --vault-key, --pseudonym-key). This is the one command that creates keys
+the vault key, or with --store esdb, which has no vault, the pseudonymisation key), each in
+its place: the data folder, the --keys folder, or the file of its own flag (--checkpoint-key,
+--vault-key, --pseudonym-key). A ledger recorded before the vault brings its own
+pseudonymisation key. This is the one command that creates keys
 in a place the operator named; every other command refuses to start without them there, so a
 mistyped path never yields a fresh, unknown key. In the data folder other commands still make
 a missing key on first use, as they always did. Key files are mode 0600, and a key file that
@@ -138,10 +137,14 @@ folder. Every checkpoint carries the key's name as its origin line.`,
 				return fmt.Errorf("the checkpoint key exists with origin %q; --origin only names a new key", key.Signer.Name())
 			}
 			made := map[secrets.Name]bool{secrets.Checkpoint: created}
-			for _, n := range []secrets.Name{secrets.Pseudonym, secrets.Vault} {
-				if _, made[n], err = p.LoadOrCreate(n, true, secrets.RandomKey); err != nil {
-					return fmt.Errorf("%s: %w", n, err)
-				}
+			// A JetStream ledger keeps accounts in its vault; the esdb backend, which has
+			// none, pseudonymises them. A ledger recorded before the vault has its key already.
+			personal := secrets.Vault
+			if g.backend == backendESDB {
+				personal = secrets.Pseudonym
+			}
+			if _, made[personal], err = p.LoadOrCreate(personal, true, secrets.RandomKey); err != nil {
+				return fmt.Errorf("%s: %w", personal, err)
 			}
 			for _, n := range secrets.All {
 				if made[n] {

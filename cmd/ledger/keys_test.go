@@ -24,7 +24,7 @@ func TestKeysOutsideTheDataFolder(t *testing.T) {
 
 	tok := strings.TrimSpace(mustRun(t, dir, "", withKeys("token", "create", "ines.intake", "--role", "intake")...))
 	line := receiveLine(uuid.NewString(), "", "2024-11-04T09:00:00Z", "FR", "court_order", "u-1") + "\n"
-	if _, _, err := ledgerRun(t, dir, line, withKeys("submit", "-", "--token", tok)...); !errors.Is(err, secrets.ErrMissing) || !strings.Contains(err.Error(), filepath.Join(keys, "pseudonym.key")) {
+	if _, _, err := ledgerRun(t, dir, line, withKeys("submit", "-", "--token", tok)...); !errors.Is(err, secrets.ErrMissing) || !strings.Contains(err.Error(), filepath.Join(keys, "vault.key")) {
 		t.Fatalf("submit before 'ledger keys': %v, want ErrMissing naming the key's path", err)
 	}
 	if n := lastSequence(t, dir); n != 0 {
@@ -35,7 +35,7 @@ func TestKeysOutsideTheDataFolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []secrets.Name{secrets.Checkpoint, secrets.Vault, secrets.Pseudonym} {
+	for _, n := range []secrets.Name{secrets.Checkpoint, secrets.Vault} {
 		path := filepath.Join(keys, string(n))
 		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v %v, want mode 0600", path, fi, err)
@@ -62,14 +62,14 @@ func TestKeysOutsideTheDataFolder(t *testing.T) {
 	}
 
 	// A key file readable by its group is refused, naming the file and the rule.
-	pseudonym := filepath.Join(keys, "pseudonym.key")
-	if err := os.Chmod(pseudonym, 0o640); err != nil {
+	vaultKey := filepath.Join(keys, "vault.key")
+	if err := os.Chmod(vaultKey, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ledgerRun(t, dir, line, withKeys("submit", "-", "--token", tok)...); !errors.Is(err, secrets.ErrLoose) || !strings.Contains(err.Error(), pseudonym) || !strings.Contains(err.Error(), "0600") {
-		t.Errorf("submit with a loose key: %v, want ErrLoose naming %s and the rule", err, pseudonym)
+	if _, _, err := ledgerRun(t, dir, line, withKeys("submit", "-", "--token", tok)...); !errors.Is(err, secrets.ErrLoose) || !strings.Contains(err.Error(), vaultKey) || !strings.Contains(err.Error(), "0600") {
+		t.Errorf("submit with a loose key: %v, want ErrLoose naming %s and the rule", err, vaultKey)
 	}
-	if err := os.Chmod(pseudonym, 0o600); err != nil {
+	if err := os.Chmod(vaultKey, 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -78,7 +78,7 @@ func TestKeysOutsideTheDataFolder(t *testing.T) {
 	mustRun(t, dir, "", withKeys("backup", backupDir, "--with-keys")...)
 	restored, keys2 := t.TempDir(), filepath.Join(t.TempDir(), "keys2")
 	mustRun(t, restored, "", "restore", backupDir, "--keys", keys2)
-	for _, n := range secrets.All {
+	for _, n := range []secrets.Name{secrets.Vault, secrets.Checkpoint, secrets.Tokens} {
 		want, err := os.ReadFile(filepath.Join(keys, string(n)))
 		if err != nil {
 			t.Fatal(err)
@@ -86,6 +86,8 @@ func TestKeysOutsideTheDataFolder(t *testing.T) {
 		if got, err := os.ReadFile(filepath.Join(keys2, string(n))); err != nil || string(got) != string(want) {
 			t.Errorf("restored %s: %v, want the original's bytes", n, err)
 		}
+	}
+	for _, n := range secrets.All {
 		if _, err := os.Stat(filepath.Join(restored, string(n))); err == nil {
 			t.Errorf("the restored data folder holds %s", n)
 		}

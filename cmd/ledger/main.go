@@ -157,34 +157,38 @@ func defaultDataDir() string {
 	return "ledger-data"
 }
 
-// ledger is an opened store, its vault and the key that pseudonymised account ids before
-// the vault.
+// ledger is an opened store and its vault, or, without a vault, the key that pseudonymises
+// account ids.
 type ledger struct {
 	log    *slog.Logger
 	meter  func(label string, total uint64, opts ...progress.Option) *progress.Meter // g.meter
 	store  store.Store
-	proofs proofStore // nil where the backend keeps no checkpoints
-	pseudo *events.Pseudonymizer
-	vault  *vault.Vault // nil on the esdb backend, and on a ledger not migrated yet (ledger migrate)
+	proofs proofStore            // nil where the backend keeps no checkpoints
+	pseudo *events.Pseudonymizer // nil where there is a vault
+	vault  *vault.Vault          // nil on the esdb backend, and on a ledger not migrated yet (ledger migrate)
 }
 
-// open opens the store (fsync on every write unless syncInterval > 0) and its vault, and
-// loads or creates the pseudonymisation and vault keys.
+// open opens the store (fsync on every write unless syncInterval > 0) and its vault, with
+// the vault key; a ledger without a vault (recorded before it, or on esdb) gets the
+// pseudonymisation key instead, which one with a vault never reads.
 func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger, error) {
-	pseudo, err := g.pseudonymizer()
-	if err != nil {
-		return nil, err
+	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	s, proofs, err := g.openStore(ctx, syncInterval)
 	if err != nil {
 		return nil, g.owned(err)
 	}
-	l := &ledger{log: g.logger(), meter: g.meter, store: s, proofs: proofs, pseudo: pseudo}
+	l := &ledger{log: g.logger(), meter: g.meter, store: s, proofs: proofs}
 	if js, ok := s.(*jetstream.Store); ok {
-		if l.vault, err = g.openVault(ctx, js, false); err != nil {
-			s.Close()
-			return nil, err
-		}
+		l.vault, err = g.openVault(ctx, js, false)
+	}
+	if err == nil && l.vault == nil {
+		l.pseudo, err = g.pseudonymizer()
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
 	}
 	return l, nil
 }
