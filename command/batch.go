@@ -40,7 +40,7 @@ func (h *Handler) HandleBatch(ctx context.Context, items []Item) ([]Result, []er
 	var ready []int // items whose commands passed Prepare
 	for i, it := range items {
 		c := it.Command
-		errs[i] = h.prepare(ctx, it.Caller, c)
+		errs[i] = h.prepare(it.Caller, c)
 		id := c.Header().RequestID
 		if errs[i] == nil && seen[id] {
 			errs[i] = fmt.Errorf("request %s appears twice in one batch", id)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"time"
 
@@ -144,19 +145,38 @@ func standIn(raw string) (events.AccountRef, error) {
 	return events.AccountRef("acct_" + hex.EncodeToString(sum[:16])), nil
 }
 
-// prepare is Prepare without the field checks, for paths where Decide makes them anyway;
-// raw account ids become the vault's tokens.
-func (h *Handler) prepare(ctx context.Context, caller Caller, c aggregates.Command) error {
+// prepare is Prepare without the field checks, for paths where Decide makes them anyway.
+// Without a vault raw account ids get the pseudonymizer's references here; with one they
+// become tokens when the command is decided (resolve).
+func (h *Handler) prepare(caller Caller, c aggregates.Command) error {
 	if err := h.header(caller, c); err != nil {
 		return err
 	}
-	if h.opts.Vault != nil {
-		return aggregates.ResolveWith(c, func(raw string) (events.AccountRef, error) { return h.opts.Vault.Token(ctx, raw) })
-	}
-	if h.pseudo == nil {
+	switch {
+	case h.opts.Vault != nil:
+		return nil
+	case h.pseudo == nil:
 		return ErrNoVault
 	}
 	return aggregates.Resolve(c, h.pseudo)
+}
+
+// resolve turns c's raw account ids into the vault's tokens, under the request's lock with
+// its state at hand: an account a request received before the vault names by its HMAC
+// reference keeps that reference, so that old requests still take commands by raw id.
+func (h *Handler) resolve(ctx context.Context, state *aggregates.Request, c aggregates.Command) error {
+	if h.opts.Vault == nil {
+		return nil
+	}
+	return aggregates.ResolveWith(c, func(raw string) (events.AccountRef, error) {
+		if h.pseudo != nil {
+			old := h.pseudo.Ref(raw)
+			if slices.ContainsFunc(state.Targets, func(t events.Target) bool { return t.Account == old }) {
+				return old, nil
+			}
+		}
+		return h.opts.Vault.Token(ctx, raw)
+	})
 }
 
 // ErrNoVault: a handler made without a vault or pseudonymizer only checks commands.
@@ -200,7 +220,7 @@ func (h *Handler) header(caller Caller, c aggregates.Command) error {
 // Handle prepares c and records its event on behalf of caller.
 func (h *Handler) Handle(ctx context.Context, caller Caller, c aggregates.Command) (Result, error) {
 	m := c.Header()
-	if err := h.prepare(ctx, caller, c); err != nil {
+	if err := h.prepare(caller, c); err != nil {
 		return Result{Command: m.Command, CommandID: m.CommandID, RequestID: m.RequestID}, fmt.Errorf("%s: %w", m.Command, err)
 	}
 	if rc, ok := c.(aggregates.RegistryCommand); ok {
@@ -257,6 +277,9 @@ func (h *Handler) decide(ctx context.Context, c aggregates.Command, attempt int)
 		return nil, res, err
 	}
 	if err := h.registry(ctx, c); err != nil {
+		return nil, res, err
+	}
+	if err := h.resolve(ctx, state, c); err != nil {
 		return nil, res, err
 	}
 	e, err := aggregates.Decide(state, c)

@@ -27,8 +27,7 @@ type Survey struct {
 	// the distinct accounts named (HMAC references) and the personal text values in the clear.
 	Before, Requests, Accounts, ClearText int
 	// Open counts the requests received before the switch and not closed or withdrawn since:
-	// their decisions name HMAC references, so their later commands give account_ref (a raw
-	// id now gets a vault token, which no decision of theirs names).
+	// they go on naming their accounts by HMAC reference, which needs the pseudonymisation key.
 	Open int
 	// ClearAfter counts events after the switch that hold personal text in the clear: an
 	// older binary recorded them.

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/secrets"
 	"github.com/complianceledger/ledger/store/jetstream"
+	"github.com/complianceledger/ledger/vault"
 )
 
 // backedUpStreams are what a backup copies: the events and the signed checkpoints. The
@@ -30,9 +32,10 @@ func newBackup(g *globals) *cobra.Command {
 every event keeps its sequence and recorded time. manifest.json lists each stream's state and
 each file's SHA-256; 'ledger restore' checks them. The views' snapshots are left out (they
 are rebuilt from the events). With --with-keys the ledger's secrets (pseudonym.key,
-checkpoint.key, tokens.json, from wherever --keys and the key flags put them) are copied too;
-without, a backup holds no secret: who may hold a backup and who may hold the keys are
-separate duties.
+vault.key, checkpoint.key, tokens.json, from wherever --keys and the key flags put them) and
+the vault (LEDGER_VAULT) are copied too; without, a backup holds no secret and no personal
+data in a form anyone can read: restored, its personal text reads as erased and its accounts
+are linked to nobody. Who may hold a backup and who may hold the keys are separate duties.
 
 It needs the data folder to itself (stop 'ledger serve' first), or works against a cluster
 with --nats-url while the ledger runs (each stream is copied at one moment of its own).`,
@@ -52,6 +55,7 @@ with --nats-url while the ledger runs (each stream is copied at one moment of it
 				return fmt.Errorf("backup needs --store jetstream")
 			}
 			extra := map[string]string{}
+			streams := backedUpStreams
 			if withKeys {
 				p := g.places()
 				for _, n := range secrets.All {
@@ -64,8 +68,14 @@ with --nats-url while the ledger runs (each stream is copied at one moment of it
 					}
 					extra[string(n)] = path
 				}
+				// The vault goes with its key: without it the vault is unreadable, and
+				// without the vault the key opens nothing (README, "Personal data"). A
+				// ledger recorded before the vault has none yet.
+				if l.vault != nil {
+					streams = append(slices.Clip(streams), vault.StreamName)
+				}
 			}
-			m, err := backup.Create(cmd.Context(), js.Conn(), args[0], backedUpStreams, extra, g.copyMeter("backup"))
+			m, err := backup.Create(cmd.Context(), js.Conn(), args[0], streams, extra, g.copyMeter("backup"))
 			if err != nil {
 				return err
 			}
@@ -76,7 +86,7 @@ with --nats-url while the ledger runs (each stream is copied at one moment of it
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&withKeys, "with-keys", false, "copy the ledger's secrets too (pseudonym and checkpoint keys, tokens)")
+	cmd.Flags().BoolVar(&withKeys, "with-keys", false, "copy the ledger's secrets (pseudonym, vault and checkpoint keys, tokens) and the vault too")
 	return cmd
 }
 

@@ -63,6 +63,10 @@ func TestBackupRestoresEveryReportAndProof(t *testing.T) {
 			t.Errorf("%s after restore differs:\n%s\nwant\n%s", name, got[name], w)
 		}
 	}
+	// The vault came back with its key: the personal text still opens.
+	if tl := mustRun(t, restored, "", "timeline", exampleRequest, "--format", "csv", auditor); !strings.Contains(tl, erasedAuthority) {
+		t.Errorf("the restored timeline does not open the personal text:\n%s", tl)
+	}
 	if _, _, err := ledgerRun(t, restored, "", "restore", withKeys); !errors.Is(err, backup.ErrExists) {
 		t.Errorf("restore over a restored ledger: %v, want ErrExists", err)
 	}
@@ -80,6 +84,11 @@ func TestBackupRestoresEveryReportAndProof(t *testing.T) {
 	mustRun(t, bare, "", "restore", keyless)
 	if out, stderr, err := ledgerRun(t, bare, "", "verify", "--key", verifierKey); err != nil {
 		t.Fatalf("verify with the original verifier key: %v\n%s%s", err, out, stderr)
+	}
+	// Nor the vault: the personal text of the restored events reads as erased.
+	bareAuditor := credential(t, bare, "auditor.one", auth.Auditor)
+	if tl := mustRun(t, bare, "", "timeline", exampleRequest, "--format", "csv", bareAuditor); strings.Contains(tl, erasedAuthority) || !strings.Contains(tl, "[erased]") {
+		t.Errorf("a keyless backup's timeline:\n%s", tl)
 	}
 
 	// One flipped byte in the events' snapshot: refused by its SHA-256, nothing restored.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -50,9 +52,15 @@ func (g *globals) places() secrets.Places {
 	return p
 }
 
-// pseudonymizer turns account ids into references with the pseudonymisation key (ledgers
-// without a vault), made on first use in the data folder (and by 'ledger keys' anywhere).
-func (g *globals) pseudonymizer() (*events.Pseudonymizer, error) {
+// pseudonymizer turns account ids into references with the pseudonymisation key. create: it
+// is made on first use in the data folder (a ledger without a vault; 'ledger keys' makes it
+// anywhere for esdb); otherwise a missing key is no key (nil), wherever its place.
+func (g *globals) pseudonymizer(create bool) (*events.Pseudonymizer, error) {
+	if !create {
+		if _, err := g.places().Present(secrets.Pseudonym); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
 	key, _, err := g.places().LoadOrCreate(secrets.Pseudonym, false, secrets.RandomKey)
 	if err != nil {
 		return nil, fmt.Errorf("pseudonymisation key: %w", err)

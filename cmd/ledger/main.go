@@ -164,13 +164,14 @@ type ledger struct {
 	meter  func(label string, total uint64, opts ...progress.Option) *progress.Meter // g.meter
 	store  store.Store
 	proofs proofStore            // nil where the backend keeps no checkpoints
-	pseudo *events.Pseudonymizer // nil where there is a vault
+	pseudo *events.Pseudonymizer // nil where a vault is and no key from before it
 	vault  *vault.Vault          // nil on the esdb backend, and on a ledger not migrated yet (ledger migrate)
 }
 
 // open opens the store (fsync on every write unless syncInterval > 0) and its vault, with
-// the vault key; a ledger without a vault (recorded before it, or on esdb) gets the
-// pseudonymisation key instead, which one with a vault never reads.
+// the vault key, and the pseudonymisation key: a ledger without a vault (recorded before it,
+// or on esdb) pseudonymises with it, made on first use in the data folder; one with a vault
+// only recognises its requests from before the vault by it, and so reads it if it has one.
 func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger, error) {
 	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
@@ -183,8 +184,8 @@ func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger
 	if js, ok := s.(*jetstream.Store); ok {
 		l.vault, err = g.openVault(ctx, js, false)
 	}
-	if err == nil && l.vault == nil {
-		l.pseudo, err = g.pseudonymizer()
+	if err == nil {
+		l.pseudo, err = g.pseudonymizer(l.vault == nil)
 	}
 	if err != nil {
 		s.Close()

@@ -90,9 +90,9 @@ func explainMigration(w io.Writer, s migration.Survey, vaultState string, p secr
 - An account named before and after the switch has two identifiers (its HMAC reference, then
   its token): a report over a period that spans the switch counts it twice. Switch at the
   start of a reporting period.
-- The %d requests still open name their accounts by HMAC reference: record their later
-  commands with "account_ref" (the reference their timeline shows), not the raw id, which now
-  gets a token their decision does not name.
+- The %d requests still open keep their HMAC references: a command naming one of their
+  accounts by raw id reaches them as before, recognised through that key; so keep the key at
+  least until they are closed.
 `, s.Before, s.Accounts, p.Path(secrets.Pseudonym), s.ClearText, s.Open)
 	if s.ClearAfter > 0 {
 		fmt.Fprintf(w, "\nWARNING: %d events after the switch hold personal text in the clear: a binary older than the vault recorded them. Run only this version on the ledger.\n", s.ClearAfter)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -23,7 +24,7 @@ import (
 func recordBeforeTheVault(t *testing.T, dir string, role command.Role, lines ...string) {
 	t.Helper()
 	g := &globals{dataDir: dir}
-	pseudo, err := g.pseudonymizer()
+	pseudo, err := g.pseudonymizer(true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestMigrateMovesAnHMACLedgerOntoTheVault(t *testing.T) {
 		"all or nothing",
 		filepath.Join(dir, "pseudonym.key"),
 		"cannot be erased",
-		"account_ref",
+		"2 requests still open keep their HMAC references",
 	} {
 		if !strings.Contains(dry, want) {
 			t.Errorf("migrate --dry-run does not say %q:\n%s", want, dry)
@@ -158,6 +159,18 @@ func TestMigrateMovesAnHMACLedgerOntoTheVault(t *testing.T) {
 	}
 	if got := mustRun(t, dir, "", "report", "requests", "--period", "2024", "--format", "csv", auditor); got == before {
 		t.Error("the report did not count the requests recorded since") // the folder keeps working
+	}
+	// A request open at the switch takes commands by raw id as before: its decision names
+	// the HMAC reference it was received with.
+	submitAsOfficers(t, dir, verifyLine(r2, "2024-03-07T09:00:00Z"), reviewLine(r2, "2024-03-07T10:00:00Z"), decisionLine(r2, "2024-03-07T11:00:00Z", "", "a3"))
+	var received, decided struct {
+		Targets []struct{ Account string }
+	}
+	final := storedData(t, dir)
+	json.Unmarshal([]byte(final[2]), &received)
+	json.Unmarshal([]byte(final[uint64(len(final))]), &decided)
+	if len(decided.Targets) != 1 || decided.Targets[0].Account != received.Targets[0].Account {
+		t.Errorf("the old request's decision names %v, want its HMAC reference %v", decided.Targets, received.Targets)
 	}
 	mustRun(t, dir, "", "checkpoint")
 	if out, stderr, err := ledgerRun(t, dir, "", "verify"); err != nil {
