@@ -106,7 +106,7 @@ closes the store.`,
 			if l.proofs != nil {
 				// The checkpoint key, made on first use as every command that signs does: the
 				// server signs the checkpoint a published report carries, and POST
-				// /v1/checkpoints. The key stays in the data folder; no route gives it out.
+				// /v1/checkpoints. The key stays in its place (README, "Keys"); no route gives it out.
 				key, err := g.key()
 				if err != nil {
 					return err
