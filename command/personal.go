@@ -56,13 +56,14 @@ func (h *Handler) EraseAccount(ctx context.Context, caller Caller, raw string) (
 	return h.recordErasure(ctx, caller, res, events.PersonalDataErased{Scope: events.ErasedAccount})
 }
 
-// EraseToken is EraseAccount for an account known only by its token, as retention knows it.
+// EraseToken is EraseAccount for an account known only by its token (retention knows
+// tokens, never raw ids); the record names neither.
 func (h *Handler) EraseToken(ctx context.Context, caller Caller, token events.AccountRef) (Result, error) {
 	res := Result{Command: EraseAccount}
 	if err := h.authorizeErasure(caller, EraseAccount); err != nil {
 		return res, err
 	}
-	if err := token.Validate("token"); err != nil {
+	if err := token.Validate("account_ref"); err != nil {
 		return res, err
 	}
 	if err := h.opts.Vault.EraseToken(ctx, token); err != nil {

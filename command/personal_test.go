@@ -93,6 +93,11 @@ func TestErasureRefusesBadInput(t *testing.T) {
 		{"a field it never had", func() error { _, err := h.EraseRequest(ctx, privacy, r.id, []string{"note"}); return err }, command.ErrNothingToErase},
 		{"an account never seen", func() error { _, err := h.EraseAccount(ctx, privacy, "carol"); return err }, command.ErrNothingToErase},
 		{"no account", func() error { _, err := h.EraseAccount(ctx, privacy, ""); return err }, events.ErrInvalid},
+		{"a token never held", func() error {
+			_, err := h.EraseToken(ctx, privacy, "acct_00000000000000000000000000000000")
+			return err
+		}, command.ErrNothingToErase},
+		{"not a token", func() error { _, err := h.EraseToken(ctx, privacy, "alice"); return err }, events.ErrInvalid},
 	}
 	before := lastSeq(t, s)
 	for _, tc := range tests {
@@ -102,5 +107,30 @@ func TestErasureRefusesBadInput(t *testing.T) {
 	}
 	if after := lastSeq(t, s); after != before {
 		t.Fatalf("refused erasures moved the stream %d -> %d", before, after)
+	}
+}
+
+// TestEraseTokenUnlinksAndRecords: an erasure by token (retention's) unlinks the account
+// and records one event that names no account.
+func TestEraseTokenUnlinksAndRecords(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	s := openStore(t)
+	v := openVault(t, s)
+	h := command.NewHandler(s, pseudonymizer(t), command.Options{Source: "urn:test", Vault: v})
+	tok, err := v.Token(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.EraseToken(ctx, command.Caller{Name: "retention", Role: command.Privacy}, tok)
+	if err != nil || res.Event != "PersonalDataErased" {
+		t.Fatalf("EraseToken: %+v, %v", res, err)
+	}
+	if held, _ := v.HasToken(ctx, tok); held {
+		t.Fatal("the token is still linked")
+	}
+	recs, err := s.LoadType(ctx, events.AggregateErasure)
+	if err != nil || len(recs) != 1 || bytes.Contains(recs[0].Data, []byte(tok)) || bytes.Contains(recs[0].Data, []byte("alice")) {
+		t.Fatalf("erasure records %v, %v: want one that names no account", recs, err)
 	}
 }

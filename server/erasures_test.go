@@ -2,10 +2,15 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/server"
 )
 
 // TestErasureRouteErasesAndRefusesBadInput: the privacy role erases a request's personal
@@ -63,5 +68,28 @@ func TestErasureRouteErasesAndRefusesBadInput(t *testing.T) {
 	}
 	if after := report(); !bytes.Equal(after, before) {
 		t.Fatalf("the report changed:\n%s\nwas:\n%s", after, before)
+	}
+}
+
+// TestOpenAPIErasureFieldsArePersonalFields: the document's list of erasable fields is
+// events.PersonalFields, in its order.
+func TestOpenAPIErasureFieldsArePersonalFields(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Items struct {
+						Enum []string `json:"enum"`
+					} `json:"items"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(server.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := doc.Components.Schemas["Erasure"].Properties["fields"].Items.Enum
+	if want := events.PersonalFields(); !slices.Equal(got, want) {
+		t.Fatalf("openapi.json Erasure.fields: %v, want %v", got, want)
 	}
 }

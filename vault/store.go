@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -46,7 +47,7 @@ func (v *Vault) get(ctx context.Context, subject string) (value []byte, seq uint
 // once): SecureDeleteMsg rewrites the stored record, where a plain delete or a purge only
 // marks it until the block is compacted.
 func (v *Vault) erase(ctx context.Context, subject string) error {
-	found := false
+	found := 0
 	for {
 		msg, err := v.stream.GetLastMsgForSubject(ctx, subject)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -58,10 +59,13 @@ func (v *Vault) erase(ctx context.Context, subject string) error {
 		if err := v.stream.SecureDeleteMsg(ctx, msg.Sequence); err != nil {
 			return fmt.Errorf("vault: erase: %w", err)
 		}
-		found = true
+		found++
 	}
-	if !found {
+	if found == 0 {
 		return ErrNotFound
 	}
+	// The kind of entry only: a subject carries a lookup hash or a request id.
+	kind, _, _ := strings.Cut(strings.TrimPrefix(subject, subjectRoot+"."), ".")
+	v.log.Info("vault entry erased", "kind", kind, "messages", found)
 	return nil
 }

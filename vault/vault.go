@@ -129,7 +129,9 @@ func streamConfig(replicas int) jetstream.StreamConfig {
 		DenyDelete:  false,
 		DenyPurge:   true,
 		AllowRollup: false,
-		AllowDirect: true,
+		// Reads go to the stream's leader: a replica's direct answer may lag a create just
+		// made (get-or-create must see it), and a frozen replica would stall one read in three.
+		AllowDirect: false,
 		Compression: jetstream.NoCompression,
 	}
 }

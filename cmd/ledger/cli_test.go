@@ -584,6 +584,7 @@ func TestTimelineShowsEveryEvent(t *testing.T) {
 		Actor        string    `json:"actor"`
 		EventID      string    `json:"event_id"`
 		CommandID    string    `json:"command_id"`
+		Personal     string    `json:"personal"`
 	}
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
@@ -622,7 +623,7 @@ func TestTimelineShowsEveryEvent(t *testing.T) {
 	}
 
 	csv := strings.ReplaceAll(mustRun(t, dir, "", "timeline", id, "--format", "csv"), "\r\n", "\n")
-	if n := strings.Count(csv, "\n"); n != len(rows)+1 || !strings.HasPrefix(csv, "sequence,version,event,business_time,recorded_time,actor,event_id,command_id\n") {
+	if n := strings.Count(csv, "\n"); n != len(rows)+1 || !strings.HasPrefix(csv, "sequence,version,event,business_time,recorded_time,actor,event_id,command_id,personal\n") {
 		t.Errorf("csv timeline:\n%s", csv)
 	}
 
