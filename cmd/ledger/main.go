@@ -201,22 +201,31 @@ func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger
 // its vault, whose newest request is sealed, gets a new, empty one.
 func (g *globals) openVault(ctx context.Context, js *jetstream.Store, migrate bool) (*vault.Vault, error) {
 	if !migrate {
-		_, err := js.JetStream().Stream(ctx, vault.StreamName)
-		if errors.Is(err, natsjs.ErrStreamNotFound) {
-			var before bool
-			if before, err = recordedBeforeTheVault(ctx, js); before {
-				return nil, nil
+		var before bool
+		err := js.UntilAvailable(ctx, func(ctx context.Context) error {
+			_, err := js.JetStream().Stream(ctx, vault.StreamName)
+			if errors.Is(err, natsjs.ErrStreamNotFound) {
+				before, err = recordedBeforeTheVault(ctx, js)
 			}
-		}
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("vault: %w", err)
+		}
+		if before {
+			return nil, nil
 		}
 	}
 	key, err := g.vaultKey(migrate)
 	if err != nil {
 		return nil, err
 	}
-	return vault.Open(ctx, js.JetStream(), key, vault.Options{Replicas: g.replicas, Logger: g.logger()})
+	var v *vault.Vault
+	err = js.UntilAvailable(ctx, func(ctx context.Context) (err error) {
+		v, err = vault.Open(ctx, js.JetStream(), key, vault.Options{Replicas: g.replicas, Logger: g.logger()})
+		return err
+	})
+	return v, err
 }
 
 // handler is the command handler over the ledger: its vault tokenises accounts and seals
