@@ -34,7 +34,8 @@ func TestEventsOnTheWireAreCloudEvents(t *testing.T) {
 
 	w := newWriter(t, s)
 	request, report, authority := uuid.NewString(), uuid.NewString(), uuid.NewString()
-	ids := map[string]string{events.AggregateRequest: request, events.AggregateReport: report, events.AggregateAuthority: authority}
+	ids := map[string]string{events.AggregateRequest: request, events.AggregateReport: report, events.AggregateAuthority: authority,
+		events.AggregateErasure: uuid.NewString()}
 	var sent []events.Kind
 	for _, p := range samples() {
 		k, err := events.KindOf(p)

@@ -84,6 +84,7 @@ func samples() []events.Event {
 		&events.ChannelRegistered{Channel: "mail", Kind: events.ChannelEmailDomain, Address: "interieur.gouv.fr", SourcedVia: "directory", SourcedAt: due},
 		&events.AuthorityStatusChanged{Status: events.StatusSuspended, Reason: "accounts taken over"},
 		&events.ChannelStatusChanged{Channel: "mail", Status: events.StatusCompromised, From: due, Reason: "hijacked"},
+		&events.PersonalDataErased{Scope: events.ErasedAccount},
 		&events.ReportPublished{Parameters: events.ReportParameters{View: "transparency", Period: "2024-Q4", Format: "csv"}, AsOf: 12, SHA256: "00"},
 	}
 }

@@ -14,6 +14,7 @@ var errExists = errors.New("vault: entry exists")
 
 // create writes an entry that must not exist yet, sealed under the vault key.
 func (v *Vault) create(ctx context.Context, subject string, value []byte) error {
+	_, gen, _ := v.cache.lookup(subject)
 	sealed := v.wrap.seal(value, []byte(subject))
 	_, err := v.js.Publish(ctx, subject, sealed, jetstream.WithExpectLastSequencePerSubject(0))
 	var apiErr *jetstream.APIError
@@ -24,29 +25,36 @@ func (v *Vault) create(ctx context.Context, subject string, value []byte) error 
 	if err != nil {
 		return fmt.Errorf("vault: write: %w", err)
 	}
+	v.cache.store(subject, value, gen)
 	return nil
 }
 
-// get reads and opens an entry; seq is its stream sequence.
-func (v *Vault) get(ctx context.Context, subject string) (value []byte, seq uint64, err error) {
+// get reads and opens an entry.
+func (v *Vault) get(ctx context.Context, subject string) ([]byte, error) {
+	value, gen, ok := v.cache.lookup(subject)
+	if ok {
+		return value, nil
+	}
 	msg, err := v.stream.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, 0, ErrNotFound
+		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("vault: read: %w", err)
+		return nil, fmt.Errorf("vault: read: %w", err)
 	}
-	value, err = v.wrap.open(msg.Data, []byte(subject))
-	if err != nil {
-		return nil, 0, err
+	if value, err = v.wrap.open(msg.Data, []byte(subject)); err != nil {
+		return nil, err
 	}
-	return value, msg.Sequence, nil
+	v.cache.store(subject, value, gen)
+	return value, nil
 }
 
 // erase overwrites and removes every message of a subject (one, as entries are written
 // once): SecureDeleteMsg rewrites the stored record, where a plain delete or a purge only
 // marks it until the block is compacted.
 func (v *Vault) erase(ctx context.Context, subject string) error {
+	v.cache.drop(subject)
+	defer v.cache.drop(subject)
 	found := 0
 	for {
 		msg, err := v.stream.GetLastMsgForSubject(ctx, subject)

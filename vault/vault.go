@@ -26,6 +26,10 @@
 //	(*Vault).EraseToken(ctx, token) error                      the same, by token
 //	(*Vault).EraseRequest(ctx, requestID, fields) ([]string, error)  data keys; nil fields: all
 //	(*Vault).HasToken(ctx, token) (bool, error)                whether the link is still held
+//	(*Vault).Opener(ctx) func(requestID, stored string) (string, error)  Unseal for the timeline
+//
+// Options.Exclusive (the embedded server: one process per data folder) keeps entries in
+// memory once read; an erasure drops them.
 //
 // Sealed text is "enc:v1:<field>:<base64url(nonce|ciphertext)>" (events.ParseSealed), with
 // "ledger/v1", the request id and the field as associated data, so that a ciphertext cannot
@@ -33,6 +37,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"crypto/hkdf"
 	"crypto/hmac"
@@ -72,6 +77,11 @@ var (
 type Options struct {
 	Replicas int // the ledger's replica count; 0 means 1
 	Logger   *slog.Logger
+	// Exclusive says that no other process writes or erases this vault (the embedded
+	// server, whose data folder has one owner): entries are then kept in memory once read,
+	// and an erasure drops them. Processes sharing a cluster's vault leave it false, so
+	// that each reads the stream's leader and sees another's erasure at once.
+	Exclusive bool
 }
 
 // Vault is the opened vault. It is safe for concurrent use.
@@ -80,6 +90,7 @@ type Vault struct {
 	stream jetstream.Stream
 	lookup []byte // HMAC key of account lookups
 	wrap   entryCipher
+	cache  *entryCache // nil unless Options.Exclusive
 	log    *slog.Logger
 }
 
@@ -111,7 +122,11 @@ func Open(ctx context.Context, js jetstream.JetStream, key []byte, opts Options)
 	if err != nil {
 		return nil, fmt.Errorf("vault: stream %s: %w", StreamName, err)
 	}
-	return &Vault{js: js, stream: st, lookup: lookup, wrap: wrap, log: opts.Logger}, nil
+	v := &Vault{js: js, stream: st, lookup: lookup, wrap: wrap, log: opts.Logger}
+	if opts.Exclusive {
+		v.cache = &entryCache{m: map[string][]byte{}}
+	}
+	return v, nil
 }
 
 func streamConfig(replicas int) jetstream.StreamConfig {
@@ -180,7 +195,7 @@ func (v *Vault) Token(ctx context.Context, raw string) (events.AccountRef, error
 }
 
 func (v *Vault) tokenOf(ctx context.Context, lookup string) (events.AccountRef, error) {
-	b, _, err := v.get(ctx, acctSubject(lookup))
+	b, err := v.get(ctx, acctSubject(lookup))
 	if err != nil {
 		return "", err
 	}
@@ -193,7 +208,7 @@ func (v *Vault) tokenOf(ctx context.Context, lookup string) (events.AccountRef, 
 
 // HasToken reports whether the vault still links the token to an account.
 func (v *Vault) HasToken(ctx context.Context, t events.AccountRef) (bool, error) {
-	_, _, err := v.get(ctx, tokSubject(t))
+	_, err := v.get(ctx, tokSubject(t))
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -215,7 +230,7 @@ func (v *Vault) EraseToken(ctx context.Context, t events.AccountRef) error {
 	if err := t.Validate("token"); err != nil {
 		return err
 	}
-	lookup, _, err := v.get(ctx, tokSubject(t))
+	lookup, err := v.get(ctx, tokSubject(t))
 	if err != nil {
 		return fmt.Errorf("token %s: %w", t, err)
 	}
@@ -238,8 +253,8 @@ func (v *Vault) RequestKey(ctx context.Context, requestID, field string) ([]byte
 	if err := checkField(field); err != nil {
 		return nil, err
 	}
-	key, _, err := v.get(ctx, reqSubject(requestID, field))
-	return key, err
+	key, err := v.get(ctx, reqSubject(requestID, field))
+	return bytes.Clone(key), err
 }
 
 // requestKey gets or creates the data key of a request's field.

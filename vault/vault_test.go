@@ -3,6 +3,7 @@ package vault_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"testing"
@@ -19,17 +20,24 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
+var exclusive = flag.Bool("exclusive", false, "benchmark an exclusive vault (entries kept in memory)")
+
 var testKey = []byte("vault-test-key-vault-test-key-01")
 
 // openVault opens a vault on a real embedded JetStream in a fresh folder.
-func openVault(t *testing.T, key []byte) *vault.Vault {
+func openVault(t testing.TB, key []byte) *vault.Vault {
+	t.Helper()
+	return openVaultWith(t, key, vault.Options{})
+}
+
+func openVaultWith(t testing.TB, key []byte, opts vault.Options) *vault.Vault {
 	t.Helper()
 	s, err := jetstream.Open(testCtx(t), jetstream.Config{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	v, err := vault.Open(testCtx(t), s.JetStream(), key, vault.Options{})
+	v, err := vault.Open(testCtx(t), s.JetStream(), key, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,5 +172,71 @@ func TestEraseRequestFields(t *testing.T) {
 	erased, err := v.EraseRequest(ctx, id, nil)
 	if err != nil || len(erased) != 1 || erased[0] != "reason" {
 		t.Fatalf("erase all = %v, %v; want [reason]", erased, err)
+	}
+}
+
+// TestExclusiveVaultForgetsWhatItErases: the in-memory entries of an exclusive vault go
+// with the erasure, for reads that follow and for reads running alongside.
+func TestExclusiveVaultForgetsWhatItErases(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	v := openVaultWith(t, testKey, vault.Options{Exclusive: true})
+	const id = "0190a5b0-0000-7000-8000-000000000004"
+	sealed, _ := v.Seal(ctx, id, "grounds", "kept in memory")
+	if got, err := v.Unseal(ctx, id, sealed); err != nil || got != "kept in memory" {
+		t.Fatalf("Unseal = %q, %v", got, err)
+	}
+	tok, _ := v.Token(ctx, "alice")
+	// Readers hammer the entries while they are erased; afterwards none may come back.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			v.Unseal(ctx, id, sealed)
+			v.Token(ctx, "bob")
+		}
+	}()
+	if _, err := v.EraseRequest(ctx, id, []string{"grounds"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.EraseAccount(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if _, err := v.Unseal(ctx, id, sealed); !errors.Is(err, vault.ErrErased) {
+		t.Fatalf("after the erasure: %v, want ErrErased", err)
+	}
+	if again, _ := v.Token(ctx, "alice"); again == tok {
+		t.Fatal("after the erasure the old token came back from memory")
+	}
+	if held, _ := v.HasToken(ctx, tok); held {
+		t.Fatal("the erased token is still held")
+	}
+}
+
+// BenchmarkTokenHeld is the cost a command pays per account the vault already links: one
+// read of the account entry from the stream's leader.
+func BenchmarkTokenHeld(b *testing.B) {
+	ctx := context.Background()
+	v := openVaultWith(b, testKey, vault.Options{Exclusive: *exclusive})
+	v.Token(ctx, "alice")
+	for b.Loop() {
+		if _, err := v.Token(ctx, "alice"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSealHeldKey is the cost per personal field whose data key exists: one read and
+// AES-GCM.
+func BenchmarkSealHeldKey(b *testing.B) {
+	ctx := context.Background()
+	v := openVaultWith(b, testKey, vault.Options{Exclusive: *exclusive})
+	const id = "0190a5b0-0000-7000-8000-000000000009"
+	v.Seal(ctx, id, "grounds", "x")
+	for b.Loop() {
+		if _, err := v.Seal(ctx, id, "grounds", "the second account is not linked to the investigation"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

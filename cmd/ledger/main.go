@@ -222,7 +222,9 @@ func (g *globals) openVault(ctx context.Context, js *jetstream.Store, migrate bo
 	}
 	var v *vault.Vault
 	err = js.UntilAvailable(ctx, func(ctx context.Context) (err error) {
-		v, err = vault.Open(ctx, js.JetStream(), key, vault.Options{Replicas: g.replicas, Logger: g.logger()})
+		// The embedded server's folder has one owner, so its vault one writer: it may keep
+		// entries in memory. On a cluster other processes may erase.
+		v, err = vault.Open(ctx, js.JetStream(), key, vault.Options{Replicas: g.replicas, Logger: g.logger(), Exclusive: g.natsURL == ""})
 		return err
 	})
 	return v, err

@@ -124,7 +124,7 @@ func TestSecondProcessOnAServedFolderLosesNothing(t *testing.T) {
 	}
 	dir := t.TempDir()
 	tok := map[auth.Role]string{}
-	for _, role := range []auth.Role{auth.Intake, auth.Legal, auth.Auditor} {
+	for _, role := range []auth.Role{auth.Intake, auth.Legal, auth.Auditor, auth.Privacy} {
 		tok[role] = strings.TrimSpace(mustRun(t, dir, "", "token", "create", string(role)+".one", "--role", string(role)))
 	}
 	srv := startServeProcess(t, dir)
@@ -173,6 +173,12 @@ func TestSecondProcessOnAServedFolderLosesNothing(t *testing.T) {
 		t.Errorf("verify beside the server: %v\n%s%s", err, got, stderr)
 	}
 
+	// An erasure goes through the server, which holds the vault: the raw id `submit` sent it
+	// has a link there to erase.
+	if got, stderr, err := cli(t, dir, "", "erase", "account", "u-7", "--token", tok[auth.Privacy]); err != nil || !strings.Contains(got, `"event":"PersonalDataErased"`) {
+		t.Errorf("erase beside the server: %v\n%s%s", err, got, stderr)
+	}
+
 	// Refusals: no token, maintenance, a second server, a proof tool. Each names the owner.
 	names := regexp.MustCompile(`owned by pid ` + pid + ` \(ledger serve, HTTP ` + regexp.QuoteMeta(srv.base))
 	for _, tc := range []struct {
@@ -205,8 +211,8 @@ func TestSecondProcessOnAServedFolderLosesNothing(t *testing.T) {
 	}
 
 	srv.stop(t)
-	if n := lastSequence(t, dir); n != 90 {
-		t.Errorf("the stream holds %d events after the server stopped, want the 90 acknowledged", n)
+	if n := lastSequence(t, dir); n != 91 {
+		t.Errorf("the stream holds %d events after the server stopped, want the 90 acknowledged and the erasure", n)
 	}
 	if out, stderr, err := cli(t, dir, "", "verify"); err != nil || !strings.Contains(out, "OK") {
 		t.Errorf("verify after stop: %v\n%s%s", err, out, stderr)

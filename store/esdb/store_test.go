@@ -416,7 +416,7 @@ func TestSubscribe(t *testing.T) {
 		t.Fatalf("%d subscriptions reached the server, want 3", len(filters))
 	}
 	for _, fo := range filters {
-		if p := fo.GetStreamIdentifier().GetPrefix(); fmt.Sprint(p) != "[request- report- authority-]" {
+		if p := fo.GetStreamIdentifier().GetPrefix(); fmt.Sprint(p) != "[request- report- authority- erasure-]" {
 			t.Errorf("subscription filtered on %v, want the prefixes of the catalogue's aggregates, on the server", p)
 		}
 	}
