@@ -50,3 +50,25 @@ func (p *Pseudonymizer) Ref(accountID string) AccountRef {
 	var sum [sha256.Size]byte
 	return AccountRef(accountRefPrefix + hex.EncodeToString(mac.Sum(sum[:0])[:16]))
 }
+
+// AccountsOf lists the accounts an event names, in its payload's order (repeats included).
+func AccountsOf(e Event) []AccountRef {
+	var out []AccountRef
+	switch e := e.(type) {
+	case *RequestReceived:
+		for _, t := range e.Targets {
+			out = append(out, t.Account)
+		}
+	case *DecisionRecorded:
+		for _, t := range e.Targets {
+			out = append(out, t.Account)
+		}
+	case *DataDisclosed:
+		for _, a := range e.Accounts {
+			out = append(out, a.Account)
+		}
+	case *UserNotified:
+		out = e.Accounts
+	}
+	return out
+}

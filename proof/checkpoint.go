@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/complianceledger/ledger/secrets"
 )
 
 var (
@@ -161,43 +160,21 @@ func GenerateKey(random io.Reader, origin string) (string, error) {
 }
 
 // LoadOrCreateKey reads the private key at path, or creates it (mode 0600) with the given
-// origin on first use. A key made earlier keeps its own name; created reports a new key.
+// origin on first use. A key made earlier keeps its own name; created reports a new key. A key
+// file open to group or others is refused (secrets.ErrLoose).
 func LoadOrCreateKey(path, origin string, random io.Reader) (key Key, created bool, err error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		key, err = ParseKey(string(b))
-		return key, false, err
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return Key{}, false, fmt.Errorf("proof: checkpoint key: %w", err)
-	}
-	skey, err := GenerateKey(random, origin)
-	if err != nil {
-		return Key{}, false, err
-	}
-	// Written whole under a temporary name, then linked into place: a second process
-	// starting at the same moment sees no key or a complete one, never a half-written one.
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".checkpoint-key-*")
+	b, created, err := secrets.LoadOrCreate(path, NewKeyFile(random, origin))
 	if err != nil {
 		return Key{}, false, fmt.Errorf("proof: checkpoint key: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.WriteString(skey + "\n")
-	if err == nil {
-		err = tmp.Sync()
+	key, err = ParseKey(string(b))
+	return key, created, err
+}
+
+// NewKeyFile generates a checkpoint key file's bytes named origin, for secrets.LoadOrCreate.
+func NewKeyFile(random io.Reader, origin string) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		skey, err := GenerateKey(random, origin)
+		return []byte(skey + "\n"), err
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(tmp.Name(), path)
-	}
-	if errors.Is(err, fs.ErrExist) { // another process made it first: use theirs
-		return LoadOrCreateKey(path, origin, random)
-	}
-	if err != nil {
-		return Key{}, false, fmt.Errorf("proof: checkpoint key: %w", err)
-	}
-	key, err = ParseKey(skey)
-	return key, true, err
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,7 +14,7 @@ import (
 	"github.com/complianceledger/ledger/backup"
 	"github.com/complianceledger/ledger/progress"
 	"github.com/complianceledger/ledger/proof"
-	"github.com/complianceledger/ledger/server/auth"
+	"github.com/complianceledger/ledger/secrets"
 	"github.com/complianceledger/ledger/store/jetstream"
 	"github.com/complianceledger/ledger/vault"
 )
@@ -21,10 +22,6 @@ import (
 // backedUpStreams are what a backup copies: the events and the signed checkpoints. The
 // snapshot bucket is derived from them and left out (views replay after a restore).
 var backedUpStreams = []string{jetstream.StreamName, jetstream.CheckpointStreamName}
-
-// secretFiles are the data folder's secrets, copied only with --with-keys: who may hold a
-// backup and who may hold the keys are separate duties (README, "Running on a cluster").
-var secretFiles = []string{"pseudonym.key", vaultKeyFile, checkpointKeyFile, auth.FileName}
 
 func newBackup(g *globals) *cobra.Command {
 	var withKeys bool
@@ -34,10 +31,11 @@ func newBackup(g *globals) *cobra.Command {
 		Long: `Copy LEDGER and LEDGER_CHECKPOINTS as JetStream snapshots into DIR (absent or empty):
 every event keeps its sequence and recorded time. manifest.json lists each stream's state and
 each file's SHA-256; 'ledger restore' checks them. The views' snapshots are left out (they
-are rebuilt from the events). With --with-keys the data folder's secrets (pseudonym.key,
-vault.key, checkpoint.key, tokens.json) and the vault (LEDGER_VAULT) are copied too;
-without, a backup holds no secret and no personal data in a form anyone can read: restored,
-its personal text reads as erased and its accounts are linked to nobody.
+are rebuilt from the events). With --with-keys the ledger's secrets (pseudonym.key,
+vault.key, checkpoint.key, tokens.json, from wherever --keys and the key flags put them) and
+the vault (LEDGER_VAULT) are copied too; without, a backup holds no secret and no personal
+data in a form anyone can read: restored, its personal text reads as erased and its accounts
+are linked to nobody. Who may hold a backup and who may hold the keys are separate duties.
 
 It needs the data folder to itself (stop 'ledger serve' first), or works against a cluster
 with --nats-url while the ledger runs (each stream is copied at one moment of its own).`,
@@ -59,12 +57,23 @@ with --nats-url while the ledger runs (each stream is copied at one moment of it
 			extra := map[string]string{}
 			streams := backedUpStreams
 			if withKeys {
-				for _, f := range secretFiles {
-					extra[f] = filepath.Join(g.dataDir, f)
+				p := g.places()
+				for _, n := range secrets.All {
+					path, err := p.Present(n)
+					if errors.Is(err, fs.ErrNotExist) {
+						continue // a ledger without tokens yet
+					}
+					if err != nil {
+						return err
+					}
+					extra[string(n)] = path
 				}
 				// The vault goes with its key: without it the vault is unreadable, and
-				// without the vault the key opens nothing (README, "Personal data").
-				streams = append(slices.Clip(streams), vault.StreamName)
+				// without the vault the key opens nothing (README, "Personal data"). A
+				// ledger recorded before the vault has none yet.
+				if l.vault != nil {
+					streams = append(slices.Clip(streams), vault.StreamName)
+				}
 			}
 			m, err := backup.Create(cmd.Context(), js.Conn(), args[0], streams, extra, g.copyMeter("backup"))
 			if err != nil {
@@ -77,7 +86,7 @@ with --nats-url while the ledger runs (each stream is copied at one moment of it
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&withKeys, "with-keys", false, "copy the data folder's secrets (pseudonym, vault and checkpoint keys, tokens) and the vault too")
+	cmd.Flags().BoolVar(&withKeys, "with-keys", false, "copy the ledger's secrets (pseudonym, vault and checkpoint keys, tokens) and the vault too")
 	return cmd
 }
 
@@ -90,7 +99,7 @@ the data folder's embedded server (or the cluster of --nats-url) where they must
 yet, with --replicas replicas (a cluster's backup restores into one embedded node, and a
 node's into a cluster with --replicas 3), and check each came back with the sequences the
 manifest records. Secrets in the backup
-are copied into the data folder where it has none of its own. Then run 'ledger verify'.`,
+are copied to their places (the data folder, or --keys and the key flags) where none is yet. Then run 'ledger verify'.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := backup.Check(args[0]); err != nil {
@@ -100,8 +109,9 @@ are copied into the data folder where it has none of its own. Then run 'ledger v
 			if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
 				return err
 			}
-			for _, f := range secretFiles {
-				if err := copyAbsent(filepath.Join(args[0], f), filepath.Join(g.dataDir, f)); err != nil {
+			p := g.places()
+			for _, n := range secrets.All {
+				if err := copyAbsent(filepath.Join(args[0], string(n)), p.Path(n)); err != nil {
 					return err
 				}
 			}
@@ -166,6 +176,9 @@ func copyAbsent(src, dst string) error {
 		return nil
 	}
 	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/backup"
+	"github.com/complianceledger/ledger/secrets"
 	"github.com/complianceledger/ledger/server/auth"
 )
 
@@ -74,8 +75,8 @@ func TestBackupRestoresEveryReportAndProof(t *testing.T) {
 	// auditor was given.
 	keyless := filepath.Join(t.TempDir(), "keyless")
 	mustRun(t, dir, "", "backup", keyless)
-	for _, f := range secretFiles {
-		if _, err := os.Stat(filepath.Join(keyless, f)); err == nil {
+	for _, f := range secrets.All {
+		if _, err := os.Stat(filepath.Join(keyless, string(f))); err == nil {
 			t.Errorf("a backup without --with-keys holds %s", f)
 		}
 	}

@@ -58,7 +58,7 @@ hold no ledger yet ('ledger cluster up --dir NEW' makes one); the raw stream is 
 			}
 			defer done()
 			dir := g.dataDir
-			tokens, err := auth.Open(filepath.Join(dir, auth.FileName))
+			tokens, err := g.tokens(true)
 			if err != nil {
 				return err
 			}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -219,7 +218,7 @@ func (b *benchRun) children(last uint64) error {
 	// The reports run twice: through the restarted server (what a CLI beside a running
 	// `ledger serve` does, with a token) and on their own (the CLI starts the embedded
 	// server itself, which recovers the stream's state first).
-	tokens, err := auth.Open(filepath.Join(b.g.dataDir, auth.FileName))
+	tokens, err := b.g.tokens(true)
 	if err != nil {
 		return err
 	}

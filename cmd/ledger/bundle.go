@@ -96,7 +96,7 @@ type bundleSource struct {
 // checkpoint covers yet.
 func (g *globals) signer(l *ledger) func(context.Context) error {
 	return func(ctx context.Context) error {
-		key, _, err := g.key(proof.DefaultOrigin)
+		key, err := g.key()
 		if err != nil {
 			return err
 		}

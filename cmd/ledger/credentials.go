@@ -35,7 +35,7 @@ func (g *globals) caller() (command.Caller, error) {
 	case g.token == "":
 		return command.Caller{}, errNoCredential
 	}
-	tokens, err := g.tokens()
+	tokens, err := g.tokens(false)
 	if err != nil {
 		return command.Caller{}, err
 	}

@@ -74,7 +74,7 @@ func (g *globals) erase(cmd *cobra.Command, body map[string]any, local func(*com
 	}
 	defer l.store.Close()
 	if l.vault == nil {
-		return fmt.Errorf("erase: %w (the esdb backend has no vault)", command.ErrNoVault)
+		return fmt.Errorf("erase: %w (the esdb backend has none; a ledger recorded before the vault gets one from 'ledger migrate')", command.ErrNoVault)
 	}
 	// Before anything is recorded: the folder is on v2 leaves, which receipts name.
 	rc, err := g.receipter(cmd.Context(), l)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/secrets"
 	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/vault"
 )
@@ -55,7 +56,7 @@ func vaultEntry(t *testing.T, dir, subject string) []byte {
 // as the README says it is: HMAC-SHA256 under HKDF(vault key, "ledger vault lookup v1").
 func accountSubject(t *testing.T, dir, raw string) string {
 	t.Helper()
-	key, err := os.ReadFile(filepath.Join(dir, vaultKeyFile))
+	key, err := os.ReadFile(filepath.Join(dir, string(secrets.Vault)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestErasureLeavesFiguresAndProofsAndNoTrace(t *testing.T) {
 	func() {
 		s := openLedger(t, dir)
 		defer s.Close()
-		key, _ := os.ReadFile(filepath.Join(dir, vaultKeyFile))
+		key, _ := os.ReadFile(filepath.Join(dir, string(secrets.Vault)))
 		v, err := vault.Open(ctx, s.JetStream(), key, vault.Options{})
 		if err != nil {
 			t.Fatal(err)

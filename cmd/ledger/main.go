@@ -4,11 +4,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -17,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/complianceledger/ledger/command"
@@ -70,6 +69,8 @@ type globals struct {
 	// witnessesFile lists the witnesses every new checkpoint is submitted to ("": the data
 	// folder's witnesses file, if any).
 	witnessesFile string
+	// keys says where the secrets live (--keys and a flag per secret; keys.go).
+	keys keyFlags
 
 	// errOut is the command's stderr, where progress meters draw (meter.go); terminal says
 	// whether a writer is a terminal (nil: progress.IsTerminal; tests stand in for one).
@@ -116,7 +117,7 @@ func newRootOf(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	root.PersistentFlags().StringVar(&g.dataDir, "data", defaultDataDir(), "data folder: the embedded server's JetStream files and the ledger's keys (env LEDGER_DATA)")
+	root.PersistentFlags().StringVar(&g.dataDir, "data", defaultDataDir(), "data folder: the embedded server's JetStream files, and the ledger's keys unless --keys puts them elsewhere (env LEDGER_DATA)")
 	root.PersistentFlags().StringVar(&g.backend, "store", envOr("LEDGER_STORE", backendJetStream), "where events live: jetstream or esdb (env LEDGER_STORE)")
 	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", os.Getenv("LEDGER_NATS_URL"), "use this NATS server or cluster (>= 2.12) instead of the embedded one (env LEDGER_NATS_URL)")
 	root.PersistentFlags().StringVar(&g.natsCA, "nats-ca", os.Getenv("LEDGER_NATS_CA"), "PEM file of the CA that signed the cluster's certificates, for tls:// URLs (env LEDGER_NATS_CA)")
@@ -125,12 +126,12 @@ func newRootOf(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.token, "token", os.Getenv("LEDGER_TOKEN"), "bearer token from 'ledger token create': who records, and the credential for a running server (env LEDGER_TOKEN)")
 	root.PersistentFlags().BoolVar(&g.localOperator, "local-operator", false, "record as the OS user, logged as local:<user>, with the intake role only (no legal or disclosure act)")
 	root.PersistentFlags().StringVar(&g.witnessesFile, "witnesses-file", os.Getenv("LEDGER_WITNESSES_FILE"), "witnesses to submit every new checkpoint to, one '<verifier key> <url>' a line (default: the data folder's "+witnessesFile+" file, if any; env LEDGER_WITNESSES_FILE)")
+	g.addKeyFlags(root)
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.AddCommand(withCheckpoint(g, newDemo(g)), withCheckpoint(g, newSubmit(g)), newReport(g), newRestatement(g), newTimeline(g), newWorkload(g), newKeys(g), newCheckpoint(g), newCheckpoints(g), newVerify(g), newProof(g), newVerifyProof(), newRebuild(g))
 	root.AddCommand(newExport(g), newVerifyBundle())
 	root.AddCommand(newServe(g))
-	root.AddCommand(newToken(g))
-	root.AddCommand(newErase(g))
+	root.AddCommand(newToken(g), newErase(g), newRetention(g), newMigrate(g))
 	root.AddCommand(newBench(g))
 	root.AddCommand(newTail(g))
 	root.AddCommand(newCluster(), newBackup(g), newRestore(g), newWitness())
@@ -162,46 +163,78 @@ func defaultDataDir() string {
 	return "ledger-data"
 }
 
-// ledger is an opened store, its vault and the key that pseudonymised account ids before
-// the vault.
+// ledger is an opened store and its vault, or, without a vault, the key that pseudonymises
+// account ids.
 type ledger struct {
 	log    *slog.Logger
 	meter  func(label string, total uint64, opts ...progress.Option) *progress.Meter // g.meter
 	store  store.Store
-	proofs proofStore // nil where the backend keeps no checkpoints
-	pseudo *events.Pseudonymizer
-	vault  *vault.Vault // nil on the esdb backend, which has no vault
+	proofs proofStore            // nil where the backend keeps no checkpoints
+	pseudo *events.Pseudonymizer // nil where a vault is and no key from before it
+	vault  *vault.Vault          // nil on the esdb backend, and on a ledger not migrated yet (ledger migrate)
 }
 
-// open opens the store (fsync on every write unless syncInterval > 0) and its vault, and
-// loads or creates the pseudonymisation and vault keys.
+// open opens the store (fsync on every write unless syncInterval > 0) and its vault, with
+// the vault key, and the pseudonymisation key: a ledger without a vault (recorded before it,
+// or on esdb) pseudonymises with it, made on first use in the data folder; one with a vault
+// only recognises its requests from before the vault by it, and so reads it if it has one.
 func (g *globals) open(ctx context.Context, syncInterval time.Duration) (*ledger, error) {
-	pseudo, err := g.pseudonymizer()
-	if err != nil {
-		return nil, err
+	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	s, proofs, err := g.openStore(ctx, syncInterval)
 	if err != nil {
 		return nil, g.owned(err)
 	}
-	l := &ledger{log: g.logger(), meter: g.meter, store: s, proofs: proofs, pseudo: pseudo}
+	l := &ledger{log: g.logger(), meter: g.meter, store: s, proofs: proofs}
 	if js, ok := s.(*jetstream.Store); ok {
-		key, err := loadOrCreateKey(filepath.Join(g.dataDir, vaultKeyFile), "vault key")
-		if err == nil {
-			// The embedded server's folder has one owner, so its vault one writer: it may keep
-			// entries in memory. On a cluster other processes may erase.
-			l.vault, err = vault.Open(ctx, js.JetStream(), key, vault.Options{Replicas: g.replicas, Logger: g.logger(), Exclusive: g.natsURL == ""})
-		}
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
+		l.vault, err = g.openVault(ctx, js, false)
+	}
+	if err == nil {
+		l.pseudo, err = g.pseudonymizer(l.vault == nil)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
 	}
 	return l, nil
 }
 
-// vaultKeyFile holds the vault key: it opens every vault entry.
-const vaultKeyFile = "vault.key"
+// openVault opens the vault of a JetStream ledger, creating it where none is. A ledger whose
+// newest request was recorded before there was a vault (HMAC references, clear text) goes on
+// that way until 'ledger migrate' (migrate true) makes its vault, so that the operator chooses
+// when the switch falls (migrate.go); it gets no vault here (nil). A ledger restored without
+// its vault, whose newest request is sealed, gets a new, empty one.
+func (g *globals) openVault(ctx context.Context, js *jetstream.Store, migrate bool) (*vault.Vault, error) {
+	if !migrate {
+		var before bool
+		err := js.UntilAvailable(ctx, func(ctx context.Context) error {
+			_, err := js.JetStream().Stream(ctx, vault.StreamName)
+			if errors.Is(err, natsjs.ErrStreamNotFound) {
+				before, err = recordedBeforeTheVault(ctx, js)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("vault: %w", err)
+		}
+		if before {
+			return nil, nil
+		}
+	}
+	key, err := g.vaultKey(migrate)
+	if err != nil {
+		return nil, err
+	}
+	var v *vault.Vault
+	err = js.UntilAvailable(ctx, func(ctx context.Context) (err error) {
+		// The embedded server's folder has one owner, so its vault one writer: it may keep
+		// entries in memory. On a cluster other processes may erase.
+		v, err = vault.Open(ctx, js.JetStream(), key, vault.Options{Replicas: g.replicas, Logger: g.logger(), Exclusive: g.natsURL == ""})
+		return err
+	})
+	return v, err
+}
 
 // handler is the command handler over the ledger: its vault tokenises accounts and seals
 // personal text (on esdb, without a vault, accounts get HMAC references as before).
@@ -210,18 +243,6 @@ func (l *ledger) handler(opts command.Options) *command.Handler {
 		opts.Vault = l.vault
 	}
 	return command.NewHandler(l.store, l.pseudo, opts)
-}
-
-// pseudonymizer turns account ids into references with the data folder's key.
-func (g *globals) pseudonymizer() (*events.Pseudonymizer, error) {
-	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
-	}
-	key, err := loadOrCreateKey(filepath.Join(g.dataDir, "pseudonym.key"), "pseudonymisation key")
-	if err != nil {
-		return nil, err
-	}
-	return events.NewPseudonymizer(key)
 }
 
 // errNoProofs is returned by the proof commands on a backend that keeps no checkpoints.
@@ -237,29 +258,29 @@ func (g *globals) openProofs(ctx context.Context) (*ledger, error) {
 	return l, err
 }
 
-// loadOrCreateKey reads a 32-byte secret of the data folder (what names it in errors),
-// making it on first use. It lives beside the stream, never in it: the pseudonymisation key
-// ties references to accounts, the vault key opens the vault.
-func loadOrCreateKey(path, what string) ([]byte, error) {
-	key, err := os.ReadFile(path)
-	if err == nil {
-		return key, nil
+// recordedBeforeTheVault says whether the ledger's newest request holds its authority's name
+// in the clear, as every request recorded before the vault does (and none after).
+func recordedBeforeTheVault(ctx context.Context, js *jetstream.Store) (bool, error) {
+	st, err := js.JetStream().Stream(ctx, jetstream.StreamName)
+	if err != nil {
+		return false, err
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	key = make([]byte, 32)
-	rand.Read(key)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) { // another process made it first: use theirs
-		return loadOrCreateKey(path, what)
+	m, err := st.GetLastMsgForSubject(ctx, jetstream.Subject(events.AggregateRequest, "*", "RequestReceived"))
+	if errors.Is(err, natsjs.ErrMsgNotFound) {
+		return false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return false, err
 	}
-	if _, err := f.Write(key); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", what, err)
+	env, err := events.Decode(m.Data)
+	if err != nil {
+		return false, err
 	}
-	return key, f.Close()
+	p, err := env.Payload()
+	if err != nil {
+		return false, err
+	}
+	name := p.(*events.RequestReceived).Authority.Name
+	_, _, sealed := events.ParseSealed(name)
+	return !sealed, nil
 }

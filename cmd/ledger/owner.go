@@ -36,7 +36,7 @@ var ownerPolicies = map[string]int{
 	"report": viaOwner, "restatement": viaOwner, "timeline": viaOwner, "workload": viaOwner,
 	"submit": viaOwner, "erase": viaOwner, "verify": viaOwner, "tail": viaOwner, "export": viaOwner,
 	"rebuild": ownerOnly, "demo": ownerOnly, "bench": ownerOnly, "serve": ownerOnly,
-	"backup": ownerOnly, "restore": ownerOnly,
+	"backup": ownerOnly, "restore": ownerOnly, "retention": ownerOnly, "migrate": ownerOnly,
 }
 
 // ownedError is g.open's refusal of a folder another process owns, with what to do instead.

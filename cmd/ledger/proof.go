@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,11 +15,8 @@ import (
 
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/proof"
+	"github.com/complianceledger/ledger/secrets"
 )
-
-// checkpointKeyFile is the checkpoint signing key in the data folder (mode 0600). Its
-// public half is derived from it and printed by `ledger keys`.
-const checkpointKeyFile = "checkpoint.key"
 
 // maxFindings bounds how many findings verify prints; the count is always printed.
 const maxFindings = 200
@@ -69,15 +64,7 @@ func withCheckpoint(g *globals, cmd *cobra.Command) *cobra.Command {
 	return cmd
 }
 
-// key loads the checkpoint key from the data folder, creating it (named origin) on first use.
-func (g *globals) key(origin string) (proof.Key, bool, error) {
-	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
-		return proof.Key{}, false, fmt.Errorf("data folder: %w", err)
-	}
-	return proof.LoadOrCreateKey(filepath.Join(g.dataDir, checkpointKeyFile), origin, rand.Reader)
-}
-
-// verifier is --key (a verifier key, or a file holding one), else the data folder's key.
+// verifier is --key (a verifier key, or a file holding one), else the checkpoint key's.
 func (g *globals) verifier(keyFlag string) (note.Verifier, error) {
 	if keyFlag != "" {
 		if b, err := os.ReadFile(keyFlag); err == nil {
@@ -85,20 +72,22 @@ func (g *globals) verifier(keyFlag string) (note.Verifier, error) {
 		}
 		return proof.NewVerifier(keyFlag)
 	}
-	b, err := os.ReadFile(filepath.Join(g.dataDir, checkpointKeyFile))
-	if err != nil {
-		return nil, fmt.Errorf("no checkpoint key in %s (pass --key with the ledger's verifier key): %w", g.dataDir, err)
+	path, err := g.places().Present(secrets.Checkpoint)
+	if err == nil {
+		var b []byte
+		if b, err = secrets.Read(path); err == nil {
+			var k proof.Key
+			if k, err = proof.ParseKey(string(b)); err == nil {
+				return k.Verifier, nil
+			}
+		}
 	}
-	k, err := proof.ParseKey(string(b))
-	if err != nil {
-		return nil, err
-	}
-	return k.Verifier, nil
+	return nil, fmt.Errorf("no checkpoint key at %s (pass --key with the ledger's verifier key): %w", path, err)
 }
 
 // checkpoint writes a checkpoint if the ledger has events no checkpoint covers.
 func (g *globals) checkpoint(ctx context.Context) (proof.Signed, bool, error) {
-	key, _, err := g.key(proof.DefaultOrigin)
+	key, err := g.key()
 	if err != nil {
 		return proof.Signed{}, false, err
 	}
@@ -112,35 +101,6 @@ func (g *globals) checkpoint(ctx context.Context) (proof.Signed, bool, error) {
 		return proof.Signed{}, false, err
 	}
 	return proof.NewCheckpointer(l.proofs, l.proofs, key, opts).Checkpoint(ctx)
-}
-
-func newKeys(g *globals) *cobra.Command {
-	var origin string
-	cmd := &cobra.Command{
-		Use:   "keys",
-		Short: "Print the verifier key of the ledger's checkpoints (creating the key on first use)",
-		Long: `Print the public key that verifies the ledger's signed checkpoints, in Go's signed-note
-form (<origin>+<hash>+<key>). Give it to auditors and regulators through a channel of its own:
-whoever checks a checkpoint or a proof with the key from the ledger's own data folder trusts
-that folder.
-
-The private key is ` + checkpointKeyFile + ` in the data folder (mode 0600), made on first use with
-the name --origin, which every checkpoint then carries as its origin line.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			key, created, err := g.key(origin)
-			if err != nil {
-				return err
-			}
-			if !created && cmd.Flags().Changed("origin") && key.Signer.Name() != origin {
-				return fmt.Errorf("the checkpoint key exists with origin %q; --origin only names a new key", key.Signer.Name())
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), key.VerifierKey)
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&origin, "origin", proof.DefaultOrigin, "the log's name in checkpoints, for a new key")
-	return cmd
 }
 
 func newCheckpoint(g *globals) *cobra.Command {

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/proof"
+	"github.com/complianceledger/ledger/secrets"
 	"github.com/complianceledger/ledger/server/auth"
 )
 
@@ -89,11 +90,11 @@ func TestVerifyReceiptsNamesEveryReceiptARebuiltHistoryBroke(t *testing.T) {
 	}
 
 	// The rebuilt history: the same key, four other commands.
-	key, err := os.ReadFile(filepath.Join(dir, checkpointKeyFile))
+	key, err := os.ReadFile(filepath.Join(dir, string(secrets.Checkpoint)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(rebuilt, checkpointKeyFile), key, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(rebuilt, string(secrets.Checkpoint)), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	lines = lines[:0]

@@ -176,7 +176,7 @@ func (g *globals) publish(cmd *cobra.Command, l *ledger, f *reportFlags, view st
 	pub := publish.Publisher{Runner: l.runner(), Store: l.store}
 	var cps *proof.Checkpointer
 	if l.proofs != nil {
-		key, _, err := g.key(proof.DefaultOrigin)
+		key, err := g.key()
 		if err != nil {
 			return err
 		}

@@ -8,15 +8,15 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/complianceledger/ledger/command"
 	"github.com/complianceledger/ledger/deadline"
-	"github.com/complianceledger/ledger/proof"
 	"github.com/complianceledger/ledger/server"
 	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/server/console"
@@ -32,6 +32,8 @@ func newServe(g *globals) *cobra.Command {
 		shutdownTimeout, poll       time.Duration
 		checkpointInterval, maxSkew time.Duration
 		alertTick                   time.Duration
+		retentionEvery              time.Duration
+		retentionFile               string
 		policy                      = deadline.DefaultPolicy()
 	)
 	cmd := &cobra.Command{
@@ -59,7 +61,7 @@ closes the store.`,
 			}
 			slog.SetDefault(log)
 			g.log = log
-			tokens, err := auth.Open(filepath.Join(g.dataDir, auth.FileName))
+			tokens, err := g.tokens(false)
 			if err != nil {
 				return err
 			}
@@ -109,8 +111,8 @@ closes the store.`,
 			if l.proofs != nil {
 				// The checkpoint key, made on first use as every command that signs does: the
 				// server signs the checkpoint a published report carries, and POST
-				// /v1/checkpoints. The key stays in the data folder; no route gives it out.
-				key, _, err := g.key(proof.DefaultOrigin)
+				// /v1/checkpoints. The key stays in its place (README, "Keys"); no route gives it out.
+				key, err := g.key()
 				if err != nil {
 					return err
 				}
@@ -119,9 +121,15 @@ closes the store.`,
 					return err
 				}
 			}
+			stopRetention, err := serveRetention(cmd.Context(), l, &cfg, retentionFile, retentionEvery)
+			if err != nil {
+				return err
+			}
+			defer stopRetention()
 			srv := server.New(cfg)
 			srv.Mount(console.New(console.Config{API: srv.Handler(), Tokens: tokens, Logger: log}))
 			err = srv.Serve(cmd.Context(), ln, shutdownTimeout)
+			stopRetention()
 			if cerr := l.store.Close(); err == nil {
 				err = cerr
 			}
@@ -137,6 +145,8 @@ closes the store.`,
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "how often views look for events written by other processes")
 	cmd.Flags().DurationVar(&policy.EmergencyTarget, "emergency-target", policy.EmergencyTarget, "the platform's target for answering an emergency request (a deadline clock and its alerts)")
 	cmd.Flags().DurationVar(&alertTick, "alert-tick", server.DefaultAlertTick, "how often to publish the alerts that fell due onto LEDGER_ALERTS (ledger-alerts.>); negative: none")
+	cmd.Flags().DurationVar(&retentionEvery, "retention-every", 24*time.Hour, "how often to erase what the retention policy makes due (first run after a minute); 0: never (run it on one replica only)")
+	cmd.Flags().StringVar(&retentionFile, "retention-policy", os.Getenv("LEDGER_RETENTION_POLICY"), "retention policy file (default: the built-in policy, see 'ledger retention'; env LEDGER_RETENTION_POLICY)")
 	cmd.Flags().StringVar(&natsListen, "nats-listen", jetstream.DefaultClientListen, "embedded server only: address where downstream services connect over NATS (empty: none)")
 	cmd.Flags().StringVar(&natsUsers, "nats-users", "", "embedded server only: JSON file of extra NATS service users with bcrypt passwords (tokens of role service are users already)")
 	cmd.Flags().StringVar(&pprofListen, "pprof", "", "serve Go's profiles (/debug/pprof/) on this address, apart from the API and without authentication: keep it on 127.0.0.1 (empty: none)")
@@ -239,4 +249,38 @@ func followServiceUsers(ctx context.Context, js *jetstream.Store, tokens *auth.T
 
 func sameServiceUser(a, b jetstream.ServiceUser) bool {
 	return a.Name == b.Name && a.Password == b.Password && slices.Equal(a.Consumers, b.Consumers)
+}
+
+// serveRetention starts the retention schedule when every > 0 and the ledger has a vault, and
+// gives cfg a registry that counts its erasures (ledger_retention_erased_total). stop ends the
+// schedule and waits for it, so that the store outlives every run.
+func serveRetention(ctx context.Context, l *ledger, cfg *server.Config, file string, every time.Duration) (stop func(), err error) {
+	policy, err := retentionPolicy(file) // read even when off, so a bad file is never left unnoticed
+	if err != nil {
+		return nil, err
+	}
+	if every > 0 && l.vault == nil {
+		l.log.Warn("retention is off: this ledger has no vault yet (see 'ledger migrate')")
+	}
+	if every <= 0 || l.vault == nil {
+		return func() {}, nil
+	}
+	r, err := l.retentionRunner(policy, command.Caller{Name: retentionActor, Role: command.Privacy})
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	erased := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ledger_retention_erased_total", Help: "Erasures made by the retention schedule: personal text fields (text) and account links (accounts).",
+	}, []string{"target"})
+	reg.MustRegister(erased)
+	cfg.Registry = reg
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		retentionSchedule(ctx, r, every, func(target string, n int) { erased.WithLabelValues(target).Add(float64(n)) })
+	}()
+	return func() { cancel(); <-done }, nil
 }

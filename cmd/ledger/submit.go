@@ -151,7 +151,7 @@ func (g *globals) receipter(ctx context.Context, l *ledger) (*proof.Receipter, e
 	if l.proofs == nil {
 		return nil, nil
 	}
-	key, _, err := g.key(proof.DefaultOrigin)
+	key, _, err := g.checkpointKey(proof.DefaultOrigin, false)
 	if err != nil {
 		return nil, err
 	}

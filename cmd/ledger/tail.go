@@ -224,7 +224,7 @@ func (g *globals) tailOwner(ctx context.Context, err error, durable string) (*cl
 	if o.held.Owner.NATS == "" {
 		return nil, nil, fmt.Errorf("%w; it accepts no NATS clients (ledger serve --nats-listen), so nothing can follow it", o.held)
 	}
-	tokens, err := g.tokens()
+	tokens, err := g.tokens(false)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/complianceledger/ledger/client"
 	"github.com/complianceledger/ledger/deadline"
 	"github.com/complianceledger/ledger/events"
+	"github.com/complianceledger/ledger/secrets"
 	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
@@ -241,11 +242,11 @@ func TestTailVerifyRefusesARebuiltHistory(t *testing.T) {
 	}
 
 	// The operator's rebuild: the same key, other commands, a fresh folder.
-	key, err := os.ReadFile(filepath.Join(dirA, checkpointKeyFile))
+	key, err := os.ReadFile(filepath.Join(dirA, string(secrets.Checkpoint)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dirB, checkpointKeyFile), key, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dirB, string(secrets.Checkpoint)), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	b := uuid.NewString()

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,7 +16,8 @@ func newToken(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Create, list and revoke the bearer tokens of the HTTP API",
-		Long: `Tokens live in the data folder (tokens.json, mode 0600) as hashes only. A token's name is
+		Long: `Tokens live in the token file (tokens.json in the data folder, or in --keys, or --tokens-file;
+mode 0600) as hashes only. A token's name is
 the actor recorded on every event its caller causes, over HTTP and with the CLI's --token;
 its role says what it may do:
 
@@ -26,13 +25,6 @@ its role says what it may do:
 	}
 	cmd.AddCommand(newTokenCreate(g), newTokenList(g), newTokenRevoke(g))
 	return cmd
-}
-
-func (g *globals) tokens() (*auth.Tokens, error) {
-	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
-	}
-	return auth.Open(filepath.Join(g.dataDir, auth.FileName))
 }
 
 func newTokenCreate(g *globals) *cobra.Command {
@@ -45,7 +37,7 @@ func newTokenCreate(g *globals) *cobra.Command {
 		Short: "Create a token and print it once; only its hash is kept",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tokens, err := g.tokens()
+			tokens, err := g.tokens(true)
 			if err != nil {
 				return err
 			}
@@ -70,7 +62,7 @@ func newTokenList(g *globals) *cobra.Command {
 		Short: "List the tokens: name, role, countries, id and creation time (never the token)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tokens, err := g.tokens()
+			tokens, err := g.tokens(false)
 			if err != nil {
 				return err
 			}
@@ -94,7 +86,7 @@ func newTokenRevoke(g *globals) *cobra.Command {
 		Short: "Revoke a token; a running server refuses it within a second",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tokens, err := g.tokens()
+			tokens, err := g.tokens(false)
 			if err != nil {
 				return err
 			}

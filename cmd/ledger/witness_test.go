@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
+	"github.com/complianceledger/ledger/secrets"
 	"github.com/complianceledger/ledger/server/auth"
 	"github.com/complianceledger/ledger/store/jetstream"
 )
@@ -233,11 +234,11 @@ func TestWitnessRefusesASplitViewAndForgedCosignaturesAreNamed(t *testing.T) {
 	t.Parallel()
 	dir, fork := t.TempDir(), t.TempDir()
 	logKey := strings.TrimSpace(mustRun(t, dir, "", "keys"))
-	key, err := os.ReadFile(filepath.Join(dir, checkpointKeyFile))
+	key, err := os.ReadFile(filepath.Join(dir, string(secrets.Checkpoint)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(fork, checkpointKeyFile), key, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(fork, string(secrets.Checkpoint)), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	w := startWitnessProcess(t, t.TempDir(), "w.test/witness", logKey)

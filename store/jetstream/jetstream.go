@@ -259,6 +259,12 @@ func untilAvailable(ctx context.Context, log *slog.Logger, fn func(context.Conte
 	})
 }
 
+// UntilAvailable is untilAvailable for the store's neighbours on the same connection (the
+// vault): fn is retried while the cluster cannot answer yet, as Open's own requests are.
+func (s *Store) UntilAvailable(ctx context.Context, fn func(context.Context) error) error {
+	return untilAvailable(ctx, s.log, fn)
+}
+
 // jsClusterNotAvailable is JetStream's "system temporarily unavailable" (no meta leader).
 const jsClusterNotAvailable natsjs.ErrorCode = 10008
 
