@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/complianceledger/ledger/store"
 )
 
 // errExists: an entry was written before (entries are written once).
@@ -23,10 +25,24 @@ func (v *Vault) create(ctx context.Context, subject string, value []byte) error 
 		return errExists
 	}
 	if err != nil {
-		return fmt.Errorf("vault: write: %w", err)
+		return writeFailed(err)
 	}
 	v.cache.store(subject, value, gen)
 	return nil
+}
+
+// jsErrCodeInsufficientResources is the server's refusal of a write beyond its storage
+// limit (nats-server's JSInsufficientResourcesErr); nats.go names no constant for it.
+const jsErrCodeInsufficientResources jetstream.ErrorCode = 10023
+
+// writeFailed wraps a failed write. A full disk is the ledger's store.ErrNoSpace: the vault
+// is written before the event, so nothing of the command was recorded, and callers say so.
+func writeFailed(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeInsufficientResources {
+		return fmt.Errorf("vault: write: %w (%v)", store.ErrNoSpace, err)
+	}
+	return fmt.Errorf("vault: write: %w", err)
 }
 
 // get reads and opens an entry.

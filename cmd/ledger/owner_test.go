@@ -383,7 +383,7 @@ func TestFullDiskLosesNothing(t *testing.T) {
 		case status == http.StatusInsufficientStorage && strings.Contains(answer, `"code":"no_space"`) && strings.Contains(answer, "nothing of this command was recorded"):
 			refusals["507 no_space"]++
 		default:
-			t.Fatalf("POST %s: %d %s", key, status, answer)
+			t.Fatalf("POST %s: %d %s\nserver log:\n%s", key, status, answer, srv.logs.String())
 		}
 		return status
 	}
