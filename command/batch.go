@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/complianceledger/ledger/aggregates"
 	"github.com/complianceledger/ledger/store"
@@ -61,6 +62,9 @@ func (h *Handler) HandleBatch(ctx context.Context, items []Item) ([]Result, []er
 	return results, errs
 }
 
+// decideWorkers bounds the items of a batch decided at once.
+const decideWorkers = 16
+
 // appendTogether decides every ready item under its request's lock, appends the events in
 // one batch and settles them; it returns the items that met a concurrent writer.
 func (h *Handler) appendTogether(ctx context.Context, batcher BatchAppender, items []Item, ready []int, results []Result, errs []error) (retry []int) {
@@ -79,13 +83,31 @@ func (h *Handler) appendTogether(ctx context.Context, batcher BatchAppender, ite
 		}
 	}()
 
+	// Deciding waits on round trips (a load, the vault's tokens and keys): the items are
+	// distinct requests, locked above, so they are decided side by side.
+	pendings := make([]*pending, len(ready))
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range min(decideWorkers, len(ready)) {
+		wg.Go(func() {
+			for k := range work {
+				i := ready[k]
+				pendings[k], results[i], errs[i] = h.decide(ctx, items[i].Command, 0)
+			}
+		})
+	}
+	for k := range ready {
+		work <- k
+	}
+	close(work)
+	wg.Wait()
+
 	var entries []store.Entry
 	var decided []*pending
 	var at []int
-	for _, i := range ready {
-		p, res, err := h.decide(ctx, items[i].Command, 0)
+	for k, i := range ready {
+		p := pendings[k]
 		if p == nil {
-			results[i], errs[i] = res, err
 			wrap(items[i].Command, &errs[i])
 			continue
 		}

@@ -29,6 +29,7 @@ func (s *Store) AppendBatch(ctx context.Context, entries []store.Entry) []store.
 			out[i].Err = err
 		}
 	}
+	var stored []int // new events: read back together below
 	for i, f := range futures {
 		if f == nil {
 			continue
@@ -41,9 +42,47 @@ func (s *Store) AppendBatch(ctx context.Context, entries []store.Entry) []store.
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
+		if err == nil && !ack.Duplicate {
+			out[i].Appended = store.Appended{Sequence: ack.Sequence}
+			stored = append(stored, i)
+			continue
+		}
 		out[i].Appended, out[i].Err = s.answer(ctx, entries[i].Envelope, entries[i].ExpectedLast, ack, err)
 	}
+	s.readBackBatch(ctx, entries, out, stored)
 	return out
+}
+
+// readBackBatch fills in the recorded time and stored bytes of the new events at out[i]
+// for i in stored: one direct batch get over the span of their sequences, where a get per
+// event would cost a round trip each. An event the batch get did not return (a replica
+// behind) is read back on its own.
+func (s *Store) readBackBatch(ctx context.Context, entries []store.Entry, out []store.Outcome, stored []int) {
+	if len(stored) == 0 {
+		return
+	}
+	want := make(map[uint64]int, len(stored))
+	lo, hi := out[stored[0]].Sequence, out[stored[0]].Sequence
+	for _, i := range stored {
+		seq := out[i].Sequence
+		want[seq] = i
+		lo, hi = min(lo, seq), max(hi, seq)
+	}
+	// Other writers' events within the span come along; a span far wider than the batch
+	// (heavy concurrent writing) is not worth reading.
+	if hi-lo < uint64(4*len(stored)) {
+		// A failed batch get leaves want as it is: the loop below reads those one by one.
+		_ = s.direct(ctx, StreamName, allSubjects[0], lo, hi, func(m *natsjs.RawStreamMsg) error {
+			if i, ok := want[m.Sequence]; ok {
+				out[i].Recorded, out[i].Stored = m.Time.UTC(), m.Data
+				delete(want, m.Sequence)
+			}
+			return nil
+		})
+	}
+	for _, i := range want {
+		out[i].Appended, out[i].Err = s.readBack(ctx, entries[i].Envelope, out[i].Appended)
+	}
 }
 
 // asyncMaxPending bounds the publishes AppendBatch keeps in flight across all callers; above
