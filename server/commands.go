@@ -104,8 +104,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request, caller auth
 	case err == nil:
 		s.metrics.appended.Observe(time.Since(start).Seconds())
 		outcome = outcomeRecorded
-		s.views.saw(res.Sequence)
-		s.views.kick()
+		s.recorded(res)
 		w.Header().Set("Location", "/v1/requests/"+res.RequestID+"/timeline")
 		return s.answer(w, r, http.StatusCreated, res, caller, waitProof)
 	case ae.Status < 500:
@@ -134,4 +133,14 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, status int, res 
 		}
 	}
 	return writeJSON(w, status, out)
+}
+
+// recorded tells the views and the checkpointer of an event this server just appended;
+// the checkpointer then hashes it from the store's answer instead of reading it back.
+func (s *Server) recorded(res command.Result) {
+	s.views.saw(res.Sequence)
+	s.views.kick()
+	if s.checkpointer != nil && res.Stored != nil {
+		s.checkpointer.Recorded(res.Sequence, res.Recorded, res.Stored)
+	}
 }
