@@ -77,9 +77,10 @@ type Checkpointer struct {
 	known known // events this process appended, so that extend need not read them back
 }
 
-// maxKnown bounds the events Recorded keeps for the next tick: beyond it (no tick for a
-// long while, as with serve --checkpoint-interval=0) they are read from the stream instead.
-const maxKnown = 1 << 16
+// maxKnown bounds the events Recorded keeps for the next tick (ticks stalled on a slow
+// disk, say): beyond it they are read from the stream instead. A caller that signs seldom
+// (no Run) hands nothing over: the events would only wait in memory.
+const maxKnown = 1 << 14
 
 // known holds events appended through this process, by sequence, until a tick takes them.
 // It has a lock of its own: the command that hands one over must never wait for a tick,

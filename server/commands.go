@@ -136,11 +136,12 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, status int, res 
 }
 
 // recorded tells the views and the checkpointer of an event this server just appended;
-// the checkpointer then hashes it from the store's answer instead of reading it back.
+// the checkpointer's next tick then hashes it from the store's answer instead of reading it
+// back. Without timed checkpoints the next one may be far off: nothing is handed over.
 func (s *Server) recorded(res command.Result) {
 	s.views.saw(res.Sequence)
 	s.views.kick()
-	if s.checkpointer != nil && res.Stored != nil {
+	if s.checkpointer != nil && s.cfg.CheckpointInterval > 0 && res.Stored != nil {
 		s.checkpointer.Recorded(res.Sequence, res.Recorded, res.Stored)
 	}
 }
