@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/store/jetstream"
 	"github.com/complianceledger/ledger/vault"
@@ -324,5 +326,29 @@ func TestEraseFieldOverwritesTheOldEntry(t *testing.T) {
 	}
 	if found["old"] || !found["kept"] {
 		t.Fatalf("in the stream's files: the replaced version %v (want false), the new one %v (want true)", found["old"], found["kept"])
+	}
+}
+
+// BenchmarkSealNewRequest is what a new request's two personal fields cost: one write of its
+// keys, without a read first when the caller knows the request is new (isNew), after a read
+// that misses when it does not.
+func BenchmarkSealNewRequest(b *testing.B) {
+	for _, isNew := range []bool{true, false} {
+		b.Run(map[bool]string{true: "known new", false: "read first"}[isNew], func(b *testing.B) {
+			ctx := context.Background()
+			v := openVaultWith(b, testKey, vault.Options{Exclusive: *exclusive})
+			for b.Loop() {
+				id := uuid.NewString()
+				k, err := v.Keys(ctx, id, isNew)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, f := range []string{"authority.name", "reference"} {
+					if _, err := k.Seal(ctx, f, "Police nationale, OFAC"); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
 	}
 }
