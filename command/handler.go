@@ -20,6 +20,7 @@ import (
 	"github.com/complianceledger/ledger/aggregates"
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/store"
+	"github.com/complianceledger/ledger/vault"
 )
 
 // EventStore is what the handler needs from a store.
@@ -69,7 +70,9 @@ type Options struct {
 // Vault is what the handler needs from the vault (package vault).
 type Vault interface {
 	Token(ctx context.Context, raw string) (events.AccountRef, error)
-	Seal(ctx context.Context, requestID, field, text string) (string, error)
+	// Keys reads a request's data keys once per event; isNew (a request with no history)
+	// lets the vault create them without reading first.
+	Keys(ctx context.Context, requestID string, isNew bool) (*vault.Keys, error)
 	EraseAccount(ctx context.Context, raw string) error
 	EraseToken(ctx context.Context, token events.AccountRef) error
 	EraseRequest(ctx context.Context, requestID string, fields []string) ([]string, error)
@@ -305,7 +308,7 @@ func (h *Handler) decide(ctx context.Context, c aggregates.Command, attempt int)
 	if err != nil {
 		return nil, res, err
 	}
-	if err := h.seal(ctx, m.RequestID, e); err != nil {
+	if err := h.seal(ctx, m.RequestID, state.Version == 0, e); err != nil {
 		return nil, res, err
 	}
 	env, err := events.NewEnvelope(e, events.Meta{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -13,13 +14,23 @@ import (
 
 // seal replaces the personal free text of an event by its sealed form (events.PersonalText),
 // once the rules have decided on the clear command: the stream, every view and every
-// snapshot then hold only ciphertext, and the rules never need the text.
-func (h *Handler) seal(ctx context.Context, requestID string, e events.Event) error {
+// snapshot then hold only ciphertext, and the rules never need the text. isNew says that
+// the request has no history yet, so its data keys cannot exist.
+func (h *Handler) seal(ctx context.Context, requestID string, isNew bool, e events.Event) error {
 	if h.opts.Vault == nil {
 		return nil
 	}
-	for _, f := range events.PersonalText(e) {
-		sealed, err := h.opts.Vault.Seal(ctx, requestID, f.Field, f.Get())
+	// Only text to seal needs the keys: an event without any reads and writes no entry.
+	texts := slices.DeleteFunc(events.PersonalText(e), func(f events.TextField) bool { return f.Get() == "" })
+	if len(texts) == 0 {
+		return nil
+	}
+	keys, err := h.opts.Vault.Keys(ctx, requestID, isNew)
+	if err != nil {
+		return fmt.Errorf("%s: %w", texts[0].Path, err)
+	}
+	for _, f := range texts {
+		sealed, err := keys.Seal(ctx, f.Field, f.Get())
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.Path, err)
 		}

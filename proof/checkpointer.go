@@ -34,7 +34,9 @@ type CheckpointerOptions struct {
 
 // Checkpointer writes signed checkpoints of the ledger. It keeps the tree as a compact
 // range and reads only the events appended since it last looked, so a checkpoint costs the
-// new events, not the whole log.
+// new events, not the whole log; and of those not the ones handed over by Recorded (the
+// server's own appends, which it has read back already), so a tick costs little more than
+// its own writes.
 //
 // Before it first extends the tree (and again whenever another writer stored a checkpoint
 // in between) it recomputes the tree from the stream and checks it against the newest
@@ -71,6 +73,64 @@ type Checkpointer struct {
 
 	recent      recent            // what proofs from recent checkpoints need (witnessing.go)
 	witnessSize map[string]uint64 // by witness: the tree size it last cosigned, as learned
+
+	known known // events this process appended, so that extend need not read them back
+}
+
+// maxKnown bounds the events Recorded keeps for the next tick (ticks stalled on a slow
+// disk, say): beyond it they are read from the stream instead. A caller that signs seldom
+// (no Run) hands nothing over: the events would only wait in memory.
+const maxKnown = 1 << 14
+
+// known holds events appended through this process, by sequence, until a tick takes them.
+// It has a lock of its own: the command that hands one over must never wait for a tick,
+// which holds c.mu across its reads and writes.
+type known struct {
+	mu sync.Mutex
+	m  map[uint64]knownEvent
+}
+
+type knownEvent struct {
+	recorded time.Time
+	data     []byte
+}
+
+// Recorded tells the Checkpointer of an event just appended at seq with its recorded time
+// and stored bytes, as the store's read-back of the append gave them (what a receipt
+// signs), so that the next tick hashes it from memory rather than reading it from the
+// stream again: reading back a second's events was most of a tick's cost. Events appended
+// elsewhere, or not handed over, are read from the stream as before.
+func (c *Checkpointer) Recorded(seq uint64, recorded time.Time, data []byte) {
+	c.known.mu.Lock()
+	defer c.known.mu.Unlock()
+	if c.known.m == nil {
+		c.known.m = map[uint64]knownEvent{}
+	}
+	if len(c.known.m) < maxKnown {
+		c.known.m[seq] = knownEvent{recorded, data}
+	}
+}
+
+// take removes and returns the known events from seq next on, in order, up to the first
+// one missing; it drops those before next, which the tree has already.
+func (k *known) take(next uint64) (out []knownEvent) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for {
+		e, ok := k.m[next]
+		if !ok {
+			break
+		}
+		delete(k.m, next)
+		out = append(out, e)
+		next++
+	}
+	for seq := range k.m {
+		if seq < next {
+			delete(k.m, seq)
+		}
+	}
+	return out
 }
 
 // NewCheckpointer returns a Checkpointer that signs with key.
@@ -226,7 +286,8 @@ func (c *Checkpointer) Run(ctx context.Context, period time.Duration) error {
 		case err != nil:
 			c.opts.Logger.Warn("proof: checkpoint", "err", err)
 		case written:
-			c.opts.Logger.Info("proof: checkpoint written", "size", cp.Size)
+			// How long a tick took says what a checkpoint costs the server (BENCHMARKS.md).
+			c.opts.Logger.Info("proof: checkpoint written", "size", cp.Size, "took", time.Since(last).Round(time.Microsecond))
 		}
 	}
 }
@@ -474,9 +535,22 @@ func (c *Checkpointer) recordedAfter(ctx context.Context, size uint64) (bool, er
 	return found, nil
 }
 
-// extend appends the events after the tree's end to the tree and to pending.
+// extend appends the events after the tree's end to the tree and to pending: those handed
+// over by Recorded from memory, then the rest (appended elsewhere, or still in flight after
+// a gap) from the stream.
 func (c *Checkpointer) extend(ctx context.Context) error {
 	next := c.tree.Size() + 1
+	for _, e := range c.known.take(next) {
+		h := c.formats.hash(next, e.recorded, e.data)
+		if err := c.tree.Append(h); err != nil {
+			return err
+		}
+		if c.builder != nil {
+			c.builder.add(h)
+		}
+		c.pending = append(c.pending, h)
+		next++
+	}
 	return c.log.ScanRecorded(ctx, next, func(seq uint64, recorded time.Time, data []byte) error {
 		if seq != next {
 			return fmt.Errorf("%w: sequence %d is missing (the next event is %d); run verify", ErrTampered, next, seq)

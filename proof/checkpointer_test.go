@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
 	"github.com/complianceledger/ledger/proof"
@@ -344,4 +345,68 @@ func TestCheckpointerReadsNothingWhileEverythingIsSigned(t *testing.T) {
 	if rep := verify(t, s, key); !rep.OK() || rep.Checkpoints != 3 {
 		t.Fatalf("verify: %d checkpoints\n%s", rep.Checkpoints, lines(rep))
 	}
+}
+
+// TestRecordedEventsAreNotReadBack: events handed over with Recorded are hashed from
+// memory; the tick reads from the stream only from the first one missing (a command still
+// in flight) on, and the checkpoints it signs are the stream's, as verify recomputes them.
+func TestRecordedEventsAreNotReadBack(t *testing.T) {
+	t.Parallel()
+	s := openAt(t, t.TempDir())
+	key := newKey(t)
+	ctx := testCtx(t)
+	var scanned atomic.Int64
+	c := proof.NewCheckpointer(&scanCounting{Store: s, n: &scanned}, s, key, proof.CheckpointerOptions{Logger: quiet()})
+	record(t, s, 3)
+	if _, _, err := c.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	appendAndHandOver := func(n int, skip uint64) {
+		t.Helper()
+		for range n {
+			a, err := s.Append(ctx, envelope(t, uuid.NewString(), 1), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Sequence != skip {
+				c.Recorded(a.Sequence, a.Recorded, a.Stored)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		append   int
+		skip     uint64 // the sequence not handed over
+		wantRead int64
+		wantSize uint64
+	}{
+		{"a gap at 6: 6 to 9 are read", 6, 6, 4, 9},
+		{"all handed over: nothing is read", 3, 0, 0, 12},
+	} {
+		scanned.Store(0)
+		appendAndHandOver(tc.append, tc.skip)
+		cp, written, err := c.Tick(ctx)
+		if err != nil || !written || cp.Size != tc.wantSize {
+			t.Fatalf("%s: Tick: size %d written %v err %v, want size %d", tc.name, cp.Size, written, err, tc.wantSize)
+		}
+		if n := scanned.Load(); n != tc.wantRead {
+			t.Errorf("%s: %d events read from the stream, want %d", tc.name, n, tc.wantRead)
+		}
+	}
+	if rep := verify(t, s, key); !rep.OK() || rep.Checkpoints != 3 {
+		t.Fatalf("verify: %d checkpoints\n%s", rep.Checkpoints, lines(rep))
+	}
+}
+
+// scanCounting counts the events ScanRecorded delivers.
+type scanCounting struct {
+	*jetstream.Store
+	n *atomic.Int64
+}
+
+func (c *scanCounting) ScanRecorded(ctx context.Context, from uint64, fn func(uint64, time.Time, []byte) error) error {
+	return c.Store.ScanRecorded(ctx, from, func(seq uint64, at time.Time, data []byte) error {
+		c.n.Add(1)
+		return fn(seq, at, data)
+	})
 }

@@ -58,7 +58,6 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, caller auth.Token
 	if err != nil {
 		return err
 	}
-	s.views.saw(res.Sequence)
-	s.views.kick()
+	s.recorded(res)
 	return s.answer(w, r, http.StatusCreated, res, caller, waitProof)
 }

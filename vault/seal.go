@@ -50,22 +50,21 @@ func textAD(requestID, field string) []byte {
 	return []byte("ledger/v1\x00" + requestID + "\x00" + field)
 }
 
-// Seal encrypts one personal field's text of a request under that field's data key, which
-// it creates on first use. Empty text stays empty.
+// Seal encrypts one personal field's text of a request under that field's data key,
+// creating the request's entry on first use. Empty text stays empty. A caller that seals
+// several fields, or knows the request is new, calls Keys once instead.
 func (v *Vault) Seal(ctx context.Context, requestID, field, text string) (string, error) {
 	if text == "" {
 		return "", nil
 	}
-	key, err := v.requestKey(ctx, requestID, field)
+	if err := checkField(field); err != nil {
+		return "", err
+	}
+	k, err := v.Keys(ctx, requestID, false)
 	if err != nil {
 		return "", err
 	}
-	c, err := newEntryCipher(key)
-	if err != nil {
-		return "", err
-	}
-	ct := c.seal([]byte(text), textAD(requestID, field))
-	return events.FormatSealed(field, base64.RawURLEncoding.EncodeToString(ct)), nil
+	return k.Seal(ctx, field, text)
 }
 
 // Unseal decrypts a value Seal made for the request; ErrErased once its data key is erased.

@@ -19,9 +19,7 @@ func (v *Vault) create(ctx context.Context, subject string, value []byte) error 
 	_, gen, _ := v.cache.lookup(subject)
 	sealed := v.wrap.seal(value, []byte(subject))
 	_, err := v.js.Publish(ctx, subject, sealed, jetstream.WithExpectLastSequencePerSubject(0))
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+	if isWrongLast(err) {
 		return errExists
 	}
 	if err != nil {
@@ -45,6 +43,14 @@ func writeFailed(err error) error {
 	return fmt.Errorf("vault: write: %w", err)
 }
 
+// isWrongLast says that a publish found another last sequence for its subject than it
+// expected: another writer was first.
+func isWrongLast(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
 // get reads and opens an entry.
 func (v *Vault) get(ctx context.Context, subject string) ([]byte, error) {
 	value, gen, ok := v.cache.lookup(subject)
@@ -65,8 +71,8 @@ func (v *Vault) get(ctx context.Context, subject string) ([]byte, error) {
 	return value, nil
 }
 
-// erase overwrites and removes every message of a subject (one, as entries are written
-// once): SecureDeleteMsg rewrites the stored record, where a plain delete or a purge only
+// erase overwrites and removes every message of a subject (one, as only a request's entry
+// is ever rewritten, and rewrite overwrites the version it replaces): SecureDeleteMsg rewrites the stored record, where a plain delete or a purge only
 // marks it until the block is compacted.
 func (v *Vault) erase(ctx context.Context, subject string) error {
 	v.cache.drop(subject)

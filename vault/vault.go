@@ -4,27 +4,37 @@
 // while every event, figure and proof stays.
 //
 // The vault is the JetStream stream LEDGER_VAULT (subjects vault.>), apart from LEDGER and
-// deletable, with the ledger's replica count. Each entry is written once and never updated
-// (a second write of the same subject is refused), and erased with the stream's secure
-// delete, which overwrites the stored record. Subjects carry no personal data and values
-// are sealed under the vault key (AES-256-GCM, the subject as associated data):
+// deletable, with the ledger's replica count. Account entries are written once and never
+// updated (a second write of the same subject is refused); a request's entry is rewritten
+// only when one of its keys is erased or a field whose key was erased needs a new one (the
+// new version is published against the old one's sequence, then the old one is overwritten).
+// Everything is erased with the stream's secure delete, which overwrites the stored record.
+// Subjects carry no personal data and values are sealed under the vault key (AES-256-GCM,
+// the subject as associated data):
 //
-//	vault.acct.<hmac>              an account's token; <hmac> is HMAC-SHA256 of the raw id
-//	                               under a key derived from the vault key, never the raw id
-//	vault.tok.<token hex>          the <hmac> of the token's account, so that an erasure that
-//	                               knows only the token (retention) finds the account entry
-//	vault.req.<request>.<field>    the 32-byte data key of one personal field of one request
+//	vault.acct.<hmac>        an account's token; <hmac> is HMAC-SHA256 of the raw id under
+//	                         a key derived from the vault key, never the raw id
+//	vault.tok.<token hex>    the <hmac> of the token's account, so that an erasure that
+//	                         knows only the token (retention) finds the account entry
+//	vault.req.<request>      the 32-byte data key of every personal field of one request
+//	                         (events.PersonalFields), all made with its first sealed text:
+//	                         one write per request, none for the fields its later commands
+//	                         seal; an erased field's key is missing from it
 //
 // API, kept stable for the ledger's other packages:
 //
 //	Open(ctx, js, key, opts) (*Vault, error)
 //	(*Vault).Token(ctx, raw) (events.AccountRef, error)        get or create; random token
 //	(*Vault).Seal(ctx, requestID, field, text) (string, error) encrypt under the field's key
+//	(*Vault).Keys(ctx, requestID, isNew) (*Keys, error)        a request's keys, read once
+//	(*Keys).Seal(ctx, field, text) (string, error)             Seal with keys at hand
 //	(*Vault).Unseal(ctx, requestID, sealed) (string, error)    ErrErased once erased
 //	(*Vault).RequestKey(ctx, requestID, field) ([]byte, error) the data key, if held
 //	(*Vault).EraseAccount(ctx, raw) error                      the account's link
 //	(*Vault).EraseToken(ctx, token) error                      the same, by token
 //	(*Vault).EraseRequest(ctx, requestID, fields) ([]string, error)  data keys; nil fields: all
+//	                                                           (a field's key exists from the
+//	                                                           request's first sealed text on)
 //	(*Vault).HasToken(ctx, token) (bool, error)                whether the link is still held
 //	(*Vault).Opener(ctx) func(requestID, stored string) (string, error)  Unseal for the timeline
 //
@@ -37,7 +47,6 @@
 package vault
 
 import (
-	"bytes"
 	"context"
 	"crypto/hkdf"
 	"crypto/hmac"
@@ -162,9 +171,7 @@ func acctSubject(lookup string) string { return subjectRoot + ".acct." + lookup 
 func tokSubject(t events.AccountRef) string {
 	return subjectRoot + ".tok." + strings.TrimPrefix(string(t), "acct_")
 }
-func reqSubject(requestID, field string) string {
-	return subjectRoot + ".req." + requestID + "." + strings.ReplaceAll(field, ".", "_")
-}
+func reqSubject(requestID string) string { return subjectRoot + ".req." + requestID }
 
 // Token returns the account's token, creating a random one on first sight. The same raw id
 // gives the same token while the vault holds the link; after an erasure it gets a new one.
@@ -246,58 +253,6 @@ func (v *Vault) eraseLink(ctx context.Context, lookup string, t events.AccountRe
 		return err
 	}
 	return nil
-}
-
-// RequestKey returns the data key of one personal field of a request, if the vault holds it.
-func (v *Vault) RequestKey(ctx context.Context, requestID, field string) ([]byte, error) {
-	if err := checkField(field); err != nil {
-		return nil, err
-	}
-	key, err := v.get(ctx, reqSubject(requestID, field))
-	return bytes.Clone(key), err
-}
-
-// requestKey gets or creates the data key of a request's field.
-func (v *Vault) requestKey(ctx context.Context, requestID, field string) ([]byte, error) {
-	key, err := v.RequestKey(ctx, requestID, field)
-	if !errors.Is(err, ErrNotFound) {
-		return key, err
-	}
-	key = make([]byte, 32)
-	rand.Read(key)
-	err = v.create(ctx, reqSubject(requestID, field), key)
-	if errors.Is(err, errExists) {
-		return v.RequestKey(ctx, requestID, field)
-	}
-	return key, err
-}
-
-// EraseRequest destroys the data keys of the named personal fields of a request (every
-// field for none) and returns the fields it erased; ErrNotFound if it held none of them.
-func (v *Vault) EraseRequest(ctx context.Context, requestID string, fields []string) ([]string, error) {
-	if len(fields) == 0 {
-		fields = events.PersonalFields()
-	}
-	for _, f := range fields {
-		if err := checkField(f); err != nil {
-			return nil, err
-		}
-	}
-	var erased []string
-	for _, f := range fields {
-		err := v.erase(ctx, reqSubject(requestID, f))
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return erased, err
-		}
-		erased = append(erased, f)
-	}
-	if len(erased) == 0 {
-		return nil, fmt.Errorf("request %s, fields %s: %w", requestID, strings.Join(fields, ","), ErrNotFound)
-	}
-	return erased, nil
 }
 
 func checkField(f string) error {

@@ -1,13 +1,20 @@
 package vault_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/complianceledger/ledger/events"
 	"github.com/complianceledger/ledger/store/jetstream"
@@ -154,12 +161,16 @@ func TestEraseRequestFields(t *testing.T) {
 		want   error
 	}{
 		{"an unknown field changes nothing", []string{"grounds", "colour"}, vault.ErrUnknownField},
-		{"a field the request never had", []string{"note"}, vault.ErrNotFound},
+		{"a request that sealed nothing", nil, vault.ErrNotFound},
 		{"one field", []string{"grounds"}, nil},
 		{"the same field again", []string{"grounds"}, vault.ErrNotFound},
 	}
 	for _, tc := range tests {
-		if _, err := v.EraseRequest(ctx, id, tc.fields); !errors.Is(err, tc.want) && (tc.want != nil || err != nil) {
+		req := id
+		if tc.fields == nil {
+			req = "0190a5b0-0000-7000-8000-0000000000ff"
+		}
+		if _, err := v.EraseRequest(ctx, req, tc.fields); !errors.Is(err, tc.want) && (tc.want != nil || err != nil) {
 			t.Fatalf("%s: err = %v, want %v", tc.name, err, tc.want)
 		}
 	}
@@ -169,9 +180,24 @@ func TestEraseRequestFields(t *testing.T) {
 	if got, err := v.Unseal(ctx, id, reason); err != nil || got != "reason text" {
 		t.Fatalf("the reason, not erased: %q, %v", got, err)
 	}
+	// Every field has its key from the first sealed text on; erasing all takes the rest.
 	erased, err := v.EraseRequest(ctx, id, nil)
-	if err != nil || len(erased) != 1 || erased[0] != "reason" {
-		t.Fatalf("erase all = %v, %v; want [reason]", erased, err)
+	if want := slices.DeleteFunc(events.PersonalFields(), func(f string) bool { return f == "grounds" }); err != nil || !slices.Equal(erased, want) {
+		t.Fatalf("erase all = %v, %v; want %v", erased, err, want)
+	}
+	if _, err := v.Unseal(ctx, id, reason); !errors.Is(err, vault.ErrErased) {
+		t.Fatalf("erased reason: %v, want ErrErased", err)
+	}
+	// New text after the erasure gets a new key, which the erased text does not open under.
+	again, err := v.Seal(ctx, id, "grounds", "later grounds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := v.Unseal(ctx, id, again); err != nil || got != "later grounds" {
+		t.Fatalf("text sealed after the erasure: %q, %v", got, err)
+	}
+	if _, err := v.Unseal(ctx, id, grounds); !errors.Is(err, vault.ErrCorrupt) {
+		t.Fatalf("the erased grounds under the new key: %v, want ErrCorrupt", err)
 	}
 }
 
@@ -238,5 +264,91 @@ func BenchmarkSealHeldKey(b *testing.B) {
 		if _, err := v.Seal(ctx, id, "grounds", "the second account is not linked to the investigation"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestEraseFieldOverwritesTheOldEntry: erasing one field rewrites the request's entry
+// without its key and overwrites the version that held it, so no file of the vault's stream
+// still holds those bytes, while the new version (the other fields' keys) is there.
+func TestEraseFieldOverwritesTheOldEntry(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	s, err := jetstream.Open(ctx, jetstream.Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.Open(ctx, s.JetStream(), testKey, vault.Options{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "0190a5b0-0000-7000-8000-000000000005"
+	entry := func() []byte {
+		st, err := s.JetStream().Stream(ctx, vault.StreamName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := st.GetLastMsgForSubject(ctx, "vault.req."+id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg.Data
+	}
+	reason, _ := v.Seal(ctx, id, "reason", "kept reason")
+	grounds, _ := v.Seal(ctx, id, "grounds", "erased grounds")
+	old := entry()
+	if erased, err := v.EraseRequest(ctx, id, []string{"grounds"}); err != nil || !slices.Equal(erased, []string{"grounds"}) {
+		t.Fatalf("EraseRequest = %v, %v", erased, err)
+	}
+	kept := entry()
+	if _, err := v.Unseal(ctx, id, grounds); !errors.Is(err, vault.ErrErased) {
+		t.Fatalf("erased grounds: %v, want ErrErased", err)
+	}
+	if got, err := v.Unseal(ctx, id, reason); err != nil || got != "kept reason" {
+		t.Fatalf("kept reason: %q, %v", got, err)
+	}
+	s.Close()
+	found := map[string]bool{}
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		found["old"] = found["old"] || bytes.Contains(b, old)
+		found["kept"] = found["kept"] || bytes.Contains(b, kept)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found["old"] || !found["kept"] {
+		t.Fatalf("in the stream's files: the replaced version %v (want false), the new one %v (want true)", found["old"], found["kept"])
+	}
+}
+
+// BenchmarkSealNewRequest is what a new request's two personal fields cost: one write of its
+// keys, without a read first when the caller knows the request is new (isNew), after a read
+// that misses when it does not.
+func BenchmarkSealNewRequest(b *testing.B) {
+	for _, isNew := range []bool{true, false} {
+		b.Run(map[bool]string{true: "known new", false: "read first"}[isNew], func(b *testing.B) {
+			ctx := context.Background()
+			v := openVaultWith(b, testKey, vault.Options{Exclusive: *exclusive})
+			for b.Loop() {
+				id := uuid.NewString()
+				k, err := v.Keys(ctx, id, isNew)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, f := range []string{"authority.name", "reference"} {
+					if _, err := k.Seal(ctx, f, "Police nationale, OFAC"); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
 	}
 }

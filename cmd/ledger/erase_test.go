@@ -92,9 +92,9 @@ func TestErasureLeavesFiguresAndProofsAndNoTrace(t *testing.T) {
 	// subjects, and a data key.
 	ctx := context.Background()
 	acctSubj, keptSubj := accountSubject(t, dir, erasedAccount), accountSubject(t, dir, controlAccount)
-	nameSubj := "vault.req." + exampleRequest + ".authority_name"
+	nameSubj := "vault.req." + exampleRequest
 	erasedRecords := [][]byte{vaultEntry(t, dir, acctSubj), vaultEntry(t, dir, nameSubj)}
-	keptRecords := [][]byte{vaultEntry(t, dir, keptSubj), vaultEntry(t, dir, "vault.req."+controlRequest+".authority_name")}
+	keptRecords := [][]byte{vaultEntry(t, dir, keptSubj), vaultEntry(t, dir, "vault.req."+controlRequest)}
 	var dataKey []byte
 	func() {
 		s := openLedger(t, dir)
@@ -190,7 +190,7 @@ func TestErasureLeavesFiguresAndProofsAndNoTrace(t *testing.T) {
 	needles := map[string][]byte{
 		"raw account id": []byte(erasedAccount), "authority name": []byte(erasedAuthority),
 		"grounds": []byte(erasedGrounds), "data key": dataKey,
-		"account record": erasedRecords[0], "authority name's key record": erasedRecords[1],
+		"account record": erasedRecords[0], "request's key record": erasedRecords[1],
 		"account subject":              []byte(acctSubj),
 		"control: kept account record": keptRecords[0], "control: kept key record": keptRecords[1],
 		"control: kept account subject": []byte(keptSubj), "control: command id": []byte(controlCommandID),
