@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/complianceledger/ledger/internal/atomicfile"
 	"github.com/complianceledger/ledger/proof"
 )
 
@@ -206,8 +206,8 @@ func (v *verifier) accept(ctx context.Context, msg []byte) error {
 	if err := v.extends(ctx, cp); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(v.opts.StateFile, msg); err != nil {
-		return err
+	if err := atomicfile.Replace(v.opts.StateFile, msg); err != nil {
+		return fmt.Errorf("client: state file: %w", err)
 	}
 	from, first := v.kept.Size, v.keptNote == nil
 	v.kept, v.keptNote = cp, msg
@@ -402,42 +402,4 @@ func (t *kvTiles) ReadTile(ctx context.Context, path string) ([]byte, error) {
 		return nil, &fetchError{fmt.Errorf("client: tile %s: %w", path, err)}
 	}
 	return e.Value(), nil
-}
-
-// writeFileAtomic replaces path with data so that a crash leaves the old file or the new
-// one, never a mix: a temporary file in the same folder, fsynced, renamed over path, and the
-// folder fsynced.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("client: state file: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename: no such file, no harm
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		return fmt.Errorf("client: state file %s: %w", path, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -15,6 +15,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/complianceledger/ledger/internal/atomicfile"
 )
 
 // Name is a secret, and its file name in the data or keys folder.
@@ -134,21 +136,7 @@ func LoadOrCreate(path string, generate func() ([]byte, error)) (b []byte, creat
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, false, fmt.Errorf("secrets: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".secret-*")
-	if err != nil {
-		return nil, false, fmt.Errorf("secrets: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(tmp.Name(), path)
-	}
+	err = atomicfile.Create(path, b)
 	if errors.Is(err, fs.ErrExist) {
 		b, err = Read(path)
 		return b, false, err

@@ -28,6 +28,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/complianceledger/ledger/internal/atomicfile"
 	"github.com/complianceledger/ledger/proof"
 )
 
@@ -156,8 +157,8 @@ func (w *Witness) AddCheckpoint(ctx context.Context, oldSize uint64, consistency
 		return nil, fmt.Errorf("witness: cosign: %w", err)
 	}
 	sig := cosigned[len(text)+1:] // after the text and the blank line
-	if err := writeAtomic(w.stateFile(origin), append(bytes.Clone(msg), sig...)); err != nil {
-		return nil, err
+	if err := atomicfile.Replace(w.stateFile(origin), append(bytes.Clone(msg), sig...)); err != nil {
+		return nil, fmt.Errorf("witness: persist: %w", err)
 	}
 	w.state[origin] = cp
 	w.log.Info("witness: cosigned", "origin", origin, "old", oldSize, "size", cp.Size)
@@ -218,40 +219,4 @@ func noteText(msg []byte) (string, error) {
 		return "", fmt.Errorf("%w: checkpoint: not a signed note (no blank line before the signatures)", ErrBadRequest)
 	}
 	return string(msg[:i+1]), nil
-}
-
-// writeAtomic replaces path with b: written whole under a temporary name and synced, then
-// renamed over it and the folder synced, so a crash leaves the old state or the new one.
-func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-*")
-	if err != nil {
-		return fmt.Errorf("witness: persist: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
-		return fmt.Errorf("witness: persist: %w", err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/complianceledger/ledger/internal/atomicfile"
 )
 
 // FileName is the token file's name in the data folder.
@@ -88,27 +89,7 @@ func (t *Tokens) save() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(t.path), ".tokens-*")
-	if err != nil {
-		return fmt.Errorf("auth: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("auth: %w", err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("auth: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("auth: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("auth: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), t.path); err != nil {
+	if err := atomicfile.Replace(t.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
 	t.byID = nil // read back, with the file's new digest
