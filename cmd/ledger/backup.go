@@ -45,15 +45,11 @@ with --nats-url while the ledger runs (each stream is copied at one moment of it
 			if _, _, err := g.checkpoint(cmd.Context()); err != nil && !errors.Is(err, proof.ErrNoCheckpoint) {
 				return g.owned(err)
 			}
-			l, err := g.open(cmd.Context(), 0)
+			l, js, err := g.openJetStream(cmd.Context(), 0, "backup")
 			if err != nil {
 				return err
 			}
 			defer l.store.Close()
-			js, ok := l.store.(*jetstream.Store)
-			if !ok {
-				return fmt.Errorf("backup needs --store jetstream")
-			}
 			extra := map[string]string{}
 			streams := backedUpStreams
 			if withKeys {

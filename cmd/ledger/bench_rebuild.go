@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -51,15 +50,11 @@ Without --data the ledger goes to a temporary folder that is removed afterwards.
 				return err
 			}
 			defer done()
-			l, err := g.open(cmd.Context(), demoSyncInterval)
+			l, js, err := g.openJetStream(cmd.Context(), demoSyncInterval, "ledger bench")
 			if err != nil {
 				return err
 			}
 			defer l.store.Close()
-			js, ok := l.store.(*jetstream.Store)
-			if !ok {
-				return errors.New("ledger bench needs --store jetstream")
-			}
 			if profile != "" {
 				f, err := os.Create(profile)
 				if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -118,15 +117,11 @@ func (b *benchRun) run(withDemo bool) error {
 // inProcess fills the stream, reads it raw and rebuilds every view, then closes the store
 // so that child processes can open the folder.
 func (b *benchRun) inProcess() (uint64, error) {
-	l, err := b.g.open(b.ctx, demoSyncInterval)
+	l, js, err := b.g.openJetStream(b.ctx, demoSyncInterval, "ledger bench")
 	if err != nil {
 		return 0, err
 	}
 	defer l.store.Close()
-	js, ok := l.store.(*jetstream.Store)
-	if !ok {
-		return 0, errors.New("ledger bench needs --store jetstream")
-	}
 	last, err := js.LastSequence(b.ctx)
 	if err != nil {
 		return 0, err
@@ -284,11 +279,11 @@ func (b *benchRun) children(last uint64) error {
 	verify := float64(last) / took.Seconds()
 	// Other sessions load the machine unevenly: verify is also compared with a raw read
 	// taken right after it.
-	l, err := b.g.open(b.ctx, demoSyncInterval)
+	l, js, err := b.g.openJetStream(b.ctx, demoSyncInterval, "ledger bench")
 	if err != nil {
 		return err
 	}
-	raw, err := rawRead(b.ctx, l.store.(*jetstream.Store))
+	raw, err := rawRead(b.ctx, js)
 	l.store.Close()
 	if err != nil {
 		return err

@@ -174,6 +174,21 @@ type ledger struct {
 	vault  *vault.Vault          // nil on the esdb backend, and on a ledger not migrated yet (ledger migrate)
 }
 
+// openJetStream is open for the commands that work on JetStream itself (backup, migrate,
+// the benchmarks): what names the command in the error when the store is another.
+func (g *globals) openJetStream(ctx context.Context, syncInterval time.Duration, what string) (*ledger, *jetstream.Store, error) {
+	l, err := g.open(ctx, syncInterval)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, ok := l.store.(*jetstream.Store)
+	if !ok {
+		l.store.Close()
+		return nil, nil, fmt.Errorf("%s needs --store jetstream", what)
+	}
+	return l, js, nil
+}
+
 // open opens the store (fsync on every write unless syncInterval > 0) and its vault, with
 // the vault key, and the pseudonymisation key: a ledger without a vault (recorded before it,
 // or on esdb) pseudonymises with it, made on first use in the data folder; one with a vault

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -9,7 +8,6 @@ import (
 
 	"github.com/complianceledger/ledger/migration"
 	"github.com/complianceledger/ledger/secrets"
-	"github.com/complianceledger/ledger/store/jetstream"
 	"github.com/complianceledger/ledger/vault"
 )
 
@@ -27,15 +25,11 @@ cannot, then makes the vault (LEDGER_VAULT, and vault.key where it is missing, a
 event, and a second run changes nothing; --dry-run only says.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := g.open(cmd.Context(), 0)
+			l, js, err := g.openJetStream(cmd.Context(), 0, "migrate")
 			if err != nil {
 				return err
 			}
 			defer l.store.Close()
-			js, ok := l.store.(*jetstream.Store)
-			if !ok {
-				return errors.New("migrate needs --store jetstream: the esdb backend has no vault")
-			}
 			s, err := migration.Take(cmd.Context(), l.store)
 			if err != nil {
 				return err
