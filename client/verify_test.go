@@ -510,7 +510,7 @@ func TestServiceCredentialVerifiesButCannotWrite(t *testing.T) {
 		"ledger.request.0193a5b4-0000-7000-8000-000000000001.RequestReceived",
 		"ledger-checkpoints.checkpoint",
 		"$KV." + client.TileBucket + ".tile/0/000.p/4",
-		"$JS.API.STREAM.PURGE." + client.TileBucket,
+		"$JS.API.STREAM.PURGE.KV_" + client.TileBucket, // a KV bucket's stream is KV_<bucket>
 	} {
 		if err := nc.Publish(subject, []byte("forged")); err != nil {
 			t.Fatal(err)

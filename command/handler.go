@@ -121,8 +121,9 @@ func NewHandler(s EventStore, pseudo *events.Pseudonymizer, opts Options) *Handl
 // Prepare checks c for recording on behalf of caller, the authenticated caller: the
 // caller's role and the command's fields. Missing command and request ids are generated and
 // a missing business time is now; raw account ids stay as they are (they are checked, and
-// turned into tokens only when the command is handled, so that a refused command leaves no
-// trace in the vault). Rules that depend on the request's history are checked when the
+// turned into tokens only when the command is handled, so that a command refused here leaves
+// no trace in the vault; one refused by a rule on the request's history may leave tokens no
+// event names). Rules that depend on the request's history are checked when the
 // command is handled.
 func (h *Handler) Prepare(caller Caller, c aggregates.Command) error {
 	if err := h.header(caller, c); err != nil {

@@ -109,6 +109,11 @@ func (h *Handler) EraseRequest(ctx context.Context, caller Caller, requestID str
 	if state.Version == 0 {
 		return res, events.Invalid("request_id", "no request %s in the ledger", requestID)
 	}
+	// Under the request's lock: a command sealing its text meanwhile would seal it under a key
+	// being destroyed.
+	lock := h.lock(requestID)
+	lock.Lock()
+	defer lock.Unlock()
 	erased, err := h.opts.Vault.EraseRequest(ctx, requestID, fields)
 	if err != nil {
 		return res, h.erasureError("request "+requestID, err)
@@ -151,9 +156,7 @@ func (h *Handler) recordErasure(ctx context.Context, caller Caller, res Result, 
 	if err != nil {
 		return res, fmt.Errorf("the vault entries are erased; recording the erasure: %w", err)
 	}
-	if e.Request != "" {
-		h.forget(e.Request)
-	}
 	res.CommandID, res.EventID, res.Event, res.Sequence = env.CommandID, env.ID, e.EventName(), appended.Sequence
+	res.Recorded, res.Stored = appended.Recorded, appended.Stored
 	return res, nil
 }

@@ -137,4 +137,8 @@ func TestEraseTokenUnlinksAndRecords(t *testing.T) {
 	if err != nil || len(recs) != 1 || bytes.Contains(recs[0].Data, []byte(tok)) || bytes.Contains(recs[0].Data, []byte("alice")) {
 		t.Fatalf("erasure records %v, %v: want one that names no account", recs, err)
 	}
+	// The result names what the store holds, as every command's does (a receipt is signed from it).
+	if env, err := events.Decode(res.Stored); err != nil || env.ID != recs[0].ID || !res.Recorded.Equal(recs[0].RecordedAt) {
+		t.Fatalf("the result names recorded %v and the bytes of event %q (%v); the store holds %s at %v", res.Recorded, env.ID, err, recs[0].ID, recs[0].RecordedAt)
+	}
 }

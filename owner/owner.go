@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/complianceledger/ledger/internal/atomicfile"
 )
 
 const (
@@ -114,11 +116,7 @@ func (l *Lock) Update(info Info) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(l.dir, infoFile+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("owner: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(l.dir, infoFile)); err != nil {
+	if err := atomicfile.Replace(filepath.Join(l.dir, infoFile), append(b, '\n')); err != nil {
 		return fmt.Errorf("owner: %w", err)
 	}
 	l.info = info

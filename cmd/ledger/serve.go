@@ -141,7 +141,7 @@ closes the store.`,
 	cmd.Flags().Int64Var(&maxBody, "max-body", server.DefaultMaxBody, "largest command body in bytes")
 	cmd.Flags().DurationVar(&maxSkew, "max-skew", command.DefaultMaxSkew, "how far ahead of the server's clock a command's at may lie")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
-	cmd.Flags().DurationVar(&checkpointInterval, "checkpoint-interval", time.Second, "how often to sign a checkpoint of the events recorded since the last one (every acknowledged event is covered within about this long); 0: only on publish, POST /v1/checkpoints and stop")
+	cmd.Flags().DurationVar(&checkpointInterval, "checkpoint-interval", time.Second, "how often to sign a checkpoint of the events recorded since the last one (every acknowledged event is covered within about this long); 0: only on publish, POST /v1/checkpoints and stop (a ?wait=proof then waits its whole wait for one and answers 202)")
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "how often views look for events written by other processes")
 	cmd.Flags().DurationVar(&policy.EmergencyTarget, "emergency-target", policy.EmergencyTarget, "the platform's target for answering an emergency request (a deadline clock and its alerts)")
 	cmd.Flags().DurationVar(&alertTick, "alert-tick", server.DefaultAlertTick, "how often to publish the alerts that fell due onto LEDGER_ALERTS (ledger-alerts.>); negative: none")

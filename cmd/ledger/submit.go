@@ -151,15 +151,12 @@ func (g *globals) receipter(ctx context.Context, l *ledger) (*proof.Receipter, e
 	if l.proofs == nil {
 		return nil, nil
 	}
-	key, _, err := g.checkpointKey(proof.DefaultOrigin, false)
+	key, err := g.key()
 	if err != nil {
 		return nil, err
 	}
-	opts, err := g.checkpointerOptions(l.log)
-	if err != nil {
-		return nil, err
-	}
-	from, err := proof.NewCheckpointer(l.proofs, l.proofs, key, opts).SwitchToV2(ctx)
+	// Only the switch to v2 leaves is stored here: no witness is asked.
+	from, err := proof.NewCheckpointer(l.proofs, l.proofs, key, proof.CheckpointerOptions{Logger: l.log}).SwitchToV2(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -123,9 +123,7 @@ or a changed event stops tail with an error that says what diverged, before that
 // tailVerify is what --verify and --state ask for; key is a verifier key or a file holding
 // one, as --key elsewhere.
 func (g *globals) tailVerify(key, state, durable string) (*client.Verify, error) {
-	if b, err := os.ReadFile(key); err == nil {
-		key = string(b)
-	}
+	key = keyOrFile(key)
 	if _, err := proof.NewVerifier(key); err != nil {
 		return nil, fmt.Errorf("--verify: %w", err)
 	}

@@ -140,8 +140,9 @@ const LedgerUserName = "ledger"
 // servicePermissions is everything a service user may do; anything not allowed is refused.
 // It is the smallest set that nats.go's jetstream package and the `nats` CLI (stream info,
 // sub, sub --stream --durable, stream get) need, found by removing each subject and running
-// the tests: account info, direct get of the last message by subject, the pre-2.9 durable
-// create and push flow control were not needed and are not granted. The deny list repeats the rules that
+// the tests: account info, the pre-2.9 durable create and push flow control were not needed
+// and are not granted; direct gets only on the checkpoints and tiles, which a verifying
+// subscriber (client.Verify) reads. The deny list repeats the rules that
 // matter most, so that a later widening of the allow list cannot grant them by accident
 // (deny wins in NATS).
 func servicePermissions(u ServiceUser) *server.Permissions {
